@@ -1,0 +1,92 @@
+import { readFileSync } from "node:fs";
+import { SimClock, wallClock, type Clock } from "./clock.js";
+import { dbPath, type Config } from "./config.js";
+import { createLogger, type Logger } from "./log.js";
+import { Gate } from "./policy/gate.js";
+import { openDb, type Db } from "./store/db.js";
+import { COMPONENTS } from "./components.js";
+import { allTools } from "./tools/index.js";
+import type { AnyToolDef } from "./tools/registry.js";
+
+/** Version of the running package (from package.json). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/**
+ * The application context: one per process, shared by every transport, session and background job.
+ * Domain services hang off it; tools reach them through `ToolContext.app`. Each area adds its own
+ * fields by module augmentation (`declare module "../app.js" { interface App { market: ... } }`) in
+ * its component file, and installs them in src/components.ts.
+ */
+export interface App {
+  version: string;
+  config: Config;
+  log: Logger;
+  db: Db;
+  clock: Clock;
+  gate: Gate;
+  /** Every tool of the build; the registry filters per caller. */
+  tools: AnyToolDef[];
+  /** ms UTC at start. */
+  startedAt: number;
+  /**
+   * Status sections contributed by components (market data freshness, venues, cycle...), shown by
+   * system_get_status under `components`.
+   */
+  statusProviders: Map<string, () => unknown>;
+  /** Registers cleanup run by {@link App.close} in reverse order. */
+  onClose(fn: () => void | Promise<void>): void;
+  /** Stops background work and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createApp}. */
+export interface CreateAppOptions {
+  /** Clock override (replay, evals, tests). Default: the wall clock. */
+  clock?: Clock;
+  /** Logger override (tests pass a silent one). */
+  log?: Logger;
+  /** Database path override (`:memory:` in tests). Default `$TW_HOME/tradewarden.db`. */
+  dbFile?: string;
+}
+
+/**
+ * Builds the application: logger, database (migrated), clock, gate and tool catalog.
+ * @throws Error when the database cannot be opened or migrated.
+ */
+export async function createApp(config: Config, opts: CreateAppOptions = {}): Promise<App> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const db = openDb(opts.dbFile ?? dbPath(config));
+  const clock = opts.clock ?? wallClock;
+  const gate = new Gate({ db, clock, log });
+  const closers: Array<() => void | Promise<void>> = [];
+  const app: App = {
+    version: VERSION,
+    config,
+    log,
+    db,
+    clock,
+    gate,
+    tools: allTools(),
+    startedAt: clock.now(),
+    statusProviders: new Map(),
+    onClose: (fn) => {
+      closers.push(fn);
+    },
+    close: async () => {
+      for (const fn of closers.reverse()) await fn();
+      closers.length = 0;
+      if (db.open) db.close();
+    },
+  };
+  try {
+    for (const c of COMPONENTS) await c.install(app);
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  return app;
+}
+
+export { SimClock };

@@ -1,0 +1,14 @@
+import type { App } from "./app.js";
+
+/**
+ * An area of the product that hangs services off the App (market data, venues, policy steps,
+ * engine, knowledge...). Installed in list order by createApp; each adds its App fields by module
+ * augmentation in its own file.
+ */
+export interface Component {
+  name: string;
+  install(app: App): void | Promise<void>;
+}
+
+/** Components in install order (later ones may use earlier ones' services). */
+export const COMPONENTS: Component[] = [];

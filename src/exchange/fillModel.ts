@@ -1,0 +1,64 @@
+/**
+ * The one fill model shared by the paper venue, the backtester and replay (DESIGN.md §4, issue 6
+ * conventions). Pure functions over numbers; the venue boundary (tick/lot rounding with decimal.js)
+ * happens before these are called.
+ *
+ * - Market order: fills at the next available price (the reference `px`, e.g. next bar's open)
+ *   moved against the taker by the slippage: buy `px × (1 + slippage)`, sell `px × (1 − slippage)`.
+ * - Limit order: fills at its limit price when the market crosses it (buy: low ≤ limit; sell:
+ *   high ≥ limit), as maker; a limit that is marketable on arrival fills at the reference price
+ *   plus slippage, as taker.
+ * - Fee = |qty| × fill price × fee rate.
+ * - Funding payment at a funding time = −qty × price × rate (a long pays a positive rate).
+ */
+
+/** Side of an order or fill. */
+export type Side = "buy" | "sell";
+
+/** Cost parameters as fractions (1 bp = 0.0001). */
+export interface CostModel {
+  slippage: number;
+  takerFee: number;
+  makerFee: number;
+}
+
+/** Fractions from basis points. */
+export function bps(n: number): number {
+  return n / 10_000;
+}
+
+/** Market fill price: `px × (1 ± slippage)`, against the taker. */
+export function marketFillPrice(side: Side, px: number, slippage: number): number {
+  return side === "buy" ? px * (1 + slippage) : px * (1 - slippage);
+}
+
+/** Fee in quote currency: `|qty| × price × rate`. */
+export function fee(qty: number, price: number, rate: number): number {
+  return Math.abs(qty) * price * rate;
+}
+
+/**
+ * Funding cash flow for a signed position (coins, long > 0) at a funding time: `−qty × price × rate`.
+ * Negative = paid, positive = received.
+ */
+export function fundingPayment(qty: number, price: number, rate: number): number {
+  return -qty * price * rate;
+}
+
+/** Whether a resting limit order is crossed by a bar's range (buy: low ≤ limit; sell: high ≥ limit). */
+export function limitCrossed(side: Side, limit: number, low: number, high: number): boolean {
+  return side === "buy" ? low <= limit : high >= limit;
+}
+
+/** Whether a limit is marketable on arrival against a reference price (buy: limit ≥ px; sell: limit ≤ px). */
+export function limitMarketable(side: Side, limit: number, px: number): boolean {
+  return side === "buy" ? limit >= px : limit <= px;
+}
+
+/**
+ * All-in quantity to reach leverage L: `equity × L / (price × (1 + feeRate))`, so that notional plus
+ * fee never exceeds equity × L.
+ */
+export function allInQty(equity: number, leverage: number, price: number, feeRate: number): number {
+  return (equity * leverage) / (price * (1 + feeRate));
+}

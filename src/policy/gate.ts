@@ -1,0 +1,257 @@
+import type { z } from "zod";
+import type { Clock } from "../clock.js";
+import { TwError, toTwError, type ErrorPayload } from "../errors.js";
+import type { Logger } from "../log.js";
+import { appendAudit } from "../store/audit.js";
+import type { Db } from "../store/db.js";
+import { redact } from "./redact.js";
+import type { Caller, Scope } from "./scopes.js";
+
+/**
+ * The single door (DESIGN.md §3). Every tool call — and every order the minute cycle sends — runs
+ * through {@link Gate.run}, in this order:
+ *
+ *   1. scope              FORBIDDEN_SCOPE
+ *   2. strict validation  INVALID_INPUT
+ *   3..8. policy steps    registered with {@link Gate.use}, run by ascending `order`:
+ *         30 control mode (HALTED, REDUCE_ONLY) · 40 rate limits (RATE_LIMITED) ·
+ *         50 idempotency (IDEMPOTENCY_CONFLICT, or the stored result) · 60 venue guard
+ *         (MAINNET_BLOCKED) · 70 risk (RISK_REJECTED) · 80 approval (APPROVAL_REQUIRED)
+ *   9. execute, then audit (always: allowed, refused or error).
+ *
+ * Operations are plain objects (tools satisfy the shape), so the gate knows nothing of MCP.
+ */
+
+/** Facts a policy step needs about a call, derived from its validated arguments. */
+export interface PolicyFacts {
+  /** The call can change venue state (orders, cancels, control, memory). */
+  mutating?: boolean;
+  /** Effect on exposure: control mode refuses `increase` in REDUCE_ONLY and HALT. */
+  exposure?: "increase" | "reduce" | "none";
+  /** Venue id the call acts on (`paper`, `hyperliquid:testnet`, ...). */
+  venue?: string;
+  /** Idempotency key (client_order_id or idempotency_key), scoped by operation name. */
+  idempotencyKey?: string;
+  /** Anything else a step needs (symbol, notional, intent id...). */
+  [k: string]: unknown;
+}
+
+/** What the gate needs of an operation. `ToolDef` (src/tools/registry.ts) satisfies it. */
+export interface GatedOperation<I = unknown, O = unknown> {
+  name: string;
+  /** Required scope; null = any caller. */
+  scope: Scope | null;
+  /** Strict input schema; its output type is `I`. */
+  input: z.ZodType;
+  /**
+   * Derives policy facts from validated args. May throw a TwError (e.g. NOT_FOUND for an unknown
+   * intent) which is treated as a refusal.
+   */
+  facts?: (args: I, env: GateEnv) => PolicyFacts | Promise<PolicyFacts>;
+  /** Short JSON summary of a result for the audit log (default: the result, truncated). */
+  summarize?: (result: O) => unknown;
+}
+
+/** Runtime helpers the gate hands to steps and handlers. */
+export interface GateEnv {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+}
+
+/** One call travelling through the gate. Steps may read everything and write `state`. */
+export interface GateCall<I = unknown> {
+  op: GatedOperation<I, unknown>;
+  caller: Caller;
+  rawArgs: unknown;
+  /** Validated arguments (set after step 2). */
+  args: I;
+  facts: PolicyFacts;
+  /** Scratch space shared by steps for this call (e.g. the idempotency reservation). */
+  state: Record<string, unknown>;
+  startedAt: number;
+}
+
+/** A step may end the call early with a result (e.g. an idempotent replay of a stored result). */
+export interface ShortCircuit {
+  result: unknown;
+}
+
+/**
+ * A policy step. `check` throws a TwError to refuse, returns a ShortCircuit to answer without
+ * executing, or returns nothing to continue. `after` runs once the call has an outcome (also on
+ * refusal by a later step or failure of the handler), e.g. to store or release a reservation.
+ */
+export interface GateStep {
+  name: string;
+  /** Position in the chain (see the table above). */
+  order: number;
+  check(call: GateCall, env: GateEnv): Promise<ShortCircuit | undefined> | ShortCircuit | undefined;
+  after?(call: GateCall, outcome: GateOutcome, env: GateEnv): Promise<void> | void;
+}
+
+/** The outcome of a gated call. */
+export type GateOutcome = { ok: true; result: unknown; replayed: boolean } | { ok: false; error: TwError };
+
+/** Observation emitted after every call (metrics). */
+export interface CallObservation {
+  tool: string;
+  caller: string;
+  ok: boolean;
+  code?: string;
+  durationMs: number;
+}
+
+function zodIssuesToError(issues: z.core.$ZodIssue[]): TwError {
+  const problems = issues.map((i) => {
+    const path = i.path.map(String).join(".") || "(arguments)";
+    if (i.code === "unrecognized_keys") {
+      return `unknown argument${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+    }
+    return `${path}: ${i.message}`;
+  });
+  return new TwError("INVALID_INPUT", `Invalid arguments: ${problems.join("; ")}.`, {
+    hint: "Fix the listed arguments (see the tool's input schema) and call again.",
+    details: { problems },
+  });
+}
+
+function summarizeDefault(result: unknown): unknown {
+  const s = JSON.stringify(result ?? null);
+  return s.length <= 2000 ? result : { truncated: true, preview: s.slice(0, 2000) };
+}
+
+/** The policy gate. One instance per process, shared by every transport and the cycle. */
+export class Gate {
+  private readonly steps: GateStep[] = [];
+  private readonly observers: Array<(o: CallObservation) => void> = [];
+
+  constructor(private readonly env: GateEnv) {}
+
+  /** Registers a policy step. Steps with equal order run in registration order. */
+  use(step: GateStep): this {
+    this.steps.push(step);
+    this.steps.sort((a, b) => a.order - b.order);
+    return this;
+  }
+
+  /** Names of registered steps in execution order (for system_get_status and tests). */
+  stepNames(): string[] {
+    return ["scope", "validation", ...this.steps.map((s) => s.name), "execute", "audit"];
+  }
+
+  /** Subscribes to call observations (metrics). */
+  observe(fn: (o: CallObservation) => void): void {
+    this.observers.push(fn);
+  }
+
+  /**
+   * Runs one call through every step, executes it, and audits it. Never throws: refusals and
+   * failures come back as `{ ok: false, error }`.
+   * @param execute the operation's handler, called with validated args only if every step passes.
+   */
+  async run<I, O>(
+    op: GatedOperation<I, O>,
+    caller: Caller,
+    rawArgs: unknown,
+    execute: (args: I, call: GateCall<I>) => Promise<O>,
+  ): Promise<GateOutcome> {
+    const startedAt = this.env.clock.now();
+    const t0 = performance.now();
+    const call: GateCall<I> = {
+      op: op as GatedOperation<I, unknown>,
+      caller,
+      rawArgs,
+      args: undefined as I,
+      facts: {},
+      state: {},
+      startedAt,
+    };
+    const ran: GateStep[] = [];
+    let outcome: GateOutcome;
+    try {
+      if (op.scope !== null && !caller.scopes.has(op.scope)) {
+        throw new TwError(
+          "FORBIDDEN_SCOPE",
+          `${op.name} needs scope ${op.scope}; caller has profile ${caller.profile}.`,
+          {
+            hint:
+              op.scope === "control:loosen" || op.scope === "orders:approve"
+                ? "Only an operator can do this: ask the human operator (CLI: tradewarden approve|control ...)."
+                : "Use a token or profile that grants this scope.",
+            details: { required_scope: op.scope, profile: caller.profile },
+          },
+        );
+      }
+      const parsed = op.input.safeParse(rawArgs ?? {});
+      if (!parsed.success) throw zodIssuesToError(parsed.error.issues);
+      call.args = parsed.data as I;
+      call.facts = op.facts ? await op.facts(call.args, this.env) : {};
+
+      let short: ShortCircuit | undefined;
+      for (const step of this.steps) {
+        ran.push(step);
+        short = (await step.check(call as GateCall, this.env)) ?? undefined;
+        if (short) break;
+      }
+      if (short) outcome = { ok: true, result: short.result, replayed: true };
+      else outcome = { ok: true, result: await execute(call.args, call), replayed: false };
+    } catch (err) {
+      const e = toTwError(err);
+      if (e.code === "INTERNAL") this.env.log.error({ err, tool: op.name, caller: caller.id }, "tool failed");
+      outcome = { ok: false, error: e };
+    }
+    for (const step of ran.reverse()) {
+      if (!step.after) continue;
+      try {
+        await step.after(call as GateCall, outcome, this.env);
+      } catch (err) {
+        // An after-hook failure must not hide the call's outcome; it is logged and audited below.
+        this.env.log.error({ err, step: step.name, tool: op.name }, "gate after-hook failed");
+      }
+    }
+    const durationMs = performance.now() - t0;
+    this.audit(call as GateCall, outcome, durationMs);
+    for (const o of this.observers) {
+      o({
+        tool: op.name,
+        caller: caller.id,
+        ok: outcome.ok,
+        code: outcome.ok ? undefined : outcome.error.code,
+        durationMs,
+      });
+    }
+    return outcome;
+  }
+
+  private audit(call: GateCall, outcome: GateOutcome, durationMs: number): void {
+    const op = call.op;
+    const keys = typeof call.facts.idempotencyKey === "string" ? [call.facts.idempotencyKey] : null;
+    const decision = outcome.ok
+      ? "allowed"
+      : outcome.error.code === "INTERNAL" ||
+          outcome.error.code === "EXCHANGE_UNAVAILABLE" ||
+          outcome.error.code === "EXCHANGE_REJECTED"
+        ? "error"
+        : "refused";
+    let result: unknown;
+    if (outcome.ok) {
+      result = redact(op.summarize ? op.summarize(outcome.result) : summarizeDefault(outcome.result));
+      if (outcome.replayed) result = { replayed: true, result };
+    } else {
+      const p: ErrorPayload = outcome.error.toJSON();
+      result = redact({ message: p.message, details: p.details });
+    }
+    appendAudit(this.env.db, {
+      ts: call.startedAt,
+      caller: call.caller.id,
+      tool: op.name,
+      args: redact(call.rawArgs ?? {}),
+      decision,
+      code: outcome.ok ? null : outcome.error.code,
+      result,
+      durationMs,
+      keys,
+    });
+  }
+}

@@ -1,0 +1,47 @@
+import type { Db } from "./db.js";
+
+/**
+ * Control mode (kill switch) persisted in SQLite (DESIGN.md §3 step 3). History is append-only: the
+ * current mode is the newest row; NORMAL when there is none.
+ * NORMAL: everything allowed · REDUCE_ONLY: refuse what increases exposure · HALT: refuse everything
+ * that opens or increases exposure (cancels and reduce-only closes still work).
+ */
+export type ControlMode = "NORMAL" | "REDUCE_ONLY" | "HALT";
+
+/** The current control state. `since` is ms UTC of the change (0 when never set). */
+export interface ControlState {
+  mode: ControlMode;
+  reason: string;
+  actor: string;
+  since: number;
+}
+
+/** Reads the current mode. */
+export function getControl(db: Db): ControlState {
+  const row = db
+    .prepare("SELECT mode, reason, actor, ts FROM control_state ORDER BY id DESC LIMIT 1")
+    .get() as { mode: ControlMode; reason: string; actor: string; ts: number } | undefined;
+  return row
+    ? { mode: row.mode, reason: row.reason, actor: row.actor, since: row.ts }
+    : { mode: "NORMAL", reason: "default", actor: "system", since: 0 };
+}
+
+/** Records a new mode (who, why, when). Callers enforce who may loosen; this only writes. */
+export function setControl(
+  db: Db,
+  mode: ControlMode,
+  reason: string,
+  actor: string,
+  now: number,
+): ControlState {
+  db.prepare("INSERT INTO control_state (ts, mode, reason, actor) VALUES (?, ?, ?, ?)").run(
+    now,
+    mode,
+    reason,
+    actor,
+  );
+  return { mode, reason, actor, since: now };
+}
+
+/** Severity order used to decide whether a change tightens or loosens. */
+export const MODE_RANK: Readonly<Record<ControlMode, number>> = { NORMAL: 0, REDUCE_ONLY: 1, HALT: 2 };

@@ -1,0 +1,15 @@
+import { m001Foundation } from "./001_foundation.js";
+
+/**
+ * A versioned schema change. `up` is plain SQL run in one transaction with the version bump.
+ * Numbers are reserved per area so parallel work does not collide:
+ * 1 foundation · 2 market data · 3 orders/venues · 4 engine/cycle · 5 research · 6 knowledge.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+/** All migrations, in version order. */
+export const MIGRATIONS: readonly Migration[] = [m001Foundation];

@@ -1,0 +1,14 @@
+import { auditTools } from "./audit.js";
+import type { AnyToolDef } from "./registry.js";
+import { checkCatalog } from "./registry.js";
+import { systemTools } from "./system.js";
+
+/**
+ * The whole tool catalog. Each toolset lives in its own file and is added here with one line.
+ * @throws Error when the catalog breaks a naming or strictness rule (checked at start-up).
+ */
+export function allTools(): AnyToolDef[] {
+  const tools: AnyToolDef[] = [...systemTools, ...auditTools];
+  checkCatalog(tools);
+  return tools;
+}

@@ -1,0 +1,205 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  type ElicitRequestFormParams,
+  type ElicitResult,
+  ListToolsRequestSchema,
+  type Tool,
+  type ToolAnnotations,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { App } from "../app.js";
+import { TwError } from "../errors.js";
+import type { GateCall, GatedOperation, PolicyFacts } from "../policy/gate.js";
+import type { Caller, Scope } from "../policy/scopes.js";
+
+/**
+ * Tool definitions and the one registry that decides what a caller sees (DESIGN.md §2). A tool is
+ * data: schemas, description, scope, annotations and a handler. The registry lists only tools the
+ * caller's scopes (and `TW_TOOLSETS`) allow, runs every call through the policy gate, and returns
+ * `structuredContent` plus the same JSON as text. Refusals and failures become tool errors whose
+ * structured content is `{ code, message, retryable, hint?, details? }`.
+ */
+
+/** What a handler gets besides its validated arguments. */
+export interface ToolContext {
+  app: App;
+  caller: Caller;
+  /** The gate call (facts and step state, e.g. the idempotency reservation). */
+  call: GateCall;
+  /** Aborted when the client cancels the request. */
+  signal: AbortSignal;
+  /** Reports MCP progress when the client asked for it (no-op otherwise). */
+  progress: (progress: number, total?: number, message?: string) => Promise<void>;
+  /** Form elicitation, present only when the client declared the capability. */
+  elicit?: (params: Omit<ElicitRequestFormParams, "mode">) => Promise<ElicitResult>;
+}
+
+/** One tool. `input` must be a strict zod object; `output` a zod object (the structuredContent). */
+export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject>
+  extends GatedOperation<z.infer<I>, z.infer<O>> {
+  /** snake_case `<toolset>_<verb>[_<noun>]`, ≤ 64 chars. */
+  name: string;
+  /** Toolset name for TW_TOOLSETS (system, market, knowledge, memory, research, account, orders, ...). */
+  toolset: string;
+  title: string;
+  /** States units, symbol format, preconditions and idempotency. */
+  description: string;
+  scope: Scope | null;
+  annotations: ToolAnnotations;
+  input: I;
+  output: O;
+  facts?: (
+    args: z.infer<I>,
+    env: Parameters<NonNullable<GatedOperation["facts"]>>[1],
+  ) => PolicyFacts | Promise<PolicyFacts>;
+  handler: (args: z.infer<I>, ctx: ToolContext) => Promise<z.infer<O>>;
+}
+
+/**
+ * Identity helper that keeps a tool's input/output types linked to its handler.
+ * Usage: `export const tools = [defineTool({...}), ...]`.
+ */
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDef<I, O>): ToolDef<I, O> {
+  return def;
+}
+
+/** A tool erased to its common shape (for lists). */
+// biome-ignore lint/suspicious/noExplicitAny: heterogeneous tool lists need an erased type
+export type AnyToolDef = ToolDef<any, any>;
+
+const NAME_RE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Validates the catalog at start-up. @throws Error naming the bad tool. */
+export function checkCatalog(tools: readonly AnyToolDef[]): void {
+  const seen = new Set<string>();
+  for (const t of tools) {
+    if (!NAME_RE.test(t.name)) throw new Error(`tool name ${t.name} is not snake_case ≤ 64 chars`);
+    if (seen.has(t.name)) throw new Error(`tool ${t.name} is defined twice`);
+    seen.add(t.name);
+    if (t.input.def.catchall === undefined || t.input.def.catchall._zod.def.type !== "never") {
+      throw new Error(`tool ${t.name}: input schema must be z.object({...}).strict()`);
+    }
+  }
+}
+
+/** Tools visible to a caller: within TW_TOOLSETS (when set) and the caller's scopes. */
+export function visibleTools(
+  tools: readonly AnyToolDef[],
+  caller: Caller,
+  toolsets: readonly string[],
+): AnyToolDef[] {
+  return tools.filter(
+    (t) =>
+      (toolsets.length === 0 || toolsets.includes(t.toolset)) &&
+      (t.scope === null || caller.scopes.has(t.scope)),
+  );
+}
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
+  const js = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  delete js.$schema;
+  return js as Tool["inputSchema"];
+}
+
+/** The MCP `Tool` descriptor of a ToolDef. */
+export function describeTool(t: AnyToolDef): Tool {
+  return {
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: jsonSchema(t.input, "input"),
+    outputSchema: jsonSchema(t.output, "output") as Tool["outputSchema"],
+    annotations: { title: t.title, ...t.annotations },
+  };
+}
+
+function errorResult(e: TwError): CallToolResult {
+  const payload = e.toJSON();
+  return {
+    isError: true,
+    structuredContent: payload as unknown as Record<string, unknown>,
+    content: [{ type: "text", text: JSON.stringify(payload) }],
+  };
+}
+
+/**
+ * Runs one tool call for a caller through the gate. Used by the MCP handler below, the eval harness
+ * and tests. Unknown tools and tools outside the caller's view are NOT_FOUND / FORBIDDEN_SCOPE.
+ */
+export async function callTool(
+  app: App,
+  caller: Caller,
+  name: string,
+  rawArgs: unknown,
+  opts: {
+    signal?: AbortSignal;
+    progress?: ToolContext["progress"];
+    elicit?: ToolContext["elicit"];
+  } = {},
+): Promise<CallToolResult> {
+  const tool = app.tools.find((t) => t.name === name);
+  if (!tool || (app.config.toolsets.length > 0 && !app.config.toolsets.includes(tool.toolset))) {
+    return errorResult(
+      new TwError("NOT_FOUND", `No tool named ${name}.`, {
+        hint: "Call tools/list to see the tools you can use.",
+      }),
+    );
+  }
+  const signal = opts.signal ?? new AbortController().signal;
+  const outcome = await app.gate.run(tool, caller, rawArgs, async (args, call) => {
+    const ctx: ToolContext = {
+      app,
+      caller,
+      call,
+      signal,
+      progress: opts.progress ?? (async () => {}),
+      elicit: opts.elicit,
+    };
+    const result = await tool.handler(args, ctx);
+    const checked = tool.output.safeParse(result);
+    if (!checked.success) {
+      app.log.error(
+        { tool: name, issues: checked.error.issues },
+        "tool result does not match its output schema",
+      );
+      throw new TwError("INTERNAL", `${name} produced a malformed result; the incident was logged.`);
+    }
+    return checked.data;
+  });
+  if (!outcome.ok) return errorResult(outcome.error);
+  const structured = outcome.result as Record<string, unknown>;
+  return { structuredContent: structured, content: [{ type: "text", text: JSON.stringify(structured) }] };
+}
+
+/**
+ * Installs tools/list and tools/call on an McpServer for one caller (one McpServer per stdio process
+ * or HTTP session, so the caller is fixed for its lifetime).
+ */
+export function attachTools(mcp: McpServer, app: App, caller: Caller): void {
+  const server = mcp.server;
+  server.registerCapabilities({ tools: { listChanged: false } });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: visibleTools(app.tools, caller, app.config.toolsets).map(describeTool),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    const token = req.params._meta?.progressToken;
+    const progress: ToolContext["progress"] = async (p, total, message) => {
+      if (token === undefined) return;
+      await extra.sendNotification({
+        method: "notifications/progress",
+        params: { progressToken: token, progress: p, total, message },
+      });
+    };
+    const canElicit = server.getClientCapabilities()?.elicitation !== undefined;
+    const elicit: ToolContext["elicit"] = canElicit
+      ? (params) => server.elicitInput({ mode: "form", ...params } as ElicitRequestFormParams)
+      : undefined;
+    return callTool(app, caller, req.params.name, req.params.arguments ?? {}, {
+      signal: extra.signal,
+      progress,
+      elicit,
+    });
+  });
+}

@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { getControl } from "../store/control.js";
+import { dbPath } from "../config.js";
+import { defineTool } from "./registry.js";
+
+/** system toolset: status of the server as seen by the caller. */
+export const systemTools = [
+  defineTool({
+    name: "system_get_status",
+    toolset: "system",
+    title: "Server status",
+    description:
+      "Version, your profile and scopes, configured venues and network, control mode (NORMAL | REDUCE_ONLY | HALT), " +
+      "market-data source and freshness, DB path and uptime. Read-only; call it first to learn what you may do. " +
+      "Times are ms UTC.",
+    scope: null,
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    input: z.object({}).strict(),
+    output: z.object({
+      version: z.string(),
+      profile: z.string(),
+      scopes: z.array(z.string()),
+      venues: z.array(z.object({ id: z.string(), network: z.string(), allowed: z.boolean() })),
+      default_venue: z.string(),
+      market_data: z.string(),
+      control: z.object({ mode: z.string(), reason: z.string(), actor: z.string(), since: z.number() }),
+      gate_steps: z.array(z.string()),
+      db_path: z.string(),
+      now: z.number(),
+      uptime_ms: z.number(),
+      components: z.record(z.string(), z.unknown()),
+    }),
+    handler: async (_args, { app, caller }) => {
+      const cfg = app.config;
+      const venueIds = new Set<string>(["paper", cfg.venues.default, cfg.cycle.venue]);
+      for (const v of Object.keys(cfg.venues.allowMainnet)) venueIds.add(v);
+      const venues = [...venueIds].map((id) => {
+        const network = id === "paper" ? "paper" : (id.split(":")[1] ?? "unknown");
+        return { id, network, allowed: network !== "mainnet" || cfg.venues.allowMainnet[id] === true };
+      });
+      const components: Record<string, unknown> = {};
+      for (const [name, fn] of app.statusProviders) components[name] = fn();
+      const now = app.clock.now();
+      return {
+        version: app.version,
+        profile: caller.profile,
+        scopes: [...caller.scopes].sort(),
+        venues,
+        default_venue: cfg.venues.default,
+        market_data: cfg.marketData,
+        control: getControl(app.db),
+        gate_steps: app.gate.stepNames(),
+        db_path: dbPath(cfg),
+        now,
+        uptime_ms: Math.max(0, now - app.startedAt),
+        components,
+      };
+    },
+  }),
+];
