@@ -103,14 +103,34 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchem
   return js as Tool["inputSchema"];
 }
 
-/** The MCP `Tool` descriptor of a ToolDef. */
+/** JSON Schema of the error payload every tool may return with `isError: true`. */
+const ERROR_SCHEMA = {
+  type: "object",
+  properties: {
+    code: { type: "string" },
+    message: { type: "string" },
+    retryable: { type: "boolean" },
+    hint: { type: "string" },
+    details: { type: "object" },
+  },
+  required: ["code", "message", "retryable"],
+};
+
+/**
+ * The MCP `Tool` descriptor of a ToolDef. The output schema is `anyOf [result, error payload]`: MCP
+ * clients validate structuredContent even on `isError` results, and our errors carry structured
+ * content too.
+ */
 export function describeTool(t: AnyToolDef): Tool {
   return {
     name: t.name,
     title: t.title,
     description: t.description,
     inputSchema: jsonSchema(t.input, "input"),
-    outputSchema: jsonSchema(t.output, "output") as Tool["outputSchema"],
+    outputSchema: {
+      type: "object",
+      anyOf: [jsonSchema(t.output, "output"), ERROR_SCHEMA],
+    } as Tool["outputSchema"],
     annotations: { title: t.title, ...t.annotations },
   };
 }

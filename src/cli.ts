@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { VERSION } from "./app.js";
+import { CLI_MODULES } from "./commands/index.js";
+
+/**
+ * Entry point: `tradewarden serve | replay | data | token | approve | reject | control | audit |
+ * backtest | eval`. Every subcommand lives in src/commands/. Logs go to stderr; stdout carries MCP
+ * messages (serve over stdio) or the command's result (`--json`: one JSON document, snake_case).
+ */
+const program = new Command();
+program
+  .name("tradewarden")
+  .description("MCP server for governed AI access to crypto perpetuals")
+  .version(VERSION)
+  .option("-c, --config <path>", "config file (default ./tradewarden.config.json)")
+  .showHelpAfterError();
+
+for (const m of CLI_MODULES) m.register(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`tradewarden: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type App, createApp } from "../../src/app.js";
+import type { Clock } from "../../src/clock.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { callerFor, type Profile } from "../../src/policy/scopes.js";
+import { createMcpServer } from "../../src/server/mcp.js";
+
+/** Absolute path of ../shared/data (real market data and fixtures; never copied into the repo). */
+export const SHARED_DATA = join(import.meta.dirname, "..", "..", "..", "shared", "data");
+/** The 30-day, 5-coin 1m replay folder. */
+export const REPLAY_30D = join(SHARED_DATA, "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+
+/** A fresh temporary TW_HOME; remove with the returned cleanup. */
+export function tempHome(): { home: string; cleanup: () => void } {
+  const home = mkdtempSync(join(tmpdir(), "tw-test-"));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** Config for tests: a temp home plus env-style overrides (config paths → values). */
+export function testConfig(home: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ env: { TW_HOME: home, TW_LOG_LEVEL: "silent", ...env }, cwd: home });
+}
+
+/** A test app on a temp home with a silent logger. */
+export async function testApp(
+  env: Record<string, string> = {},
+  clock?: Clock,
+): Promise<{ app: App; cleanup: () => Promise<void> }> {
+  const { home, cleanup } = tempHome();
+  const app = await createApp(testConfig(home, env), { clock, log: createLogger("silent") });
+  return {
+    app,
+    cleanup: async () => {
+      await app.close();
+      cleanup();
+    },
+  };
+}
+
+/**
+ * Connects an SDK client to a fresh McpServer for `profile` over the in-memory transport.
+ * @param capabilities client capabilities (e.g. `{ elicitation: { form: {} } }`).
+ */
+export async function connectClient(
+  app: App,
+  profile: Profile,
+  capabilities: Record<string, unknown> = {},
+): Promise<Client> {
+  const server = createMcpServer(app, callerFor(`memory:${profile}`, profile, "memory"));
+  const [ct, st] = InMemoryTransport.createLinkedPair();
+  await server.connect(st);
+  const client = new Client({ name: "tw-test", version: "0.0.0" }, { capabilities });
+  await client.connect(ct);
+  return client;
+}
+
+/** Calls a tool and returns its structured content and error flag. */
+export async function call(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<{ isError: boolean; sc: Record<string, any> }> {
+  const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  return { isError: r.isError === true, sc: (r.structuredContent ?? {}) as Record<string, any> };
+}
