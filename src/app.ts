@@ -35,6 +35,11 @@ export interface App {
    * system_get_status under `components`.
    */
   statusProviders: Map<string, () => unknown>;
+  /**
+   * Background jobs (reconciler, minute cycle) registered by components. Only `tradewarden serve`
+   * starts them (one-shot CLI commands and tests do not); `start` returns the job's stop function.
+   */
+  background: Array<{ name: string; start: () => () => void | Promise<void> }>;
   /** Registers cleanup run by {@link App.close} in reverse order. */
   onClose(fn: () => void | Promise<void>): void;
   /** Stops background work and closes the database. */
@@ -71,6 +76,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     tools: allTools(),
     startedAt: clock.now(),
     statusProviders: new Map(),
+    background: [],
     onClose: (fn) => {
       closers.push(fn);
     },

@@ -1,4 +1,7 @@
+import { auditCommand } from "./audit.js";
+import { serveCommand } from "./serve.js";
+import { tokenCommand } from "./token.js";
 import type { CliModule } from "./types.js";
 
 /** Every CLI command group, in help order. Add one line per area. */
-export const CLI_MODULES: CliModule[] = [];
+export const CLI_MODULES: CliModule[] = [serveCommand, tokenCommand, auditCommand];

@@ -236,11 +236,18 @@ function parseRow(r: RawRow): AuditRow {
 export function queryAudit(db: Db, q: AuditQuery): AuditPage {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
-  if (q.since !== undefined) where.push("ts >= @since"), (params.since = q.since);
-  if (q.until !== undefined) where.push("ts <= @until"), (params.until = q.until);
-  if (q.tool !== undefined) where.push("tool = @tool"), (params.tool = q.tool);
-  if (q.caller !== undefined) where.push("caller = @caller"), (params.caller = q.caller);
-  if (q.decision !== undefined) where.push("decision = @decision"), (params.decision = q.decision);
+  const filters: Array<[string, string, unknown]> = [
+    ["since", "ts >= @since", q.since],
+    ["until", "ts <= @until", q.until],
+    ["tool", "tool = @tool", q.tool],
+    ["caller", "caller = @caller", q.caller],
+    ["decision", "decision = @decision", q.decision],
+  ];
+  for (const [name, clause, value] of filters) {
+    if (value === undefined) continue;
+    where.push(clause);
+    params[name] = value;
+  }
   if (q.cursor !== undefined) {
     const c = decodeCursor(q.cursor);
     if (!c || typeof c.before_id !== "number") throw new RangeError("cursor is not valid");

@@ -1,0 +1,214 @@
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { App } from "../app.js";
+import { callerFor, type Caller } from "../policy/scopes.js";
+import { authenticateToken } from "../store/tokens.js";
+import { createMcpServer } from "./mcp.js";
+import { createMetrics } from "./metrics.js";
+
+/**
+ * Streamable HTTP transport (DESIGN.md §8): `/mcp` (bearer token → profile), `/healthz`, `/metrics`.
+ * Stateful by default (one McpServer per session, bound to the token that opened it); `stateless`
+ * builds a server per request and answers GET/DELETE with 405. Host and Origin allow-lists refuse
+ * DNS-rebinding and cross-site requests with 403 before anything else runs.
+ */
+
+const LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"];
+
+/** Options of {@link startHttp}; defaults come from config.http. */
+export interface HttpOptions {
+  host: string;
+  port: number;
+  stateless: boolean;
+  allowedOrigins: string[];
+  allowedHosts: string[];
+}
+
+/** A running HTTP server. */
+export interface HttpHandle {
+  server: Server;
+  /** Base URL, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  tokenName: string;
+}
+
+function hostName(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  if (hostHeader.startsWith("[")) return hostHeader.slice(0, hostHeader.indexOf("]") + 1);
+  return hostHeader.split(":")[0];
+}
+
+function jsonRpcError(
+  res: Response,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.status(status).json({ jsonrpc: "2.0", error: { code: -32000, message }, id: null });
+}
+
+/**
+ * Starts the HTTP server. Port 0 picks a free port (tests).
+ * @throws Error when the port cannot be bound.
+ */
+export async function startHttp(app: App, opts: HttpOptions): Promise<HttpHandle> {
+  const metrics = createMetrics(app);
+  const allowedHosts = new Set(
+    opts.allowedHosts.length > 0
+      ? opts.allowedHosts
+      : LOCAL_HOSTS.includes(opts.host)
+        ? LOCAL_HOSTS
+        : [opts.host, ...LOCAL_HOSTS],
+  );
+  const sessions = new Map<string, Session>();
+  const web = express();
+  web.disable("x-powered-by");
+
+  // 1. Host allow-list (DNS rebinding), 2. Origin allow-list (cross-site), both before auth.
+  web.use((req: Request, res: Response, next: NextFunction) => {
+    const host = hostName(req.headers.host);
+    if (!host || !allowedHosts.has(host)) {
+      jsonRpcError(res, 403, `Host ${req.headers.host ?? "(none)"} is not allowed`);
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let ok = opts.allowedOrigins.includes(origin);
+      if (!ok && opts.allowedOrigins.length === 0) {
+        // Without an explicit list only same-machine origins are accepted.
+        try {
+          ok =
+            LOCAL_HOSTS.includes(new URL(origin).hostname) ||
+            LOCAL_HOSTS.includes(`[${new URL(origin).hostname}]`);
+        } catch {
+          ok = false;
+        }
+      }
+      if (!ok) {
+        jsonRpcError(res, 403, `Origin ${origin} is not allowed`);
+        return;
+      }
+    }
+    next();
+  });
+
+  web.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", version: app.version, uptime_ms: app.clock.now() - app.startedAt });
+  });
+  web.get("/metrics", async (_req, res) => {
+    res.setHeader("Content-Type", metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  // Bearer auth for /mcp: 401 + WWW-Authenticate without a valid, unrevoked token.
+  const auth = (req: Request, res: Response, next: NextFunction) => {
+    const h = req.headers.authorization;
+    const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
+    if (!m) {
+      jsonRpcError(res, 401, "Missing bearer token", { "WWW-Authenticate": 'Bearer realm="tradewarden"' });
+      return;
+    }
+    const who = authenticateToken(app.db, m[1], app.clock.now());
+    if (!who) {
+      jsonRpcError(res, 401, "Invalid or revoked token", {
+        "WWW-Authenticate": 'Bearer realm="tradewarden", error="invalid_token"',
+      });
+      return;
+    }
+    res.locals.caller = callerFor(`token:${who.name}`, who.profile, "http");
+    res.locals.tokenName = who.name;
+    next();
+  };
+
+  web.all("/mcp", express.json({ limit: "4mb" }), auth, async (req: Request, res: Response) => {
+    const caller = res.locals.caller as Caller;
+    try {
+      if (opts.stateless) {
+        if (req.method !== "POST") {
+          res.setHeader("Allow", "POST");
+          jsonRpcError(res, 405, "Method not allowed in stateless mode");
+          return;
+        }
+        const server = createMcpServer(app, caller);
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: true,
+        });
+        res.on("close", () => {
+          void transport.close();
+          void server.close();
+        });
+        await server.connect(transport);
+        await transport.handleRequest(req, res, req.body);
+        return;
+      }
+      const sid = req.headers["mcp-session-id"];
+      if (typeof sid === "string") {
+        const s = sessions.get(sid);
+        if (!s) {
+          jsonRpcError(res, 404, "Unknown or expired session; initialize a new one");
+          return;
+        }
+        if (s.tokenName !== res.locals.tokenName) {
+          jsonRpcError(res, 403, "Session belongs to another token");
+          return;
+        }
+        await s.transport.handleRequest(req, res, req.body);
+        return;
+      }
+      if (req.method !== "POST" || !isInitializeRequest(req.body)) {
+        jsonRpcError(res, 400, "No session: send an initialize request first");
+        return;
+      }
+      const server = createMcpServer(app, caller);
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, { transport, server, tokenName: res.locals.tokenName as string });
+        },
+      });
+      transport.onclose = () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      };
+      await server.connect(transport);
+      await transport.handleRequest(req, res, req.body);
+    } catch (err) {
+      app.log.error({ err }, "HTTP /mcp request failed");
+      if (!res.headersSent) jsonRpcError(res, 500, "Internal error");
+    }
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = web.listen(opts.port, opts.host, () => resolve(s));
+    s.once("error", reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const hostForUrl = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${hostForUrl}:${addr.port}`;
+  app.log.info({ url, stateless: opts.stateless }, "serving MCP over streamable HTTP");
+  return {
+    server,
+    url,
+    close: async () => {
+      for (const s of sessions.values()) {
+        await s.transport.close();
+        await s.server.close();
+      }
+      sessions.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

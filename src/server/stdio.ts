@@ -1,0 +1,22 @@
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { App } from "../app.js";
+import { callerFor } from "../policy/scopes.js";
+import { createMcpServer } from "./mcp.js";
+
+/**
+ * Serves MCP over stdio for the configured profile (`TW_PROFILE`). stdout carries protocol messages
+ * only (logs are on stderr). Resolves when stdin closes.
+ */
+export async function serveStdio(app: App): Promise<void> {
+  const profile = app.config.profile;
+  const server = createMcpServer(app, callerFor(`stdio:${profile}`, profile, "stdio"));
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+    process.stdin.once("end", () => resolve());
+  });
+  await server.connect(transport);
+  app.log.info({ profile }, "serving MCP over stdio");
+  await closed;
+  await server.close();
+}

@@ -1,0 +1,173 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import type { App } from "../../src/app.js";
+import { defineTool } from "../../src/tools/registry.js";
+import { call, connectClient, testApp } from "../helpers/app.js";
+
+// Scope sets per profile, written out independently of src/policy/scopes.ts (DESIGN.md §2).
+const READONLY = ["market:read", "knowledge:read", "account:read", "audit:read"];
+const AGENT = [
+  ...READONLY,
+  "memory:write",
+  "research:run",
+  "orders:propose",
+  "orders:submit",
+  "portfolio:target",
+  "control:tighten",
+];
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+async function setup(): Promise<App> {
+  const t = await testApp();
+  cleanup = t.cleanup;
+  // A probe tool that only operators may call, so scope refusals are testable whatever else exists.
+  t.app.tools.push(
+    defineTool({
+      name: "probe_operator_only",
+      toolset: "probe",
+      title: "probe",
+      description: "Test probe: doubles n. Operator only; used to exercise scope refusals.",
+      scope: "control:loosen",
+      annotations: { destructiveHint: true },
+      input: z.object({ n: z.number().int() }).strict(),
+      output: z.object({ doubled: z.number() }),
+      handler: async ({ n }) => ({ doubled: n * 2 }),
+    }),
+  );
+  return t.app;
+}
+
+describe("tool registry", () => {
+  it("tools/list shows exactly the tools each profile's scopes allow", async () => {
+    const app = await setup();
+    const allowed: Record<string, string[] | "all"> = { readonly: READONLY, agent: AGENT, operator: "all" };
+    for (const [profile, scopes] of Object.entries(allowed)) {
+      const client = await connectClient(app, profile as "agent");
+      const listed = (await client.listTools()).tools.map((t) => t.name).sort();
+      const expected = app.tools
+        .filter((t) => t.scope === null || scopes === "all" || scopes.includes(t.scope))
+        .map((t) => t.name)
+        .sort();
+      expect(listed, profile).toEqual(expected);
+      expect(listed.includes("probe_operator_only"), profile).toBe(profile === "operator");
+      await client.close();
+    }
+  });
+
+  it("the agent profile never sees order_approve, control_resume or risk_set_limits", async () => {
+    const app = await setup();
+    const client = await connectClient(app, "agent");
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    for (const n of ["order_approve", "order_reject", "control_resume", "risk_set_limits", "rag_reindex"]) {
+      expect(names).not.toContain(n);
+    }
+  });
+
+  it("every tool has a strict input schema, an output schema and annotations", async () => {
+    const app = await setup();
+    const client = await connectClient(app, "operator");
+    const tools = (await client.listTools()).tools;
+    expect(tools.length).toBeGreaterThan(1);
+    for (const t of tools) {
+      expect(t.inputSchema.type, t.name).toBe("object");
+      expect((t.inputSchema as { additionalProperties?: unknown }).additionalProperties, t.name).toBe(false);
+      expect(t.outputSchema, t.name).toBeDefined();
+      expect(t.annotations, t.name).toBeDefined();
+      expect(t.description?.length ?? 0, t.name).toBeGreaterThan(40);
+      expect(t.name).toMatch(/^[a-z][a-z0-9_]{0,63}$/);
+    }
+  });
+
+  it("a call outside the caller's scopes is refused with FORBIDDEN_SCOPE and never executes", async () => {
+    const app = await setup();
+    const client = await connectClient(app, "agent");
+    const r = await call(client, "probe_operator_only", { n: 2 });
+    expect(r.isError).toBe(true);
+    expect(r.sc.code).toBe("FORBIDDEN_SCOPE");
+    expect(r.sc.retryable).toBe(false);
+    expect(r.sc.message).toContain("control:loosen");
+    expect(r.sc.doubled).toBeUndefined();
+    const ok = await call(await connectClient(app, "operator"), "probe_operator_only", { n: 2 });
+    expect(ok).toEqual({ isError: false, sc: { doubled: 4 } });
+  });
+
+  it("an unknown extra argument is INVALID_INPUT naming the key", async () => {
+    const app = await setup();
+    const client = await connectClient(app, "operator");
+    const r = await call(client, "probe_operator_only", { n: 1, sneaky: true });
+    expect(r.isError).toBe(true);
+    expect(r.sc.code).toBe("INVALID_INPUT");
+    expect(r.sc.message).toContain('"sneaky"');
+    const wrongType = await call(client, "probe_operator_only", { n: "one" });
+    expect(wrongType.sc.code).toBe("INVALID_INPUT");
+    expect(wrongType.sc.message).toContain("n:");
+  });
+
+  it("an unknown tool is NOT_FOUND with a hint", async () => {
+    const app = await setup();
+    const r = await call(await connectClient(app, "operator"), "no_such_tool", {});
+    expect(r.sc.code).toBe("NOT_FOUND");
+    expect(r.sc.hint).toContain("tools/list");
+  });
+
+  it("every call, allowed or refused, appears in audit_query with caller and decision", async () => {
+    const app = await setup();
+    const agent = await connectClient(app, "agent");
+    await call(agent, "system_get_status");
+    await call(agent, "probe_operator_only", { n: 3 });
+    await call(agent, "system_get_status", { bogus: 1 });
+    const page = await call(agent, "audit_query", { limit: 10 });
+    expect(page.isError).toBe(false);
+    const rows = page.sc.rows as Array<{
+      tool: string;
+      decision: string;
+      code: string | null;
+      caller: string;
+    }>;
+    // Newest first; the audit_query call itself is recorded after it answers.
+    expect(rows.map((r) => [r.tool, r.decision, r.code])).toEqual([
+      ["system_get_status", "refused", "INVALID_INPUT"],
+      ["probe_operator_only", "refused", "FORBIDDEN_SCOPE"],
+      ["system_get_status", "allowed", null],
+    ]);
+    expect(new Set(rows.map((r) => r.caller))).toEqual(new Set(["memory:agent"]));
+    const again = await call(agent, "audit_query", { tool: "audit_query" });
+    expect(again.sc.rows).toHaveLength(1);
+  });
+
+  it("audit_query pages with an opaque cursor and says truncated", async () => {
+    const app = await setup();
+    const c = await connectClient(app, "readonly");
+    for (let i = 0; i < 5; i++) await call(c, "system_get_status");
+    const p1 = await call(c, "audit_query", { limit: 3, tool: "system_get_status" });
+    expect(p1.sc.rows).toHaveLength(3);
+    expect(p1.sc.truncated).toBe(true);
+    const p2 = await call(c, "audit_query", {
+      limit: 3,
+      tool: "system_get_status",
+      cursor: p1.sc.next_cursor,
+    });
+    expect(p2.sc.rows).toHaveLength(2);
+    expect(p2.sc.truncated).toBe(false);
+    const ids = [...p1.sc.rows, ...p2.sc.rows].map((r: { id: number }) => r.id);
+    expect(new Set(ids).size).toBe(5);
+    const bad = await call(c, "audit_query", { cursor: "garbage!" });
+    expect(bad.sc.code).toBe("INVALID_INPUT");
+    const over = await call(c, "audit_query", { limit: 501 });
+    expect(over.sc.code).toBe("INVALID_INPUT");
+  });
+
+  it("TW_TOOLSETS narrows the catalog but scopes still apply", async () => {
+    const t = await testApp({ TW_TOOLSETS: "system" });
+    cleanup = t.cleanup;
+    const names = (await (await connectClient(t.app, "operator")).listTools()).tools.map((x) => x.name);
+    expect(names).toEqual(["system_get_status"]);
+    const r = await call(await connectClient(t.app, "operator"), "audit_query", {});
+    expect(r.sc.code).toBe("NOT_FOUND");
+  });
+});
