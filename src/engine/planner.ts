@@ -1,0 +1,132 @@
+import { Decimal } from "decimal.js";
+import type { ExecutionPlan, PlannedSlice, Weights } from "./types.js";
+
+/**
+ * Stage 4 of the minute cycle: turn approved weights into child orders (DESIGN.md §5).
+ *
+ *   Δw_s   = approved_s − current_s
+ *   qty_s  = Δw_s × equity / mid_s, rounded toward zero to the lot size (decimal.js)
+ *
+ * Close-first: the part of a change that reduces the current position (down to zero) is one
+ * reduce-only slice per symbol, due immediately, and every such slice precedes every increasing
+ * slice in the plan. The increasing part (including the new side of a flip) is split into
+ * `twapSlices` TWAP slices due `twapIntervalMs` apart from the cycle start. Each slice carries a
+ * price guard: limit = mid × (1 ± guardBps/10⁴) rounded to the tick (buy up, sell down, i.e. never
+ * worse than the guard), and the deterministic client order id `cycle_id:symbol:slice:side`.
+ * Changes below the minimum notional or the lot size are skipped (listed in `skipped`).
+ */
+
+/** Precision and price data per symbol. */
+export interface PlanMarket {
+  mid: number;
+  /** Lot size in coins (e.g. 0.001). */
+  lot: number;
+  /** Tick size in quote; null = no rounding beyond 8 decimals. */
+  tick: number | null;
+  /** Minimum order notional in quote (0 = none). */
+  minNotional: number;
+}
+
+/** Input of {@link planExecution}. */
+export interface PlanInput {
+  cycleId: string;
+  /** Cycle start, ms UTC. */
+  now: number;
+  equity: number;
+  approved: Weights;
+  /** Current position sizes in coins (signed). */
+  positions: Record<string, number>;
+  markets: Record<string, PlanMarket>;
+  twapSlices: number;
+  twapIntervalMs: number;
+  guardBps: number;
+}
+
+function roundToStep(x: Decimal, step: number, mode: Decimal.Rounding): Decimal {
+  const st = new Decimal(step);
+  return x.dividedBy(st).toDecimalPlaces(0, mode).times(st);
+}
+
+function guardPrice(side: "buy" | "sell", mid: number, guardBps: number, tick: number | null): string {
+  const raw = new Decimal(mid).times(side === "buy" ? 1 + guardBps / 10_000 : 1 - guardBps / 10_000);
+  const px = tick
+    ? roundToStep(raw, tick, side === "buy" ? Decimal.ROUND_DOWN : Decimal.ROUND_UP)
+    : raw.toDecimalPlaces(8);
+  return px.toFixed();
+}
+
+/** Builds the plan. Pure; throws RangeError on a non-positive equity or mid. */
+export function planExecution(p: PlanInput): ExecutionPlan {
+  if (!(p.equity > 0)) throw new RangeError(`equity must be positive, got ${p.equity}`);
+  const reducing: PlannedSlice[] = [];
+  const increasing: PlannedSlice[] = [];
+  const skipped: ExecutionPlan["skipped"] = [];
+  for (const symbol of Object.keys(p.approved).sort()) {
+    const m = p.markets[symbol];
+    if (!m) {
+      skipped.push({ symbol, reason: "no market data", delta_weight: p.approved[symbol] });
+      continue;
+    }
+    if (!(m.mid > 0)) throw new RangeError(`mid of ${symbol} must be positive, got ${m.mid}`);
+    const cur = new Decimal(p.positions[symbol] ?? 0);
+    const rawQty = new Decimal(p.approved[symbol]).times(p.equity).dividedBy(m.mid);
+    const targetQty = roundToStep(rawQty, m.lot, Decimal.ROUND_DOWN);
+    const delta = targetQty.minus(cur);
+    const deltaW = delta.times(m.mid).dividedBy(p.equity).toNumber();
+    if (delta.isZero()) {
+      if (!rawQty.minus(cur).isZero()) {
+        skipped.push({
+          symbol,
+          reason: `change below lot size ${m.lot}`,
+          delta_weight: rawQty.minus(cur).times(m.mid).dividedBy(p.equity).toNumber(),
+        });
+      }
+      continue;
+    }
+    if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
+      skipped.push({ symbol, reason: `below min notional ${m.minNotional}`, delta_weight: deltaW });
+      continue;
+    }
+    const side: "buy" | "sell" = delta.isPositive() ? "buy" : "sell";
+    // Reducing part: towards zero, at most the current position.
+    let reduce = new Decimal(0);
+    if (!cur.isZero() && cur.isPositive() !== delta.isPositive())
+      reduce = Decimal.min(delta.abs(), cur.abs());
+    const increase = delta.abs().minus(reduce);
+    const px = guardPrice(side, m.mid, p.guardBps, m.tick);
+    if (reduce.greaterThan(0)) {
+      reducing.push({
+        client_order_id: `${p.cycleId}:${symbol}:0:${side}`,
+        symbol,
+        side,
+        qty: reduce.toFixed(),
+        reduce_only: true,
+        slice: 0,
+        due_at: p.now,
+        limit_px: px,
+      });
+    }
+    if (increase.greaterThan(0)) {
+      const n = Math.max(1, p.twapSlices);
+      const each = roundToStep(increase.dividedBy(n), m.lot, Decimal.ROUND_DOWN);
+      let left = increase;
+      for (let k = 0; k < n && left.greaterThan(0); k++) {
+        const q = k === n - 1 || each.isZero() ? left : each;
+        left = left.minus(q);
+        // Slice numbers of increasing slices start at 1 so ids never collide with the reduce slice.
+        increasing.push({
+          client_order_id: `${p.cycleId}:${symbol}:${k + 1}:${side}`,
+          symbol,
+          side,
+          qty: q.toFixed(),
+          reduce_only: false,
+          slice: k + 1,
+          due_at: p.now + k * p.twapIntervalMs,
+          limit_px: px,
+        });
+      }
+    }
+  }
+  increasing.sort((a, b) => a.due_at - b.due_at || a.symbol.localeCompare(b.symbol));
+  return { cycle_id: p.cycleId, equity: p.equity, slices: [...reducing, ...increasing], skipped };
+}

@@ -1,0 +1,96 @@
+/**
+ * Typed stage inputs/outputs of the minute cycle (DESIGN.md §5). Weights are signed fractions of
+ * equity (long > 0); times are ms UTC; quantities in coins; prices in quote currency.
+ */
+
+/** Symbol → signed weight (fraction of equity). Missing symbols mean 0. */
+export type Weights = Record<string, number>;
+
+/** Stage 1: one FeatureSnapshot1m per symbol. Returns and vol are fractions, not annualised. */
+export interface FeatureSnapshot {
+  symbol: string;
+  /** Reference price: last close (or book mid when a book exists). */
+  mid: number;
+  ret_1m: number | null;
+  ret_5m: number | null;
+  ret_1h: number | null;
+  /** Sample stdev of the last 60 one-minute log returns. */
+  vol_1h: number | null;
+  spread_bps: number | null;
+  book_imbalance: number | null;
+  /** Open time of the last candle used, ms UTC. */
+  as_of: number;
+}
+
+/** Stage 2: what the agent (or the baseline) asks for. */
+export interface TargetPortfolio {
+  targets: Array<{ symbol: string; weight: number }>;
+  cash_weight: number;
+  /** 0..1; below 0.5 the risk clip halves every weight. */
+  confidence: number;
+  rationale: string;
+  model: { name: string; version: string };
+}
+
+/** Why a stage-2 target was or was not the agent's. */
+export interface TargetChoice {
+  used: "agent" | "baseline";
+  /** Present when the baseline was used: "no_target" | "expired" | "invalid: ...". */
+  reason: string | null;
+  /** Id of the agent target row, when used. */
+  target_id: number | null;
+  target: TargetPortfolio;
+}
+
+/** One clip made by the risk layer. */
+export interface Rejection {
+  symbol: string;
+  reason:
+    | "symbol_not_allowed"
+    | "per_coin_cap"
+    | "low_confidence"
+    | "max_gross"
+    | "max_net"
+    | "turnover_cap"
+    | "reduce_only"
+    | "halted";
+  original_weight: number;
+  approved_weight: number;
+}
+
+/** Stage 3 output. */
+export interface ApprovedTarget {
+  weights: Weights;
+  rejections: Rejection[];
+  gross: number;
+  net: number;
+  /** Σ|approved − previous approved|. */
+  turnover: number;
+  mode: "NORMAL" | "REDUCE_ONLY" | "HALT";
+}
+
+/** One child order of the execution plan. */
+export interface PlannedSlice {
+  client_order_id: string;
+  symbol: string;
+  side: "buy" | "sell";
+  /** Coins, a positive multiple of the venue's lot size, as a decimal string. */
+  qty: string;
+  /** True when the slice only reduces the current position. */
+  reduce_only: boolean;
+  /** Slice index within its symbol's schedule (0 for the close-first slice). */
+  slice: number;
+  /** When to send it, ms UTC. */
+  due_at: number;
+  /** Limit price (price guard): mid × (1 ± guard) rounded to tick, as a decimal string. */
+  limit_px: string;
+}
+
+/** Stage 4 output. */
+export interface ExecutionPlan {
+  cycle_id: string;
+  equity: number;
+  slices: PlannedSlice[];
+  /** Symbols skipped, e.g. below min notional or lot size. */
+  skipped: Array<{ symbol: string; reason: string; delta_weight: number }>;
+}

@@ -1,0 +1,82 @@
+import { Decimal } from "decimal.js";
+import { describe, expect, it } from "vitest";
+import { planExecution } from "../../src/engine/planner.js";
+
+const markets = {
+  BTC: { mid: 100_000, lot: 0.001, tick: 0.1, minNotional: 5 },
+  ETH: { mid: 2_500, lot: 0.01, tick: 0.01, minNotional: 5 },
+  SOL: { mid: 150, lot: 0.1, tick: 0.01, minNotional: 5 },
+};
+
+describe("execution planner", () => {
+  it("qty = Δw × equity / mid rounded down to the lot, split into TWAP slices 20 s apart", () => {
+    const p = planExecution({
+      cycleId: "c1",
+      now: 1_000,
+      equity: 100_000,
+      approved: { BTC: 0.1 },
+      positions: {},
+      markets,
+      twapSlices: 3,
+      twapIntervalMs: 20_000,
+      guardBps: 50,
+    });
+    // 0.1 × 100000 / 100000 = 0.1 BTC, split 0.033 + 0.033 + 0.034.
+    expect(p.slices.map((s) => [s.client_order_id, s.qty, s.due_at, s.side])).toEqual([
+      ["c1:BTC:1:buy", "0.033", 1_000, "buy"],
+      ["c1:BTC:2:buy", "0.033", 21_000, "buy"],
+      ["c1:BTC:3:buy", "0.034", 41_000, "buy"],
+    ]);
+    const total = p.slices.reduce((a, s) => a.plus(s.qty), new Decimal(0));
+    expect(total.toFixed()).toBe("0.1");
+    expect(p.slices[0].limit_px).toBe("100500");
+  });
+
+  it("close-first: every reducing slice precedes every increasing slice, and a flip is split", () => {
+    const p = planExecution({
+      cycleId: "c2",
+      now: 0,
+      equity: 100_000,
+      approved: { BTC: -0.05, ETH: 0.1, SOL: 0 },
+      positions: { BTC: 0.1, SOL: 20 },
+      markets,
+      twapSlices: 3,
+      twapIntervalMs: 20_000,
+      guardBps: 50,
+    });
+    const firstIncrease = p.slices.findIndex((s) => !s.reduce_only);
+    const lastReduce = p.slices.map((s) => s.reduce_only).lastIndexOf(true);
+    expect(lastReduce).toBeLessThan(firstIncrease);
+    const btc = p.slices.filter((s) => s.symbol === "BTC");
+    expect(btc[0]).toMatchObject({ reduce_only: true, side: "sell", qty: "0.1" });
+    expect(
+      btc
+        .slice(1)
+        .reduce((a, s) => a.plus(s.qty), new Decimal(0))
+        .toFixed(),
+    ).toBe("0.05");
+    expect(p.slices.find((s) => s.symbol === "SOL")).toMatchObject({
+      reduce_only: true,
+      side: "sell",
+      qty: "20",
+    });
+    // Sell guard rounds up to the tick: never worse than mid × (1 − 50 bps).
+    expect(btc[0].limit_px).toBe("99500");
+  });
+
+  it("changes below the minimum notional are skipped, not sent", () => {
+    const p = planExecution({
+      cycleId: "c3",
+      now: 0,
+      equity: 1_000,
+      approved: { SOL: 0.003 },
+      positions: {},
+      markets,
+      twapSlices: 3,
+      twapIntervalMs: 20_000,
+      guardBps: 50,
+    });
+    expect(p.slices).toEqual([]);
+    expect(p.skipped[0].symbol).toBe("SOL");
+  });
+});
