@@ -66,7 +66,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   const clock = opts.clock ?? wallClock;
   const gate = new Gate({ db, clock, log });
   const closers: Array<() => void | Promise<void>> = [];
-  const app: App = {
+  const app = {
     version: VERSION,
     config,
     log,
@@ -77,7 +77,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     startedAt: clock.now(),
     statusProviders: new Map(),
     background: [],
-    onClose: (fn) => {
+    onClose: (fn: () => void | Promise<void>) => {
       closers.push(fn);
     },
     close: async () => {
@@ -85,7 +85,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
       closers.length = 0;
       if (db.open) db.close();
     },
-  };
+  } as unknown as App; // components add their fields (module augmentation) during install below
   try {
     for (const c of COMPONENTS) await c.install(app);
   } catch (e) {

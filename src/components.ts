@@ -1,4 +1,6 @@
 import type { App } from "./app.js";
+import { marketComponent } from "./exchange/component.js";
+import { knowledgeComponent } from "./knowledge/component.js";
 
 /**
  * An area of the product that hangs services off the App (market data, venues, policy steps,
@@ -11,4 +13,4 @@ export interface Component {
 }
 
 /** Components in install order (later ones may use earlier ones' services). */
-export const COMPONENTS: Component[] = [];
+export const COMPONENTS: Component[] = [marketComponent, knowledgeComponent];

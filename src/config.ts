@@ -153,6 +153,8 @@ export const ConfigSchema = z
       .object({
         /** Directory of markdown/text files for rag_search; default: the shipped docs/knowledge. */
         dir: z.string().optional(),
+        /** Optional OpenAI-compatible embeddings endpoint for hybrid search (key: TW_EMBEDDINGS_API_KEY env only). */
+        embeddings: z.object({ url: z.string().url(), model: z.string().min(1) }).strict().optional(),
       })
       .strict()
       .default({}),
@@ -189,6 +191,8 @@ export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_CYCLE_SECONDS", "cycle.seconds", "int"],
   ["TW_CYCLE_VENUE", "cycle.venue", "string"],
   ["TW_KNOWLEDGE_DIR", "knowledge.dir", "string"],
+  ["TW_EMBEDDINGS_URL", "knowledge.embeddings.url", "string"],
+  ["TW_EMBEDDINGS_MODEL", "knowledge.embeddings.model", "string"],
   ["TW_SECRETS_FILE", "secretsFile", "string"],
 ];
 

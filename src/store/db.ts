@@ -24,20 +24,27 @@ export function openDb(path: string, migrations: readonly Migration[] = MIGRATIO
 }
 
 /**
- * Applies every migration whose version is above `PRAGMA user_version`, in order, each in its own
- * transaction together with the version bump. Migrations are append-only: a shipped migration is
- * never edited, a change is a new migration.
- * @returns the versions applied.
+ * Applies every migration not yet recorded in `schema_migrations`, in version order, each in its own
+ * transaction together with its record (so a failed migration leaves no trace). Tracking applied
+ * versions (not only the highest) means a migration numbered below one already applied — areas land
+ * in any order — is still applied. `PRAGMA user_version` mirrors the highest applied version.
+ * Migrations are append-only: a shipped migration is never edited; a change is a new migration.
+ * @returns the versions applied by this call.
  */
 export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
-  const current = db.pragma("user_version", { simple: true }) as number;
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  const done = new Set(
+    (db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version),
+  );
   const applied: number[] = [];
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   for (const m of sorted) {
-    if (m.version <= current) continue;
+    if (done.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.up);
-      db.pragma(`user_version = ${m.version}`);
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, Date.now());
+      const max = Math.max(m.version, db.pragma("user_version", { simple: true }) as number);
+      db.pragma(`user_version = ${max}`);
     })();
     applied.push(m.version);
   }

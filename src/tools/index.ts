@@ -1,4 +1,6 @@
 import { auditTools } from "./audit.js";
+import { knowledgeTools } from "./knowledge.js";
+import { marketTools } from "./market.js";
 import type { AnyToolDef } from "./registry.js";
 import { checkCatalog } from "./registry.js";
 import { systemTools } from "./system.js";
@@ -8,7 +10,7 @@ import { systemTools } from "./system.js";
  * @throws Error when the catalog breaks a naming or strictness rule (checked at start-up).
  */
 export function allTools(): AnyToolDef[] {
-  const tools: AnyToolDef[] = [...systemTools, ...auditTools];
+  const tools: AnyToolDef[] = [...systemTools, ...marketTools, ...auditTools, ...knowledgeTools];
   checkCatalog(tools);
   return tools;
 }

@@ -49,3 +49,20 @@ describe("store migrations", () => {
     db.close();
   });
 });
+
+describe("migration order", () => {
+  it("a migration numbered below one already applied is still applied (areas land in any order)", () => {
+    const t = tempHome();
+    const db = openDb(join(t.home, "c.db"), MIGRATIONS.filter((m) => m.version === 1));
+    const late = [
+      { version: 3, name: "three", up: "CREATE TABLE t3 (x)" },
+      { version: 2, name: "two", up: "CREATE TABLE t2 (x)" },
+    ];
+    expect(migrate(db, [late[0]])).toEqual([3]);
+    expect(migrate(db, late)).toEqual([2]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 't2'").get()).toEqual({ name: "t2" });
+    expect(schemaVersion(db)).toBe(3);
+    db.close();
+    t.cleanup();
+  });
+});

@@ -1,4 +1,7 @@
 import { m001Foundation } from "./001_foundation.js";
+import { m002Market } from "./002_market.js";
+import { m004Engine } from "./004_engine.js";
+import { m006Knowledge } from "./006_knowledge.js";
 
 /**
  * A versioned schema change. `up` is plain SQL run in one transaction with the version bump.
@@ -12,4 +15,4 @@ export interface Migration {
 }
 
 /** All migrations, in version order. */
-export const MIGRATIONS: readonly Migration[] = [m001Foundation];
+export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Market, m004Engine, m006Knowledge];

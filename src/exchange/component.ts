@@ -1,0 +1,54 @@
+import type { App } from "../app.js";
+import type { Clock, SimClock } from "../clock.js";
+import type { Component } from "../components.js";
+import type { LimiterRegistry } from "../policy/ratelimit.js";
+import { CandleStore } from "../store/candles.js";
+import { createSource, defaultLimiters } from "./factory.js";
+import { MarketService } from "./service.js";
+
+declare module "../app.js" {
+  interface App {
+    /** The active market data (config.marketData) with symbol validation, freshness and features. */
+    market: MarketService;
+    /** Per-venue exchange-weight limiters (`hyperliquid`, `hyperliquid:testnet`, `ccxt:<id>`). */
+    marketLimiter: LimiterRegistry;
+    /** The clock market data is read on: app.clock, or the replay SimClock in serve + replay. */
+    marketClock: Clock;
+    /** The replay SimClock when the source runs on its own simulated clock (advance it to replay); else null. */
+    replayClock: SimClock | null;
+    /** The candle/funding cache. */
+    candleStore: CandleStore;
+  }
+}
+
+/**
+ * Installs market data: limiters, the configured source, the MarketService (`app.market`), and a
+ * `market_data` status section `{ source, as_of, stale }` (as_of = newest data time seen, ms UTC).
+ * Must be installed first: venues, the cycle and backtests use `app.market`.
+ */
+export const marketComponent: Component = {
+  name: "market",
+  install(app: App) {
+    app.marketLimiter = defaultLimiters(app.clock);
+    app.candleStore = new CandleStore(app.db);
+    const built = createSource(app.config, { clock: app.clock, log: app.log, limiters: app.marketLimiter });
+    app.marketClock = built.clock;
+    app.replayClock = built.replayClock;
+    app.market = new MarketService(built.source, {
+      clock: built.clock,
+      staleAfterMs: app.config.staleAfterMs,
+      universe: app.config.universe,
+      log: app.log,
+      store: app.candleStore,
+    });
+    app.statusProviders.set("market_data", () => {
+      const asOf = app.market.lastAsOf;
+      return {
+        source: app.market.id,
+        now: built.clock.now(),
+        as_of: asOf,
+        stale: asOf === null ? null : built.clock.now() - asOf > app.config.staleAfterMs,
+      };
+    });
+  },
+};

@@ -1,0 +1,213 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { parse } from "csv-parse/sync";
+import { TwError } from "../../errors.js";
+import type { Candle, FundingPoint } from "../types.js";
+
+/**
+ * CSV / CSV.gz loaders for historical candles and funding (format of ../shared/data/README.md §1,
+ * plus the common freqtrade/ccxt header variants). Shared by the replay source, the candle store
+ * import and the backtester.
+ *
+ * Accepted headers (case-insensitive, any column order, extra columns ignored):
+ * - time: `open_time_ms` | `open_time` | `timestamp` | `time` | `date` | `datetime` | `ts` | `t`
+ * - prices: `open|o`, `high|h`, `low|l`, `close|c`; volume: `volume|vol|v` (base coins)
+ * - funding: time as above or `funding_time_ms` | `funding_time` | `fundingTime`; rate
+ *   `funding_rate` | `fundingRate` | `rate` | `open` (freqtrade stores the rate in `open`).
+ *
+ * Time values: integer epoch ms; integers below 10^11 are epoch SECONDS (ccxt/pandas exports) and are
+ * multiplied by 1000; anything else must be an ISO-8601 date with a zone (freqtrade `date`).
+ * Rows must be strictly increasing in time. Every problem throws TwError INVALID_INPUT whose message
+ * starts with `<file>:<line>:` and whose details hold `{ file, line }`.
+ */
+
+/** Candles in columns (one typed array per field, same length, time ascending). */
+export interface CandleColumns {
+  /** Open times, ms UTC. */
+  time: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  /** Base-asset volume, coins. */
+  volume: Float64Array;
+  length: number;
+}
+
+const TIME_NAMES = ["open_time_ms", "open_time", "timestamp", "time", "date", "datetime", "ts", "t"];
+const FUNDING_TIME_NAMES = ["funding_time_ms", "funding_time", "fundingtime", ...TIME_NAMES];
+const OHLCV_NAMES: Record<"open" | "high" | "low" | "close" | "volume", string[]> = {
+  open: ["open", "o"],
+  high: ["high", "h"],
+  low: ["low", "l"],
+  close: ["close", "c"],
+  volume: ["volume", "vol", "v"],
+};
+const RATE_NAMES = ["funding_rate", "fundingrate", "rate", "open"];
+
+function fail(file: string, line: number, msg: string): never {
+  throw new TwError("INVALID_INPUT", `${basename(file)}:${line}: ${msg}`, {
+    hint: "Fix or remove the file; see docs/market-data.md for the accepted CSV formats.",
+    details: { file, line },
+  });
+}
+
+/** Reads a file as text, gunzipping `.gz`. @throws TwError INVALID_INPUT (line 0) when unreadable. */
+function readText(file: string): string {
+  try {
+    const buf = readFileSync(file);
+    return (file.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8");
+  } catch (e) {
+    return fail(file, 0, `cannot read (${(e as Error).message})`);
+  }
+}
+
+/** Parses the CSV into rows with their 1-based line numbers (header = line 1). */
+function rows(
+  file: string,
+  text: string,
+): { header: string[]; body: Array<{ line: number; cells: string[] }> } {
+  let records: Array<{ line: number; cells: string[] }>;
+  try {
+    // `info: true` keeps each record's physical line so errors can name it.
+    const raw = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      relax_column_count: true,
+      info: true,
+    }) as unknown as Array<{ info: { lines: number }; record: string[] }>;
+    records = raw.map((r) => ({ line: r.info.lines, cells: r.record }));
+  } catch (e) {
+    const line = (e as { lines?: number }).lines ?? 0;
+    return fail(file, line, `not valid CSV (${(e as Error).message})`);
+  }
+  if (records.length === 0) fail(file, 1, "empty file: expected a header line");
+  const [head, ...body] = records;
+  return { header: head.cells.map((h) => h.toLowerCase()), body };
+}
+
+function findColumn(file: string, header: string[], names: string[], what: string): number {
+  for (const n of names) {
+    const i = header.indexOf(n);
+    if (i >= 0) return i;
+  }
+  return fail(
+    file,
+    1,
+    `bad header "${header.join(",")}": no ${what} column (expected one of ${names.join(", ")})`,
+  );
+}
+
+function parseTime(file: string, line: number, raw: string | undefined): number {
+  if (raw === undefined || raw === "") fail(file, line, "missing time value");
+  if (/^-?\d+(\.\d+)?$/.test(raw)) {
+    const n = Number(raw);
+    return n < 1e11 ? n * 1000 : n;
+  }
+  // Only zoned ISO dates: a date without a zone would be read in local time.
+  const ms = /(Z|[+-]\d\d:?\d\d)$/i.test(raw) ? Date.parse(raw) : Number.NaN;
+  if (!Number.isFinite(ms)) fail(file, line, `time "${raw}" is neither epoch ms nor a zoned ISO-8601 date`);
+  return ms;
+}
+
+function parseNum(file: string, line: number, col: string, raw: string | undefined): number {
+  const n = raw === undefined || raw === "" ? Number.NaN : Number(raw);
+  if (!Number.isFinite(n)) fail(file, line, `${col} "${raw ?? ""}" is not a number`);
+  return n;
+}
+
+/**
+ * Loads a candle CSV/CSV.gz into columns.
+ * @throws TwError INVALID_INPUT naming file and line: unreadable, bad header, non-numeric value,
+ *   non-increasing time, or high/low inconsistent with open/close.
+ */
+export function loadCandleColumns(file: string): CandleColumns {
+  const { header, body } = rows(file, readText(file));
+  const ti = findColumn(file, header, TIME_NAMES, "time");
+  const idx = {
+    open: findColumn(file, header, OHLCV_NAMES.open, "open"),
+    high: findColumn(file, header, OHLCV_NAMES.high, "high"),
+    low: findColumn(file, header, OHLCV_NAMES.low, "low"),
+    close: findColumn(file, header, OHLCV_NAMES.close, "close"),
+    volume: findColumn(file, header, OHLCV_NAMES.volume, "volume"),
+  };
+  const n = body.length;
+  const out: CandleColumns = {
+    time: new Float64Array(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+    length: n,
+  };
+  let prev = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const { line, cells } = body[i];
+    const t = parseTime(file, line, cells[ti]);
+    if (t <= prev)
+      fail(
+        file,
+        line,
+        `time ${t} is not after the previous row's ${prev} (rows must be strictly increasing)`,
+      );
+    prev = t;
+    const o = parseNum(file, line, "open", cells[idx.open]);
+    const h = parseNum(file, line, "high", cells[idx.high]);
+    const l = parseNum(file, line, "low", cells[idx.low]);
+    const c = parseNum(file, line, "close", cells[idx.close]);
+    const v = parseNum(file, line, "volume", cells[idx.volume]);
+    if (h < Math.max(o, c) || l > Math.min(o, c) || v < 0) {
+      fail(file, line, `inconsistent candle (need low ≤ open,close ≤ high and volume ≥ 0)`);
+    }
+    out.time[i] = t;
+    out.open[i] = o;
+    out.high[i] = h;
+    out.low[i] = l;
+    out.close[i] = c;
+    out.volume[i] = v;
+  }
+  return out;
+}
+
+/** Candle at index `i` of columns. */
+export function candleAt(c: CandleColumns, i: number): Candle {
+  return {
+    time: c.time[i],
+    open: c.open[i],
+    high: c.high[i],
+    low: c.low[i],
+    close: c.close[i],
+    volume: c.volume[i],
+  };
+}
+
+/** Loads a candle CSV/CSV.gz as an array of {@link Candle}. Same errors as {@link loadCandleColumns}. */
+export function loadCandleFile(file: string): Candle[] {
+  const c = loadCandleColumns(file);
+  const out: Candle[] = new Array(c.length);
+  for (let i = 0; i < c.length; i++) out[i] = candleAt(c, i);
+  return out;
+}
+
+/**
+ * Loads a funding CSV/CSV.gz (`funding_time_ms,funding_rate`, or the Hyperliquid export
+ * `funding_time_ms,coin,funding_rate,premium`). Rates are fractions per funding interval.
+ * @throws TwError INVALID_INPUT naming file and line (bad header, non-numeric, non-increasing time).
+ */
+export function loadFundingFile(file: string): FundingPoint[] {
+  const { header, body } = rows(file, readText(file));
+  const ti = findColumn(file, header, FUNDING_TIME_NAMES, "funding time");
+  const ri = findColumn(file, header, RATE_NAMES, "funding rate");
+  const out: FundingPoint[] = [];
+  let prev = Number.NEGATIVE_INFINITY;
+  for (const { line, cells } of body) {
+    const time = parseTime(file, line, cells[ti]);
+    if (time <= prev) fail(file, line, `time ${time} is not after the previous row's ${prev}`);
+    prev = time;
+    out.push({ time, rate: parseNum(file, line, "funding_rate", cells[ri]) });
+  }
+  return out;
+}

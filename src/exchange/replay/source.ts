@@ -1,0 +1,270 @@
+import { delimiter } from "node:path";
+import type { Clock } from "../../clock.js";
+import { TwError } from "../../errors.js";
+import { decimalStep, lowerBound, simpleReturn, upperBound } from "../analytics.js";
+import {
+  type Candle,
+  type FundingPoint,
+  INTERVAL_MS,
+  INTERVALS,
+  type Instrument,
+  type Interval,
+  type MarketData,
+  type OrderBook,
+  type RangeQuery,
+  type Ticker,
+} from "../types.js";
+import { type CandleColumns, candleAt, loadCandleColumns, loadFundingFile } from "./csv.js";
+import type { ReplayDir } from "./dir.js";
+
+/**
+ * The `replay:<dir>` market-data source: historical candles (+ funding) served on a clock.
+ *
+ * Visibility rule (no look-ahead): a candle with open time t and interval I is visible at clock time
+ * T iff `t + I ≤ T` — it has closed. A funding event is visible iff its time ≤ T. So with the clock at
+ * T nothing later than T is ever returned.
+ *
+ * Intervals without a file are aggregated from the finest file whose interval divides them; only
+ * complete buckets are kept (a bucket missing a sub-bar, e.g. at the file's first hour, is dropped),
+ * buckets are aligned to epoch multiples of the interval (UTC).
+ *
+ * Files are loaded lazily on first use and kept in memory (≈ 2 MB per 30 days of 1m bars).
+ */
+export class ReplaySource implements MarketData {
+  readonly id: string;
+  private readonly cols = new Map<string, CandleColumns>();
+  private readonly fundingCache = new Map<string, FundingPoint[]>();
+  private instrumentsCache: Instrument[] | null = null;
+
+  constructor(
+    private readonly dir: ReplayDir,
+    private readonly clock: Clock,
+  ) {
+    this.id = `replay:${dir.dirs.join(delimiter)}`;
+  }
+
+  /** Canonical symbols with candle files, sorted. */
+  symbols(): string[] {
+    return [...this.dir.candles.keys()].sort();
+  }
+
+  private requireSymbol(symbol: string): Map<Interval, string> {
+    const byIv = this.dir.candles.get(symbol);
+    if (!byIv) {
+      throw new TwError("NOT_FOUND", `Unknown symbol ${symbol} in this replay data.`, {
+        hint: `Use one of: ${this.symbols().join(", ")}.`,
+        details: { valid_symbols: this.symbols() },
+      });
+    }
+    return byIv;
+  }
+
+  /**
+   * All candles of a symbol/interval, ignoring the clock (for backtests and imports; never expose
+   * through a live-clock API).
+   * @throws TwError NOT_FOUND (symbol or interval unavailable), INVALID_INPUT (malformed file).
+   */
+  columns(symbol: string, interval: Interval): CandleColumns {
+    const key = `${symbol}:${interval}`;
+    const hit = this.cols.get(key);
+    if (hit) return hit;
+    const byIv = this.requireSymbol(symbol);
+    const file = byIv.get(interval);
+    let c: CandleColumns;
+    if (file) c = loadCandleColumns(file);
+    else {
+      const target = INTERVAL_MS[interval];
+      const base = [...INTERVALS]
+        .filter((iv) => byIv.has(iv) && INTERVAL_MS[iv] < target && target % INTERVAL_MS[iv] === 0)
+        .sort((a, b) => INTERVAL_MS[a] - INTERVAL_MS[b])[0];
+      if (!base) {
+        throw new TwError("NOT_FOUND", `No ${interval} candles for ${symbol} in this replay data.`, {
+          hint: `Available intervals: ${[...byIv.keys()].join(", ")} (and multiples of them).`,
+        });
+      }
+      c = aggregate(this.columns(symbol, base), INTERVAL_MS[base], target);
+    }
+    this.cols.set(key, c);
+    return c;
+  }
+
+  /** Number of bars of `c` visible at the current clock (closed by now). */
+  private visible(c: CandleColumns, interval: Interval): number {
+    return upperBound(c.time, this.clock.now() - INTERVAL_MS[interval]);
+  }
+
+  /** Finest interval with data for a symbol. */
+  private finest(symbol: string): Interval {
+    const byIv = this.requireSymbol(symbol);
+    return INTERVALS.find((iv) => byIv.has(iv)) as Interval;
+  }
+
+  /**
+   * [first, last] open time shared by every symbol's finest file, ms UTC (clock-independent; used to
+   * pick a default replay start). Null when the files do not overlap.
+   */
+  commonRange(): { start: number; end: number } | null {
+    let start = Number.NEGATIVE_INFINITY;
+    let end = Number.POSITIVE_INFINITY;
+    for (const s of this.symbols()) {
+      const c = this.columns(s, this.finest(s));
+      if (c.length === 0) return null;
+      start = Math.max(start, c.time[0]);
+      end = Math.min(end, c.time[c.length - 1]);
+    }
+    return start <= end ? { start, end } : null;
+  }
+
+  /**
+   * Instruments found in the folder. Tick and lot sizes are inferred from the data's decimals (the
+   * files carry no contract specs); max leverage and min notional are unknown (null).
+   */
+  async instruments(): Promise<Instrument[]> {
+    if (this.instrumentsCache) return this.instrumentsCache;
+    this.instrumentsCache = this.symbols().map((symbol) => {
+      const c = this.columns(symbol, this.finest(symbol));
+      const quote = this.dir.quotes.get(symbol) ?? "USDT";
+      return {
+        symbol,
+        venue_symbol: `${symbol}${quote}`,
+        quote,
+        tick_size: Math.min(decimalStep(c.close), decimalStep(c.open)),
+        lot_size: decimalStep(c.volume),
+        sz_decimals: null,
+        asset_index: null,
+        max_leverage: null,
+        min_notional: null,
+      };
+    });
+    return this.instrumentsCache;
+  }
+
+  /**
+   * Ticker from the finest visible candles: mid = last close; change_24h = last close / close of the
+   * bar 24h earlier − 1; volume_24h = Σ close × volume over the last 24h (quote, approximated per
+   * bar); funding_rate = latest visible funding event; bid/ask/mark/index/open_interest null; time =
+   * the last bar's close time.
+   * @throws TwError STALE_DATA when no bar is visible yet.
+   */
+  async ticker(symbol: string): Promise<Ticker> {
+    const iv = this.finest(symbol);
+    const c = this.columns(symbol, iv);
+    const n = this.visible(c, iv);
+    if (n === 0) throw noDataYet(symbol, this.clock.now());
+    const last = n - 1;
+    const from = lowerBound(c.time, c.time[last] - 86_400_000 + 1);
+    let vol = 0;
+    for (let i = from; i <= last; i++) vol += c.close[i] * c.volume[i];
+    const j = upperBound(c.time, c.time[last] - 86_400_000) - 1;
+    const funding = await this.funding(symbol, { limit: 1 });
+    return {
+      symbol,
+      mid: c.close[last],
+      bid: null,
+      ask: null,
+      mark: null,
+      index: null,
+      funding_rate: funding.length > 0 ? funding[0].rate : null,
+      open_interest: null,
+      change_24h: j >= 0 && j < last ? simpleReturn(c.close[last], c.close[j]) : null,
+      volume_24h: j >= 0 ? vol : null,
+      time: c.time[last] + INTERVAL_MS[iv],
+    };
+  }
+
+  /**
+   * Visible candles in [start, end] (open times, inclusive). With `limit` and no `start`: the latest
+   * `limit`; with `start`: the first `limit` from start.
+   */
+  async candles(symbol: string, interval: Interval, q: RangeQuery): Promise<Candle[]> {
+    const c = this.columns(symbol, interval);
+    const hiAll = this.visible(c, interval);
+    const hi = q.end === undefined ? hiAll : Math.min(hiAll, upperBound(c.time, q.end));
+    let lo = q.start === undefined ? 0 : lowerBound(c.time, q.start);
+    let end = hi;
+    if (q.limit !== undefined) {
+      if (q.start === undefined) lo = Math.max(lo, hi - q.limit);
+      else end = Math.min(hi, lo + q.limit);
+    }
+    const out: Candle[] = [];
+    for (let i = lo; i < end; i++) out.push(candleAt(c, i));
+    return out;
+  }
+
+  /** Replay data has no order book. */
+  async orderbook(symbol: string, _depth: number): Promise<OrderBook | null> {
+    this.requireSymbol(symbol);
+    return null;
+  }
+
+  /** Visible funding events in [start, end]; same limit rule as {@link candles}. Empty without a funding file. */
+  async funding(symbol: string, q: RangeQuery): Promise<FundingPoint[]> {
+    this.requireSymbol(symbol);
+    const file = this.dir.funding.get(symbol);
+    if (!file) return [];
+    let all = this.fundingCache.get(symbol);
+    if (!all) {
+      all = loadFundingFile(file);
+      this.fundingCache.set(symbol, all);
+    }
+    const now = this.clock.now();
+    const end = Math.min(now, q.end ?? now);
+    let pts = all.filter((p) => p.time <= end && (q.start === undefined || p.time >= q.start));
+    if (q.limit !== undefined) pts = q.start === undefined ? pts.slice(-q.limit) : pts.slice(0, q.limit);
+    return pts;
+  }
+}
+
+function noDataYet(symbol: string, now: number): TwError {
+  return new TwError("STALE_DATA", `No ${symbol} data at or before ${new Date(now).toISOString()}.`, {
+    hint: "Move the replay clock into the data's time range.",
+    details: { symbol, now },
+  });
+}
+
+/**
+ * Aggregates `c` (interval `from` ms) into buckets of `to` ms aligned to epoch multiples. Keeps only
+ * complete buckets (to/from sub-bars): open = first open, high = max, low = min, close = last close,
+ * volume = sum.
+ */
+export function aggregate(c: CandleColumns, from: number, to: number): CandleColumns {
+  const per = to / from;
+  const time: number[] = [];
+  const o: number[] = [];
+  const h: number[] = [];
+  const l: number[] = [];
+  const cl: number[] = [];
+  const v: number[] = [];
+  let i = 0;
+  while (i < c.length) {
+    const bucket = Math.floor(c.time[i] / to) * to;
+    let j = i;
+    let hi = Number.NEGATIVE_INFINITY;
+    let lo = Number.POSITIVE_INFINITY;
+    let vol = 0;
+    while (j < c.length && c.time[j] < bucket + to) {
+      hi = Math.max(hi, c.high[j]);
+      lo = Math.min(lo, c.low[j]);
+      vol += c.volume[j];
+      j++;
+    }
+    if (j - i === per && c.time[i] === bucket) {
+      time.push(bucket);
+      o.push(c.open[i]);
+      h.push(hi);
+      l.push(lo);
+      cl.push(c.close[j - 1]);
+      v.push(vol);
+    }
+    i = j;
+  }
+  return {
+    time: Float64Array.from(time),
+    open: Float64Array.from(o),
+    high: Float64Array.from(h),
+    low: Float64Array.from(l),
+    close: Float64Array.from(cl),
+    volume: Float64Array.from(v),
+    length: time.length,
+  };
+}

@@ -1,0 +1,219 @@
+import type { Clock } from "../clock.js";
+import { TwError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { CandleStore } from "../store/candles.js";
+import { bookStats, closeAtOrBefore, logReturns, simpleReturn, stdev } from "./analytics.js";
+import {
+  type Candle,
+  type FundingPoint,
+  INTERVAL_MS,
+  type Instrument,
+  type Interval,
+  type MarketData,
+  type OrderBook,
+  type RangeQuery,
+  type Ticker,
+} from "./types.js";
+
+/**
+ * The market-data service installed as `app.market`: the active source plus what every consumer
+ * needs on top of it — symbol validation against the instruments, freshness (`as_of`, `stale`), the
+ * candle cache and FeatureSnapshot1m. It implements {@link MarketData}, so the paper venue and the
+ * cycle can use it as a plain source.
+ */
+
+/** FeatureSnapshot1m (DESIGN.md §5). Returns/vol are fractions, not annualised. */
+export interface FeatureSnapshot1m {
+  symbol: string;
+  /** Close time of the last closed 1m bar used, ms UTC. */
+  time: number;
+  /** Book mid (bid+ask)/2 when a book exists, else the last 1m close (quote). */
+  mid: number;
+  /** c[t]/c[t−1m] − 1 on 1m closes. */
+  ret_1m: number;
+  /** c[t]/c[t−5m] − 1. */
+  ret_5m: number;
+  /** c[t]/c[t−60m] − 1. */
+  ret_1h: number;
+  /** Sample stdev (n−1) of the last 60 one-minute log returns ln(c[i]/c[i−1]); not annualised. */
+  vol_1h: number;
+  /** (ask − bid)/mid × 10⁴ of the top of book; null without a book. */
+  spread_bps: number | null;
+  /** (Σbid sz − Σask sz)/(Σbid sz + Σask sz) over the top 20 levels; null without a book. */
+  book_imbalance: number | null;
+}
+
+/** Freshness of a result: `as_of` = time the newest data refers to (ms UTC). */
+export interface Freshness {
+  as_of: number;
+  stale: boolean;
+}
+
+/** Options of {@link MarketService}. */
+export interface MarketServiceOptions {
+  clock: Clock;
+  /** Data older than this (ms) is stale (config.staleAfterMs). */
+  staleAfterMs: number;
+  /** Canonical symbols summarised by default (config.universe). */
+  universe: string[];
+  log: Logger;
+  /** Candle cache for live sources (not used for replay, whose files are the cache). */
+  store?: CandleStore;
+  /** How long the instrument list is reused, ms (default 5 min). */
+  instrumentsTtlMs?: number;
+}
+
+/** See the module comment. One per App. */
+export class MarketService implements MarketData {
+  readonly id: string;
+  readonly clock: Clock;
+  readonly universe: string[];
+  readonly staleAfterMs: number;
+  /** Newest `as_of` seen by any call (status provider); null before the first call. */
+  lastAsOf: number | null = null;
+  private instCache: { at: number; list: Instrument[] } | null = null;
+  private readonly cacheable: boolean;
+
+  constructor(
+    readonly source: MarketData,
+    private readonly opts: MarketServiceOptions,
+  ) {
+    this.id = source.id;
+    this.clock = opts.clock;
+    this.universe = opts.universe;
+    this.staleAfterMs = opts.staleAfterMs;
+    this.cacheable = opts.store !== undefined && !source.id.startsWith("replay:");
+  }
+
+  /** Freshness of data referring to `asOf`; stale when older than max(staleAfterMs, `minAgeMs`). */
+  freshness(asOf: number, minAgeMs = 0): Freshness {
+    if (this.lastAsOf === null || asOf > this.lastAsOf) this.lastAsOf = asOf;
+    return { as_of: asOf, stale: this.clock.now() - asOf > Math.max(this.staleAfterMs, minAgeMs) };
+  }
+
+  /** Instruments of the source (cached for instrumentsTtlMs). */
+  async instruments(): Promise<Instrument[]> {
+    const now = this.clock.now();
+    if (this.instCache && now - this.instCache.at < (this.opts.instrumentsTtlMs ?? 300_000)) {
+      return this.instCache.list;
+    }
+    const list = await this.source.instruments();
+    this.instCache = { at: now, list };
+    return list;
+  }
+
+  /**
+   * The instrument of a canonical symbol (exact match, else a unique case-insensitive match).
+   * @throws TwError NOT_FOUND listing the valid symbols (details.valid_symbols).
+   */
+  async instrument(symbol: string): Promise<Instrument> {
+    const list = await this.instruments();
+    const exact = list.find((i) => i.symbol === symbol);
+    if (exact) return exact;
+    const ci = list.filter((i) => i.symbol.toUpperCase() === symbol.toUpperCase());
+    if (ci.length === 1) return ci[0];
+    const valid = list.map((i) => i.symbol);
+    const shown = valid.length > 40 ? `${valid.slice(0, 40).join(", ")}, ...` : valid.join(", ");
+    throw new TwError("NOT_FOUND", `Unknown symbol ${symbol} on ${this.id}.`, {
+      hint: `Use a canonical base coin such as: ${shown}.`,
+      details: { valid_symbols: valid },
+    });
+  }
+
+  /** Canonical form of a symbol. @throws TwError NOT_FOUND (see {@link instrument}). */
+  async resolve(symbol: string): Promise<string> {
+    return (await this.instrument(symbol)).symbol;
+  }
+
+  async ticker(symbol: string): Promise<Ticker> {
+    const t = await this.source.ticker(await this.resolve(symbol));
+    this.freshness(t.time);
+    return t;
+  }
+
+  /**
+   * Candles with open time in [start, end]. Live sources: a range that closed before now and is
+   * fully present in the cache is served from it; fetched closed bars are written to it.
+   */
+  async candles(symbol: string, interval: Interval, q: RangeQuery): Promise<Candle[]> {
+    const sym = await this.resolve(symbol);
+    const iv = INTERVAL_MS[interval];
+    const store = this.cacheable ? this.opts.store : undefined;
+    if (store && q.start !== undefined && q.end !== undefined && q.end + iv <= this.clock.now()) {
+      const first = Math.ceil(q.start / iv) * iv;
+      const expected = q.end >= first ? Math.floor((q.end - first) / iv) + 1 : 0;
+      if (expected > 0 && store.countCandles(this.id, sym, interval, q.start, q.end) === expected) {
+        return store.getCandles(this.id, sym, interval, q);
+      }
+    }
+    const out = await this.source.candles(sym, interval, q);
+    if (store && out.length > 0) {
+      const now = this.clock.now();
+      try {
+        store.putCandles(
+          this.id,
+          sym,
+          interval,
+          out.filter((c) => c.time + iv <= now),
+        );
+      } catch (err) {
+        // A cache write failure must not fail a read; the data is still correct.
+        this.opts.log.warn({ err, symbol: sym }, "candle cache write failed");
+      }
+    }
+    return out;
+  }
+
+  async orderbook(symbol: string, depth: number): Promise<OrderBook | null> {
+    const b = await this.source.orderbook(await this.resolve(symbol), depth);
+    if (b) this.freshness(b.time);
+    return b;
+  }
+
+  async funding(symbol: string, q: RangeQuery): Promise<FundingPoint[]> {
+    return this.source.funding(await this.resolve(symbol), q);
+  }
+
+  /**
+   * FeatureSnapshot1m of a symbol at the clock's now, from closed 1m bars (+ the L2 book when the
+   * source has one). Formulas on the {@link FeatureSnapshot1m} fields; "c[t−k]" is the close of the
+   * latest bar whose open time ≤ last open time − k minutes.
+   * @throws TwError STALE_DATA (retryable) when the last closed 1m bar is older than staleAfterMs or
+   *   fewer than 61 bars of the last hour are available; NOT_FOUND for an unknown symbol.
+   */
+  async features(symbol: string): Promise<FeatureSnapshot1m> {
+    const sym = await this.resolve(symbol);
+    const now = this.clock.now();
+    const bars = await this.candles(sym, "1m", { start: now - 70 * 60_000, end: now });
+    const last = bars.at(-1);
+    if (!last || now - (last.time + 60_000) > this.staleAfterMs) {
+      throw new TwError("STALE_DATA", `No fresh 1m data for ${sym} on ${this.id}.`, {
+        hint: "Retry shortly; if it persists the source is lagging or the replay clock is outside the data.",
+        details: { symbol: sym, now, last_bar_close: last ? last.time + 60_000 : null },
+      });
+    }
+    const hour = bars.filter((b) => b.time >= last.time - 60 * 60_000);
+    if (hour.length < 61) {
+      throw new TwError("STALE_DATA", `Not enough 1m history for ${sym} to compute 1h features.`, {
+        hint: "Features need the last 61 one-minute bars; retry once an hour of data is available.",
+        details: { symbol: sym, bars: hour.length },
+      });
+    }
+    const at = (k: number) => closeAtOrBefore(bars, last.time - k * 60_000);
+    const book = await this.orderbook(sym, 20);
+    const stats = book ? bookStats(book.bids, book.asks) : null;
+    const time = last.time + 60_000;
+    this.freshness(time);
+    return {
+      symbol: sym,
+      time,
+      mid: stats?.mid ?? last.close,
+      ret_1m: simpleReturn(last.close, at(1)) as number,
+      ret_5m: simpleReturn(last.close, at(5)) as number,
+      ret_1h: simpleReturn(last.close, at(60)) as number,
+      vol_1h: stdev(logReturns(hour.slice(-61).map((b) => b.close))) as number,
+      spread_bps: stats?.spread_bps ?? null,
+      book_imbalance: stats?.imbalance ?? null,
+    };
+  }
+}

@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { SimClock } from "../../src/clock.js";
+import { TwError } from "../../src/errors.js";
+import {
+  loadCandleColumns,
+  loadCandleFile,
+  loadFundingFile,
+  openReplayDir,
+  ReplaySource,
+} from "../../src/exchange/replay/index.js";
+import { REPLAY_30D, SHARED_DATA } from "../helpers/app.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tw-replay-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, name.endsWith(".gz") ? gzipSync(text) : text);
+  return p;
+}
+
+function errorOf(fn: () => unknown): TwError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof TwError) return e;
+    throw e;
+  }
+  throw new Error("expected a TwError");
+}
+
+describe("replay CSV loader", () => {
+  it("reads the shared 1m file exactly (first row and row count from the README)", () => {
+    const c = loadCandleColumns(join(REPLAY_30D, "BTCUSDT_1m.csv.gz"));
+    expect(c.length).toBe(43199);
+    expect([c.time[0], c.open[0], c.high[0], c.low[0], c.close[0], c.volume[0]]).toEqual([
+      1748169180000, 107187.4, 107194.2, 107165, 107194.2, 22.67,
+    ]);
+  });
+
+  it("a bad header names the file and line 1", () => {
+    const p = file("BAD1_1m.csv", "when,open,high,low,close,volume\n1748169180000,1,1,1,1,1\n");
+    const e = errorOf(() => loadCandleFile(p));
+    expect(e.code).toBe("INVALID_INPUT");
+    expect(e.message).toMatch(/^BAD1_1m\.csv:1: bad header/);
+    expect(e.details).toEqual({ file: p, line: 1 });
+  });
+
+  it("a non-numeric value names the file, line and column", () => {
+    const p = file(
+      "BAD2_1m.csv.gz",
+      "open_time_ms,open,high,low,close,volume\n1748169180000,1,2,1,1,5\n1748169240000,1,2,abc,1,5\n",
+    );
+    const e = errorOf(() => loadCandleFile(p));
+    expect(e.message).toBe('BAD2_1m.csv.gz:3: low "abc" is not a number');
+    expect(e.details?.line).toBe(3);
+  });
+
+  it("decreasing timestamps name the file and line", () => {
+    const p = file(
+      "BAD3_1m.csv",
+      "open_time_ms,open,high,low,close,volume\n1748169240000,1,2,1,1,5\n1748169180000,1,2,1,1,5\n",
+    );
+    const e = errorOf(() => loadCandleFile(p));
+    expect(e.message).toMatch(/^BAD3_1m\.csv:3: time 1748169180000 is not after/);
+  });
+
+  it("a decreasing funding timestamp names the file and line", () => {
+    const p = file(
+      "BAD4_funding.csv",
+      "funding_time_ms,funding_rate\n1568131200000,0.0001\n1568102400000,0.0001\n",
+    );
+    expect(errorOf(() => loadFundingFile(p)).message).toMatch(/^BAD4_funding\.csv:3:/);
+  });
+
+  it("accepts the freqtrade `date` (ISO) and ccxt `timestamp` (seconds) header variants", () => {
+    const a = file("FT_1m.csv", "date,open,high,low,close,volume\n2025-05-25 10:33:00+00:00,1,2,0.5,1.5,3\n");
+    const b = file("CC_1m.csv", "timestamp,o,h,l,c,v\n1748169180,1,2,0.5,1.5,3\n");
+    const want = [{ time: 1748169180000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3 }];
+    expect(loadCandleFile(a)).toEqual(want);
+    expect(loadCandleFile(b)).toEqual(want);
+  });
+
+  it("reads the Hyperliquid funding export (extra coin/premium columns)", () => {
+    const pts = loadFundingFile(
+      join(SHARED_DATA, "funding", "hyperliquid", "BTC_funding_2023-05-12_2023-07-17.csv"),
+    );
+    expect(pts).toHaveLength(1038);
+    expect(pts[0]).toEqual({ time: 1683849600048, rate: -0.00061334 });
+  });
+});
+
+describe("replay folders", () => {
+  it("discovers COINUSDT_<interval> files and funding from several folders; canonical symbol is the coin", async () => {
+    const d = openReplayDir([REPLAY_30D, join(SHARED_DATA, "funding", "binance_usdm")]);
+    expect([...d.candles.keys()].sort()).toEqual(["ADA", "BTC", "DOGE", "ETH", "SOL"]);
+    expect([...(d.candles.get("BTC")?.keys() ?? [])].sort()).toEqual(["1m", "5m"]);
+    const clock = new SimClock(Date.UTC(2025, 5, 1, 9));
+    const src = new ReplaySource(d, clock);
+    const f = await src.funding("BTC", { limit: 2 });
+    // Binance settles at 00:00/08:00/16:00 UTC with a few ms of jitter; 08:00 on 2025-06-01 is the last before 09:00.
+    expect(f).toHaveLength(2);
+    expect(f[1].time).toBeGreaterThanOrEqual(Date.UTC(2025, 5, 1, 8));
+    expect(f[1].time).toBeLessThan(Date.UTC(2025, 5, 1, 8, 1));
+    expect(f[1].time - f[0].time).toBeGreaterThan(8 * 3_600_000 - 60_000);
+  });
+
+  it("aggregated 1h candles equal the OHLCV of their sixty 1m rows", async () => {
+    const clock = new SimClock(Date.UTC(2025, 5, 2));
+    const src = new ReplaySource(openReplayDir(REPLAY_30D), clock);
+    const [h] = await src.candles("ETH", "1h", { start: Date.UTC(2025, 5, 1, 10), limit: 1 });
+    const m = (await src.candles("ETH", "1m", { start: Date.UTC(2025, 5, 1, 10), limit: 60 })).slice(0, 60);
+    expect(h.time).toBe(Date.UTC(2025, 5, 1, 10));
+    expect(h.open).toBe(m[0].open);
+    expect(h.close).toBe(m[59].close);
+    expect(h.high).toBe(Math.max(...m.map((x) => x.high)));
+    expect(h.low).toBe(Math.min(...m.map((x) => x.low)));
+    expect(h.volume).toBeCloseTo(
+      m.reduce((a, x) => a + x.volume, 0),
+      9,
+    );
+  });
+
+  it("a missing folder is a CONFIG_INVALID error naming it", () => {
+    const e = errorOf(() => openReplayDir(join(dir, "nope")));
+    expect(e.code).toBe("CONFIG_INVALID");
+    expect(e.message).toContain("nope");
+  });
+});
