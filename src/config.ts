@@ -154,7 +154,10 @@ export const ConfigSchema = z
         /** Directory of markdown/text files for rag_search; default: the shipped docs/knowledge. */
         dir: z.string().optional(),
         /** Optional OpenAI-compatible embeddings endpoint for hybrid search (key: TW_EMBEDDINGS_API_KEY env only). */
-        embeddings: z.object({ url: z.string().url(), model: z.string().min(1) }).strict().optional(),
+        embeddings: z
+          .object({ url: z.string().url(), model: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),

@@ -1,4 +1,11 @@
-import type { ApprovedTarget, ExecutionPlan, FeatureSnapshot, TargetChoice, TargetPortfolio, Weights } from "../engine/types.js";
+import type {
+  ApprovedTarget,
+  ExecutionPlan,
+  FeatureSnapshot,
+  TargetChoice,
+  TargetPortfolio,
+  Weights,
+} from "../engine/types.js";
 import type { Db } from "./db.js";
 
 /**
@@ -17,10 +24,15 @@ export interface StoredTarget {
 }
 
 /** Records an agent target valid until `expiresAt` (ms UTC). @returns its id. */
-export function insertTarget(db: Db, t: { ts: number; caller: string; target: TargetPortfolio; expiresAt: number; key?: string }): number {
+export function insertTarget(
+  db: Db,
+  t: { ts: number; caller: string; target: TargetPortfolio; expiresAt: number; key?: string },
+): number {
   return Number(
     db
-      .prepare("INSERT INTO portfolio_targets (ts, caller, payload, expires_at, idempotency_key) VALUES (?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT INTO portfolio_targets (ts, caller, payload, expires_at, idempotency_key) VALUES (?, ?, ?, ?, ?)",
+      )
       .run(t.ts, t.caller, JSON.stringify(t.target), t.expiresAt, t.key ?? null).lastInsertRowid,
   );
 }
@@ -28,9 +40,13 @@ export function insertTarget(db: Db, t: { ts: number; caller: string; target: Ta
 /** The newest agent target set at or before `now`, whatever its expiry. */
 export function latestTarget(db: Db, now: number): StoredTarget | undefined {
   const r = db
-    .prepare("SELECT id, ts, caller, payload, expires_at FROM portfolio_targets WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1")
+    .prepare(
+      "SELECT id, ts, caller, payload, expires_at FROM portfolio_targets WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
+    )
     .get(now) as { id: number; ts: number; caller: string; payload: string; expires_at: number } | undefined;
-  return r ? { id: r.id, ts: r.ts, caller: r.caller, target: JSON.parse(r.payload), expires_at: r.expires_at } : undefined;
+  return r
+    ? { id: r.id, ts: r.ts, caller: r.caller, target: JSON.parse(r.payload), expires_at: r.expires_at }
+    : undefined;
 }
 
 /** One cycle row with its stages. */
@@ -83,8 +99,19 @@ export function insertCycle(db: Db, c: Omit<CycleRecord, "status" | "report" | "
 }
 
 /** Marks a cycle done or failed with its report. */
-export function finishCycle(db: Db, id: string, status: "done" | "failed", report: CycleReport, at: number): void {
-  db.prepare("UPDATE cycles SET status = ?, report = ?, finished_at = ? WHERE id = ?").run(status, JSON.stringify(report), at, id);
+export function finishCycle(
+  db: Db,
+  id: string,
+  status: "done" | "failed",
+  report: CycleReport,
+  at: number,
+): void {
+  db.prepare("UPDATE cycles SET status = ?, report = ?, finished_at = ? WHERE id = ?").run(
+    status,
+    JSON.stringify(report),
+    at,
+    id,
+  );
 }
 
 interface RawCycle {
@@ -135,7 +162,8 @@ export function lastCycle(db: Db): CycleRecord | undefined {
 
 /** Every cycle in time order (tests, replay summary). */
 export function* iterateCycles(db: Db): Generator<CycleRecord> {
-  for (const r of db.prepare("SELECT * FROM cycles ORDER BY ts").iterate() as IterableIterator<RawCycle>) yield parse(r);
+  for (const r of db.prepare("SELECT * FROM cycles ORDER BY ts").iterate() as IterableIterator<RawCycle>)
+    yield parse(r);
 }
 
 /** One engine event. */
@@ -148,7 +176,10 @@ export interface EngineEvent {
 }
 
 /** Appends an engine event (fallback, clip, mode_change, reconcile_diff, reconcile_failure...). */
-export function appendEvent(db: Db, e: { ts: number; kind: string; cycleId?: string | null; detail: unknown }): void {
+export function appendEvent(
+  db: Db,
+  e: { ts: number; kind: string; cycleId?: string | null; detail: unknown },
+): void {
   db.prepare("INSERT INTO engine_events (ts, kind, cycle_id, detail) VALUES (?, ?, ?, ?)").run(
     e.ts,
     e.kind,

@@ -32,9 +32,13 @@ export function openDb(path: string, migrations: readonly Migration[] = MIGRATIO
  * @returns the versions applied by this call.
  */
 export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
   const done = new Set(
-    (db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version),
+    (db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map(
+      (r) => r.version,
+    ),
   );
   const applied: number[] = [];
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
@@ -42,7 +46,11 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
     if (done.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.up);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, Date.now());
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
       const max = Math.max(m.version, db.pragma("user_version", { simple: true }) as number);
       db.pragma(`user_version = ${max}`);
     })();

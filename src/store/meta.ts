@@ -8,8 +8,7 @@ export function getMeta<T>(db: Db, key: string): T | undefined {
 
 /** Upserts a JSON value. */
 export function setMeta(db: Db, key: string, value: unknown): void {
-  db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(
-    key,
-    JSON.stringify(value),
-  );
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  ).run(key, JSON.stringify(value));
 }

@@ -53,7 +53,10 @@ describe("store migrations", () => {
 describe("migration order", () => {
   it("a migration numbered below one already applied is still applied (areas land in any order)", () => {
     const t = tempHome();
-    const db = openDb(join(t.home, "c.db"), MIGRATIONS.filter((m) => m.version === 1));
+    const db = openDb(
+      join(t.home, "c.db"),
+      MIGRATIONS.filter((m) => m.version === 1),
+    );
     const late = [
       { version: 3, name: "three", up: "CREATE TABLE t3 (x)" },
       { version: 2, name: "two", up: "CREATE TABLE t2 (x)" },
