@@ -1,4 +1,5 @@
 import type { App } from "./app.js";
+import { researchComponent } from "./backtest/component.js";
 import { marketComponent } from "./exchange/component.js";
 import { knowledgeComponent } from "./knowledge/component.js";
 
@@ -13,4 +14,4 @@ export interface Component {
 }
 
 /** Components in install order (later ones may use earlier ones' services). */
-export const COMPONENTS: Component[] = [marketComponent, knowledgeComponent];
+export const COMPONENTS: Component[] = [marketComponent, knowledgeComponent, researchComponent];

@@ -1,8 +1,9 @@
 import { auditCommand } from "./audit.js";
+import { backtestCommand } from "./backtest.js";
 import { dataCommand } from "./data.js";
 import { serveCommand } from "./serve.js";
 import { tokenCommand } from "./token.js";
 import type { CliModule } from "./types.js";
 
 /** Every CLI command group, in help order. Add one line per area. */
-export const CLI_MODULES: CliModule[] = [serveCommand, tokenCommand, dataCommand, auditCommand];
+export const CLI_MODULES: CliModule[] = [serveCommand, tokenCommand, dataCommand, auditCommand, backtestCommand];

@@ -1,3 +1,5 @@
+import type { FeatureSnapshot1m } from "../exchange/service.js";
+
 /**
  * Typed stage inputs/outputs of the minute cycle (DESIGN.md §5). Weights are signed fractions of
  * equity (long > 0); times are ms UTC; quantities in coins; prices in quote currency.
@@ -6,21 +8,8 @@
 /** Symbol → signed weight (fraction of equity). Missing symbols mean 0. */
 export type Weights = Record<string, number>;
 
-/** Stage 1: one FeatureSnapshot1m per symbol. Returns and vol are fractions, not annualised. */
-export interface FeatureSnapshot {
-  symbol: string;
-  /** Reference price: last close (or book mid when a book exists). */
-  mid: number;
-  ret_1m: number | null;
-  ret_5m: number | null;
-  ret_1h: number | null;
-  /** Sample stdev of the last 60 one-minute log returns. */
-  vol_1h: number | null;
-  spread_bps: number | null;
-  book_imbalance: number | null;
-  /** Open time of the last candle used, ms UTC. */
-  as_of: number;
-}
+/** Stage 1: one FeatureSnapshot1m per symbol (computed by the MarketService; see its docstring). */
+export type FeatureSnapshot = FeatureSnapshot1m;
 
 /** Stage 2: what the agent (or the baseline) asks for. */
 export interface TargetPortfolio {

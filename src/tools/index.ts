@@ -3,6 +3,7 @@ import { knowledgeTools } from "./knowledge.js";
 import { marketTools } from "./market.js";
 import type { AnyToolDef } from "./registry.js";
 import { checkCatalog } from "./registry.js";
+import { researchTools } from "./research.js";
 import { systemTools } from "./system.js";
 
 /**
@@ -10,7 +11,7 @@ import { systemTools } from "./system.js";
  * @throws Error when the catalog breaks a naming or strictness rule (checked at start-up).
  */
 export function allTools(): AnyToolDef[] {
-  const tools: AnyToolDef[] = [...systemTools, ...marketTools, ...auditTools, ...knowledgeTools];
+  const tools: AnyToolDef[] = [...systemTools, ...marketTools, ...auditTools, ...knowledgeTools, ...researchTools];
   checkCatalog(tools);
   return tools;
 }

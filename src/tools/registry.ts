@@ -55,6 +55,11 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
     env: Parameters<NonNullable<GatedOperation["facts"]>>[1],
   ) => PolicyFacts | Promise<PolicyFacts>;
   handler: (args: z.infer<I>, ctx: ToolContext) => Promise<z.infer<O>>;
+  /**
+   * Content blocks to return instead of the default (the structured result as JSON text), e.g. an
+   * image plus a text summary. structuredContent is the result either way.
+   */
+  content?: (result: z.infer<O>) => CallToolResult["content"];
 }
 
 /**
@@ -190,7 +195,8 @@ export async function callTool(
   });
   if (!outcome.ok) return errorResult(outcome.error);
   const structured = outcome.result as Record<string, unknown>;
-  return { structuredContent: structured, content: [{ type: "text", text: JSON.stringify(structured) }] };
+  const content = tool.content ? tool.content(structured) : [{ type: "text" as const, text: JSON.stringify(structured) }];
+  return { structuredContent: structured, content };
 }
 
 /**

@@ -1,0 +1,131 @@
+import type { EngineResult } from "./engine.js";
+import type { Metrics } from "./types.js";
+
+/**
+ * Performance metrics of an engine run (docs/backtesting.md "Metrics"). Conventions:
+ * - total return = final / initial − 1; CAGR = (final / initial)^(1 / years) − 1 over calendar time
+ *   from the first bar's open to the last bar's close (years of 365.25 days).
+ * - max drawdown = max over t of 1 − equity_t / running peak, the peak starting at the initial equity.
+ * - Sharpe and Sortino from daily (UTC, by bar open time) equity returns: the equity at the close of
+ *   each day's last bar, preceded by the initial equity. Sharpe = mean / sample std × √365; Sortino =
+ *   mean / √(mean(min(r, 0)²)) × √365 (the empyrical convention). Risk-free rate 0. Null with fewer
+ *   than 2 daily returns or a zero denominator.
+ * - win rate, profit factor (Σ winning PnL / |Σ losing PnL|), average trade PnL: closed round trips
+ *   only; exposure = fraction of bars with a position; turnover = traded notional / mean equity.
+ */
+
+const DAY_MS = 86_400_000;
+const YEAR_MS = 365.25 * DAY_MS;
+
+/**
+ * Daily returns of an equity series. `time[start + k]` is the open time of the bar whose close
+ * equity is `equity[k]`.
+ */
+export function dailyReturns(
+  equity: Float64Array,
+  time: Float64Array,
+  start: number,
+  initial: number,
+): Float64Array {
+  const out: number[] = [];
+  let prev = initial;
+  for (let k = 0; k < equity.length; k++) {
+    const day = Math.floor(time[start + k] / DAY_MS);
+    const lastOfDay = k === equity.length - 1 || Math.floor(time[start + k + 1] / DAY_MS) !== day;
+    if (lastOfDay) {
+      out.push(equity[k] / prev - 1);
+      prev = equity[k];
+    }
+  }
+  return Float64Array.from(out);
+}
+
+/** Mean of a series. */
+export function mean(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  return s / x.length;
+}
+
+/** Sample standard deviation (÷ (n − 1)). */
+export function sampleStd(x: ArrayLike<number>): number {
+  const m = mean(x);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += (x[i] - m) ** 2;
+  return Math.sqrt(s / (x.length - 1));
+}
+
+/** Annualised Sharpe of daily returns (mean / sample std × √365), null when undefined. */
+export function sharpe(r: ArrayLike<number>): number | null {
+  if (r.length < 2) return null;
+  const sd = sampleStd(r);
+  return sd > 0 ? (mean(r) / sd) * Math.sqrt(365) : null;
+}
+
+/** Annualised Sortino of daily returns (mean / √mean(min(r,0)²) × √365), null when undefined. */
+export function sortino(r: ArrayLike<number>): number | null {
+  if (r.length < 2) return null;
+  let s = 0;
+  for (let i = 0; i < r.length; i++) if (r[i] < 0) s += r[i] * r[i];
+  const dd = Math.sqrt(s / r.length);
+  return dd > 0 ? (mean(r) / dd) * Math.sqrt(365) : null;
+}
+
+/** Largest peak-to-trough loss as a fraction, peak starting at `initial`. */
+export function maxDrawdown(equity: ArrayLike<number>, initial: number): number {
+  let peak = initial;
+  let mdd = 0;
+  for (let i = 0; i < equity.length; i++) {
+    const e = equity[i];
+    if (e > peak) peak = e;
+    const dd = 1 - e / peak;
+    if (dd > mdd) mdd = dd;
+  }
+  return mdd;
+}
+
+/** Metrics of a run over `time` (the frame's bar open times) with bars of `intervalMs`. */
+export function computeMetrics(
+  r: EngineResult,
+  time: Float64Array,
+  intervalMs: number,
+  initial: number,
+): Metrics {
+  const n = r.equity.length;
+  const final = r.equity[n - 1];
+  const spanMs = time[r.end - 1] + intervalMs - time[r.start];
+  const growth = final / initial;
+  const cagr = growth > 0 ? growth ** (YEAR_MS / spanMs) - 1 : null;
+  const daily = dailyReturns(r.equity, time, r.start, initial);
+  const closed = r.trades.filter((t) => !t.open);
+  let wins = 0;
+  let gross = 0;
+  let loss = 0;
+  let sum = 0;
+  for (const t of closed) {
+    sum += t.pnl;
+    if (t.pnl > 0) {
+      wins++;
+      gross += t.pnl;
+    } else loss -= t.pnl;
+  }
+  return {
+    initial_equity: initial,
+    final_equity: final,
+    total_return: growth - 1,
+    cagr: cagr !== null && Number.isFinite(cagr) ? cagr : null,
+    max_drawdown: maxDrawdown(r.equity, initial),
+    sharpe: sharpe(daily),
+    sortino: sortino(daily),
+    win_rate: closed.length > 0 ? wins / closed.length : null,
+    profit_factor: loss > 0 ? gross / loss : null,
+    avg_trade: closed.length > 0 ? sum / closed.length : null,
+    exposure: r.exposureBars / n,
+    turnover: r.tradedNotional / mean(r.equity),
+    fees_paid: r.feesPaid,
+    funding_paid: r.fundingPaid,
+    trades: closed.length,
+    bars: n,
+    days: spanMs / DAY_MS,
+  };
+}
