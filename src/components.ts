@@ -1,7 +1,8 @@
 import type { App } from "./app.js";
-import { researchComponent } from "./backtest/component.js";
 import { marketComponent } from "./exchange/component.js";
 import { knowledgeComponent } from "./knowledge/component.js";
+import { ordersComponent } from "./orders/component.js";
+import { researchComponent } from "./backtest/component.js";
 
 /**
  * An area of the product that hangs services off the App (market data, venues, policy steps,
@@ -14,4 +15,9 @@ export interface Component {
 }
 
 /** Components in install order (later ones may use earlier ones' services). */
-export const COMPONENTS: Component[] = [marketComponent, knowledgeComponent, researchComponent];
+export const COMPONENTS: Component[] = [
+  marketComponent,
+  ordersComponent,
+  knowledgeComponent,
+  researchComponent,
+];

@@ -1,4 +1,6 @@
+import { approveCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
+import { controlCommand } from "./control.js";
 import { backtestCommand } from "./backtest.js";
 import { dataCommand } from "./data.js";
 import { serveCommand } from "./serve.js";
@@ -6,4 +8,12 @@ import { tokenCommand } from "./token.js";
 import type { CliModule } from "./types.js";
 
 /** Every CLI command group, in help order. Add one line per area. */
-export const CLI_MODULES: CliModule[] = [serveCommand, tokenCommand, dataCommand, auditCommand, backtestCommand];
+export const CLI_MODULES: CliModule[] = [
+  serveCommand,
+  tokenCommand,
+  dataCommand,
+  auditCommand,
+  backtestCommand,
+  approveCommand,
+  controlCommand,
+];

@@ -1,3 +1,5 @@
+import { Decimal } from "decimal.js";
+
 /**
  * The one fill model shared by the paper venue, the backtester and replay (DESIGN.md §4, issue 6
  * conventions). Pure functions over numbers; the venue boundary (tick/lot rounding with decimal.js)
@@ -62,3 +64,29 @@ export function limitMarketable(side: Side, limit: number, px: number): boolean 
 export function allInQty(equity: number, leverage: number, price: number, feeRate: number): number {
   return (equity * leverage) / (price * (1 + feeRate));
 }
+
+/**
+ * decimal.js constructor for money paths: 40 significant digits, so sums of prices × sizes × rates
+ * (≤ 1e9 quote with 1e-12 resolution) never round. Values are stored and exchanged as strings.
+ */
+export const Dec = Decimal.clone({ precision: 40, toExpNeg: -40, toExpPos: 40 });
+
+/**
+ * Exact (decimal.js) variants of the formulas above for venues that keep money exact (the paper
+ * venue books cash, fees and funding as decimal strings). Same formulas, same sources.
+ */
+export const exact = {
+  /** `px × (1 ± slippage)`, against the taker. */
+  marketFillPrice(side: Side, px: Decimal.Value, slippage: Decimal.Value): Decimal {
+    const s = new Dec(slippage);
+    return new Dec(px).times(side === "buy" ? s.plus(1) : new Dec(1).minus(s));
+  },
+  /** `|qty| × price × rate`. */
+  fee(qty: Decimal.Value, price: Decimal.Value, rate: Decimal.Value): Decimal {
+    return new Dec(qty).abs().times(price).times(rate);
+  },
+  /** `−qty × price × rate` (signed qty, long > 0; negative = paid). */
+  fundingPayment(qty: Decimal.Value, price: Decimal.Value, rate: Decimal.Value): Decimal {
+    return new Dec(qty).negated().times(price).times(rate);
+  },
+};

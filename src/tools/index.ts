@@ -1,6 +1,9 @@
+import { accountTools } from "./account.js";
 import { auditTools } from "./audit.js";
+import { controlTools } from "./control.js";
 import { knowledgeTools } from "./knowledge.js";
 import { marketTools } from "./market.js";
+import { orderTools } from "./orders.js";
 import type { AnyToolDef } from "./registry.js";
 import { checkCatalog } from "./registry.js";
 import { researchTools } from "./research.js";
@@ -11,7 +14,16 @@ import { systemTools } from "./system.js";
  * @throws Error when the catalog breaks a naming or strictness rule (checked at start-up).
  */
 export function allTools(): AnyToolDef[] {
-  const tools: AnyToolDef[] = [...systemTools, ...marketTools, ...auditTools, ...knowledgeTools, ...researchTools];
+  const tools: AnyToolDef[] = [
+    ...systemTools,
+    ...marketTools,
+    ...auditTools,
+    ...knowledgeTools,
+    ...orderTools,
+    ...accountTools,
+    ...controlTools,
+    ...researchTools,
+  ];
   checkCatalog(tools);
   return tools;
 }

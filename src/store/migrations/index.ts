@@ -1,5 +1,6 @@
 import { m001Foundation } from "./001_foundation.js";
 import { m002Market } from "./002_market.js";
+import { m003Orders } from "./003_orders.js";
 import { m004Engine } from "./004_engine.js";
 import { m005Research } from "./005_research.js";
 import { m006Knowledge } from "./006_knowledge.js";
@@ -16,4 +17,4 @@ export interface Migration {
 }
 
 /** All migrations, in version order. */
-export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Market, m004Engine, m005Research, m006Knowledge];
+export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Market, m003Orders, m004Engine, m005Research, m006Knowledge];

@@ -1,0 +1,142 @@
+import { Dec } from "../fillModel.js";
+import type { Db } from "../../store/db.js";
+import type { OrderSide, OrderStatus, OrderType, Tif } from "../venue.js";
+
+/**
+ * The paper venue's own order book (table `paper_orders`) and cash ledger (`paper_ledger`). This is
+ * the "exchange side" of paper trading, distinct from our order records in src/store/orders.ts, so
+ * paper behaves like a real venue that can be reconciled against.
+ */
+
+/** One paper order. Decimal strings; times ms UTC. */
+export interface PaperOrder {
+  id: string;
+  seq: number;
+  client_order_id: string;
+  parent_id: string | null;
+  symbol: string;
+  side: OrderSide;
+  type: OrderType;
+  tif: Tif;
+  size: string;
+  price: string | null;
+  trigger_px: string | null;
+  tpsl: "tp" | "sl" | null;
+  reduce_only: boolean;
+  status: OrderStatus;
+  filled_size: string;
+  avg_px: string | null;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+type Raw = Omit<PaperOrder, "reduce_only"> & { reduce_only: number };
+const parse = (r: Raw): PaperOrder => ({ ...r, reduce_only: r.reduce_only === 1 });
+
+/** Next order sequence number. */
+export function nextSeq(db: Db): number {
+  const r = db.prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM paper_orders").get() as { n: number };
+  return r.n;
+}
+
+/** Inserts a paper order. */
+export function insertPaperOrder(db: Db, o: PaperOrder): void {
+  db.prepare(
+    `INSERT INTO paper_orders (id, seq, client_order_id, parent_id, symbol, side, type, tif, size, price, trigger_px,
+       tpsl, reduce_only, status, filled_size, avg_px, reason, created_at, updated_at)
+     VALUES (@id, @seq, @client_order_id, @parent_id, @symbol, @side, @type, @tif, @size, @price, @trigger_px,
+       @tpsl, @reduce_only, @status, @filled_size, @avg_px, @reason, @created_at, @updated_at)`,
+  ).run({ ...o, reduce_only: o.reduce_only ? 1 : 0 });
+}
+
+/** Updates status/fill fields of a paper order. */
+export function updatePaperOrder(
+  db: Db,
+  id: string,
+  u: { status: OrderStatus; filled_size?: string; avg_px?: string | null; reason?: string | null },
+  now: number,
+): void {
+  db.prepare(
+    `UPDATE paper_orders SET status = @status, filled_size = COALESCE(@filled_size, filled_size),
+       avg_px = COALESCE(@avg_px, avg_px), reason = COALESCE(@reason, reason), updated_at = @now WHERE id = @id`,
+  ).run({
+    id,
+    now,
+    status: u.status,
+    filled_size: u.filled_size ?? null,
+    avg_px: u.avg_px ?? null,
+    reason: u.reason ?? null,
+  });
+}
+
+/** A paper order by client order id. */
+export function paperOrderByClientId(db: Db, clientOrderId: string): PaperOrder | undefined {
+  const r = db.prepare("SELECT * FROM paper_orders WHERE client_order_id = ?").get(clientOrderId) as
+    | Raw
+    | undefined;
+  return r ? parse(r) : undefined;
+}
+
+/** Live paper orders (open or waiting for a trigger), oldest first. */
+export function livePaperOrders(db: Db): PaperOrder[] {
+  return (
+    db
+      .prepare("SELECT * FROM paper_orders WHERE status IN ('open','waiting_trigger') ORDER BY seq")
+      .all() as Raw[]
+  ).map(parse);
+}
+
+/** Children (TP/SL) of a paper order. */
+export function paperChildren(db: Db, parentId: string): PaperOrder[] {
+  return (
+    db.prepare("SELECT * FROM paper_orders WHERE parent_id = ? ORDER BY seq").all(parentId) as Raw[]
+  ).map(parse);
+}
+
+/** Appends a ledger entry (amount signed, quote currency). */
+export function addLedger(
+  db: Db,
+  e: {
+    ts: number;
+    kind: "deposit" | "realized_pnl" | "fee" | "funding";
+    symbol: string | null;
+    amount: string;
+    ref: string | null;
+  },
+): void {
+  db.transaction(() => {
+    db.prepare(
+      "INSERT INTO paper_ledger (ts, kind, symbol, amount, ref) VALUES (@ts, @kind, @symbol, @amount, @ref)",
+    ).run(e);
+    // Running cash balance, kept in the same transaction as the ledger row (cash() reads it instead
+    // of summing the whole ledger on every call).
+    setMeta(db, "paper.cash", new Dec(getMeta(db, "paper.cash") ?? "0").plus(e.amount).toString());
+  })();
+}
+
+/** Every ledger amount (strings, for exact summing). */
+/** Cash balance (quote): Σ ledger amounts, maintained by {@link addLedger}. */
+export function cashBalance(db: Db): string {
+  return getMeta(db, "paper.cash") ?? "0";
+}
+
+/** Every ledger amount (quote), oldest first (audits and tests recompute cash from these). */
+export function ledgerAmounts(db: Db): string[] {
+  return (db.prepare("SELECT amount FROM paper_ledger ORDER BY id").all() as Array<{ amount: string }>).map(
+    (r) => r.amount,
+  );
+}
+
+/** Reads a `meta` value. */
+export function getMeta(db: Db, key: string): string | undefined {
+  return (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)
+    ?.value;
+}
+
+/** Writes a `meta` value. */
+export function setMeta(db: Db, key: string, value: string): void {
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  ).run(key, value);
+}

@@ -1,0 +1,208 @@
+import type { ElicitRequestFormParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { App } from "../app.js";
+import { TwError } from "../errors.js";
+import { VENUE_ID_RE } from "../exchange/venues.js";
+import { approvalRequired, approvalState, elicitApproval } from "../policy/approval.js";
+import type { GateCall, GatedOperation, GateOutcome, PolicyFacts } from "../policy/gate.js";
+import { type OrderArgs, type PreparedOrder, prepareOrder } from "../policy/risk.js";
+import type { Caller } from "../policy/scopes.js";
+import type { Db } from "../store/db.js";
+import { getIntent } from "../store/intents.js";
+import { SUBMIT_SCOPE, submitKey } from "./service.js";
+import type { IntentView, SubmitView } from "./views.js";
+
+/**
+ * The two gated order operations shared by the MCP tools (src/tools/orders.ts) and the minute cycle
+ * ({@link submitThroughGate}): the same schemas, facts and handlers, so every order — agent or
+ * system — passes control → rate limit → idempotency → venue guard → risk → approval → execute → audit.
+ */
+
+const positive = z.number().positive().finite();
+/** Client order ids: 1–64 of `A-Z a-z 0-9 : _ - .` (the cycle uses `cycle_id:symbol:slice:side`). */
+export const CLIENT_ORDER_ID = z
+  .string()
+  .regex(/^[A-Za-z0-9:_.-]{1,64}$/, "1–64 characters of A-Z a-z 0-9 : _ - .");
+/** Venue id argument. */
+export const VENUE_ARG = z
+  .string()
+  .regex(VENUE_ID_RE, "paper, hyperliquid:testnet, <ccxtId>:demo|testnet|mainnet");
+
+/** Input of order_propose. */
+export const proposeInput = z
+  .object({
+    venue: VENUE_ARG.optional().describe("Venue id; default from config (paper)."),
+    symbol: z
+      .string()
+      .regex(/^[A-Z0-9]{1,20}$/)
+      .describe("Canonical base coin, e.g. BTC."),
+    side: z.enum(["buy", "sell"]),
+    type: z.enum(["market", "limit"]),
+    size: positive.optional().describe("Size in coins (give size or notional)."),
+    notional: positive.optional().describe("Size in quote currency (give size or notional)."),
+    price: positive
+      .optional()
+      .describe("Limit price (quote); for market orders on real venues an optional worst price."),
+    tif: z
+      .enum(["GTC", "IOC", "ALO"])
+      .optional()
+      .describe("Time in force; default GTC for limit, IOC for market."),
+    reduce_only: z
+      .boolean()
+      .optional()
+      .describe("Only reduce a position; required to close in REDUCE_ONLY/HALT."),
+    take_profit: positive.optional().describe("TP trigger price: a reduce-only child order."),
+    stop_loss: positive.optional().describe("SL trigger price: a reduce-only child order."),
+    client_order_id: CLIENT_ORDER_ID.optional().describe(
+      "Your idempotency key for this order; generated when omitted.",
+    ),
+  })
+  .strict();
+
+/** Input of order_submit. */
+export const submitInput = z
+  .object({
+    intent_id: z.string().min(1).max(64),
+    client_order_id: CLIENT_ORDER_ID.optional().describe(
+      "Must equal the intent's client_order_id when given.",
+    ),
+  })
+  .strict();
+
+type ProposeArgs = z.infer<typeof proposeInput>;
+type SubmitArgs = z.infer<typeof submitInput>;
+
+/** Order arguments; an omitted venue stays "" and the risk step resolves it to the default venue. */
+function orderArgs(a: ProposeArgs): OrderArgs {
+  return { ...a, venue: a.venue ?? "" };
+}
+
+/**
+ * Facts of order_propose: exposure from reduce_only, venue, key, and the order for the risk step.
+ * (Facts see no config: an omitted venue is resolved by the risk step, which re-checks mainnet.)
+ */
+export function proposeFacts(a: ProposeArgs): PolicyFacts {
+  return {
+    mutating: false,
+    exposure: a.reduce_only ? "reduce" : "increase",
+    venue: a.venue,
+    idempotencyKey: a.client_order_id ? submitKey(a.venue ?? "default", a.client_order_id) : undefined,
+    order: orderArgs(a),
+  };
+}
+
+/**
+ * Facts of order_submit, from the stored intent: the key is the intent's client order id, the
+ * payload hash the intent's, and the handler writes the reservation itself.
+ * @throws TwError NOT_FOUND (unknown intent), INVALID_INPUT (client_order_id mismatch).
+ */
+export function submitFacts(db: Db, a: SubmitArgs, elicitable: boolean): PolicyFacts {
+  const i = getIntent(db, a.intent_id);
+  if (!i)
+    throw new TwError("NOT_FOUND", `No intent ${a.intent_id}.`, {
+      hint: "Use the intent_id returned by order_propose.",
+    });
+  if (a.client_order_id !== undefined && a.client_order_id !== i.client_order_id) {
+    throw new TwError(
+      "INVALID_INPUT",
+      `client_order_id ${a.client_order_id} does not match intent ${i.id} (${i.client_order_id}).`,
+      {
+        hint: "Omit client_order_id or pass the intent's own.",
+      },
+    );
+  }
+  return {
+    mutating: true,
+    exposure: i.reduce_only ? "reduce" : "increase",
+    venue: i.venue,
+    idempotencyKey: submitKey(i.venue, i.client_order_id),
+    payloadHash: i.payload_hash,
+    idempotencyManaged: true,
+    intentId: i.id,
+    elicitable,
+    order: {
+      venue: i.venue,
+      symbol: i.symbol,
+      side: i.side,
+      type: i.type,
+      size: i.size,
+      price: i.price ?? undefined,
+      tif: i.tif,
+      reduce_only: i.reduce_only,
+      take_profit: i.take_profit ?? undefined,
+      stop_loss: i.stop_loss ?? undefined,
+    } satisfies OrderArgs,
+  };
+}
+
+/** Handler of order_propose: records the intent prepared (rounded, checked) by the risk step. */
+export async function handlePropose(
+  app: App,
+  caller: Caller,
+  a: ProposeArgs,
+  call: GateCall,
+): Promise<IntentView> {
+  const prepared =
+    (call.state.prepared as PreparedOrder | undefined) ?? (await prepareOrder(app, orderArgs(a)));
+  return app.orders.propose(caller, prepared, a.client_order_id);
+}
+
+/**
+ * Handler of order_submit. When the approval step left the approval pending, asks the human by
+ * elicitation if the client can answer, else refuses with APPROVAL_REQUIRED.
+ */
+export async function handleSubmit(
+  app: App,
+  caller: Caller,
+  a: SubmitArgs,
+  call: GateCall,
+  elicit?: (p: Omit<ElicitRequestFormParams, "mode">) => Promise<ElicitResult>,
+): Promise<SubmitView> {
+  if (call.state.approvalPending === true) {
+    const intent = app.orders.intent(a.intent_id);
+    if (!elicit) throw approvalRequired(intent, approvalState(app, intent, caller));
+    await elicitApproval(app, caller, intent, elicit);
+  }
+  return app.orders.submit(caller, a.intent_id);
+}
+
+/** order_propose as a gated operation (no MCP). */
+export function proposeOp(): GatedOperation<ProposeArgs, IntentView> {
+  return {
+    name: "order_propose",
+    scope: "orders:propose",
+    input: proposeInput,
+    facts: (a) => proposeFacts(a),
+  };
+}
+
+/** order_submit as a gated operation (no MCP, no elicitation). */
+export function submitOp(app: App): GatedOperation<SubmitArgs, SubmitView> {
+  return {
+    name: SUBMIT_SCOPE,
+    scope: "orders:submit",
+    input: submitInput,
+    facts: (a) => submitFacts(app.db, a, false),
+    summarize: (r) => ({ order_id: r.order_id, status: r.status, replayed: r.replayed }),
+  };
+}
+
+/**
+ * Proposes and submits one order through the full gate — the path the minute cycle (issue 5) uses
+ * with a system caller (e.g. `callerFor("system:cycle", "operator", "system")`). Both calls are
+ * audited. Returns the submit outcome, or the propose refusal.
+ */
+export async function submitThroughGate(
+  app: App,
+  caller: Caller,
+  args: z.input<typeof proposeInput>,
+): Promise<GateOutcome> {
+  const p = await app.gate.run(proposeOp(), caller, args, (a, call) =>
+    handlePropose(app, caller, a, call as GateCall),
+  );
+  if (!p.ok) return p;
+  const intentId = (p.result as IntentView).intent_id;
+  return app.gate.run(submitOp(app), caller, { intent_id: intentId }, (a, call) =>
+    handleSubmit(app, caller, a, call as GateCall),
+  );
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from "node:fs";
+import type { Config } from "./config.js";
+import { TwError } from "./errors.js";
+
+/**
+ * Exchange secrets (DESIGN.md §8): only from the environment or the JSON file named by
+ * `config.secretsFile` (environment wins). Never from a tool argument, never logged, returned or
+ * audited: values are wrapped in {@link Secret}, whose JSON/string forms are `[redacted]`.
+ *
+ * Environment: `HL_PRIVATE_KEY` (agent-wallet key, 0x + 64 hex), `HL_ACCOUNT_ADDRESS` (master account,
+ * 0x + 40 hex; defaults to the key's address); per ccxt exchange `<ID>_API_KEY`, `<ID>_API_SECRET`,
+ * `<ID>_API_PASSWORD` (e.g. `OKX_API_KEY`). File: `{ "hyperliquid": { "privateKey", "accountAddress" },
+ * "ccxt": { "okx": { "apiKey", "secret", "password" } } }`.
+ */
+
+/** A secret value: `reveal()` to use it; every other conversion prints `[redacted]`. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return "[redacted]";
+  }
+  toJSON(): string {
+    return "[redacted]";
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "[redacted]";
+  }
+}
+
+/** Hyperliquid credentials. */
+export interface HlSecrets {
+  privateKey: Secret;
+  /** Master account address (public); null = the key's own address. */
+  accountAddress: `0x${string}` | null;
+}
+
+/** ccxt credentials of one exchange. */
+export interface CcxtSecrets {
+  apiKey: Secret;
+  secret: Secret;
+  password: Secret | null;
+}
+
+interface SecretsFile {
+  hyperliquid?: { privateKey?: string; accountAddress?: string };
+  ccxt?: Record<string, { apiKey?: string; secret?: string; password?: string }>;
+}
+
+function readFile(cfg: Config): SecretsFile {
+  if (!cfg.secretsFile) return {};
+  try {
+    return JSON.parse(readFileSync(cfg.secretsFile, "utf8")) as SecretsFile;
+  } catch {
+    // The message must not echo file content: it may hold a key.
+    throw new TwError("CONFIG_INVALID", `Secrets file ${cfg.secretsFile} cannot be read as JSON.`, {
+      hint: "Fix the file named by secretsFile (TW_SECRETS_FILE).",
+    });
+  }
+}
+
+/**
+ * Hyperliquid credentials.
+ * @throws TwError CONFIG_INVALID when no key is configured or it is malformed.
+ */
+export function hyperliquidSecrets(cfg: Config, env: NodeJS.ProcessEnv = process.env): HlSecrets {
+  const file = readFile(cfg).hyperliquid ?? {};
+  const key = env.HL_PRIVATE_KEY ?? file.privateKey;
+  if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) {
+    throw new TwError(
+      "CONFIG_INVALID",
+      "Hyperliquid trading needs an agent-wallet key (HL_PRIVATE_KEY, 0x + 64 hex).",
+      {
+        hint: "The operator sets HL_PRIVATE_KEY in the environment or in the secrets file; it is never passed to a tool.",
+      },
+    );
+  }
+  const addr = env.HL_ACCOUNT_ADDRESS ?? file.accountAddress ?? null;
+  if (addr !== null && !/^0x[0-9a-fA-F]{40}$/.test(addr)) {
+    throw new TwError("CONFIG_INVALID", "HL_ACCOUNT_ADDRESS must be 0x + 40 hex.");
+  }
+  return { privateKey: new Secret(key), accountAddress: addr as `0x${string}` | null };
+}
+
+/**
+ * ccxt credentials of an exchange id (`okx`, `bitget`, `binanceusdm`).
+ * @throws TwError CONFIG_INVALID when key or secret is missing.
+ */
+export function ccxtSecrets(
+  cfg: Config,
+  exchangeId: string,
+  env: NodeJS.ProcessEnv = process.env,
+): CcxtSecrets {
+  const file = readFile(cfg).ccxt?.[exchangeId] ?? {};
+  const p = exchangeId.toUpperCase();
+  const apiKey = env[`${p}_API_KEY`] ?? file.apiKey;
+  const secret = env[`${p}_API_SECRET`] ?? file.secret;
+  const password = env[`${p}_API_PASSWORD`] ?? file.password;
+  if (!apiKey || !secret) {
+    throw new TwError("CONFIG_INVALID", `${exchangeId} trading needs ${p}_API_KEY and ${p}_API_SECRET.`, {
+      hint: "The operator sets them in the environment or the secrets file; they are never passed to a tool.",
+    });
+  }
+  return {
+    apiKey: new Secret(apiKey),
+    secret: new Secret(secret),
+    password: password ? new Secret(password) : null,
+  };
+}

@@ -1,0 +1,54 @@
+import type { Db } from "./db.js";
+import type { VenueFill } from "../exchange/venue.js";
+
+/**
+ * Fills mirrored or produced locally (DESIGN.md §6 `fills`): the paper venue writes its own here; the
+ * reconciler (issue 5) mirrors real venues' fills. Amounts are decimal strings; times ms UTC.
+ */
+
+/** Inserts one fill; returns its row id. */
+export function insertFill(db: Db, venue: string, f: Omit<VenueFill, "id">): number {
+  const info = db
+    .prepare(
+      `INSERT INTO fills (venue, venue_order_id, client_order_id, symbol, side, size, price, fee, liquidity,
+         realized_pnl, ts)
+       VALUES (@venue, @venue_order_id, @client_order_id, @symbol, @side, @size, @price, @fee, @liquidity,
+         @realized_pnl, @time)`,
+    )
+    .run({ venue, ...f });
+  return Number(info.lastInsertRowid);
+}
+
+interface Raw {
+  id: number;
+  venue_order_id: string;
+  client_order_id: string | null;
+  symbol: string;
+  side: "buy" | "sell";
+  size: string;
+  price: string;
+  fee: string;
+  liquidity: "maker" | "taker";
+  realized_pnl: string;
+  ts: number;
+}
+
+/** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
+export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
+  const rows = db
+    .prepare("SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ?")
+    .all(venue, since, afterId, limit + 1) as Raw[];
+  return rows.map((r) => ({
+    id: String(r.id),
+    venue_order_id: r.venue_order_id,
+    client_order_id: r.client_order_id,
+    symbol: r.symbol,
+    side: r.side,
+    size: r.size,
+    price: r.price,
+    fee: r.fee,
+    liquidity: r.liquidity,
+    realized_pnl: r.realized_pnl,
+    time: r.ts,
+  }));
+}

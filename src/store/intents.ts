@@ -1,0 +1,86 @@
+import type { Db } from "./db.js";
+import type { OrderSide, OrderType, Tif } from "../exchange/venue.js";
+
+/**
+ * Order intents (DESIGN.md §2 `order_propose`): an immutable, rounded, risk-checked order proposal.
+ * Approval binds to `payload_hash` (sha256 of the canonical order payload, src/orders/payload.ts).
+ * Sizes/prices/notional are decimal strings (coins / quote currency); times ms UTC.
+ */
+
+/** One risk check as shown in previews and refusals. `limit`/`value` are numbers or strings. */
+export interface CheckResult {
+  check: string;
+  passed: boolean;
+  limit: unknown;
+  value: unknown;
+  message: string;
+}
+
+/** A stored intent. */
+export interface IntentRow {
+  id: string;
+  created_at: number;
+  caller: string;
+  venue: string;
+  symbol: string;
+  side: OrderSide;
+  type: OrderType;
+  tif: Tif;
+  size: string;
+  price: string | null;
+  /** Mid price (quote) the preview used. */
+  ref_price: string;
+  notional: string;
+  est_fee: string;
+  reduce_only: boolean;
+  take_profit: string | null;
+  stop_loss: string | null;
+  client_order_id: string;
+  payload_hash: string;
+  approval_needed: boolean;
+  checks: CheckResult[];
+}
+
+interface Raw extends Omit<IntentRow, "reduce_only" | "approval_needed" | "checks"> {
+  reduce_only: number;
+  approval_needed: number;
+  checks: string;
+}
+
+function parse(r: Raw): IntentRow {
+  return {
+    ...r,
+    reduce_only: r.reduce_only === 1,
+    approval_needed: r.approval_needed === 1,
+    checks: JSON.parse(r.checks) as CheckResult[],
+  };
+}
+
+/** Inserts an intent. @throws SqliteError on a duplicate (venue, client_order_id). */
+export function insertIntent(db: Db, i: IntentRow): void {
+  db.prepare(
+    `INSERT INTO intents (id, created_at, caller, venue, symbol, side, type, tif, size, price, ref_price, notional,
+       est_fee, reduce_only, take_profit, stop_loss, client_order_id, payload_hash, approval_needed, checks)
+     VALUES (@id, @created_at, @caller, @venue, @symbol, @side, @type, @tif, @size, @price, @ref_price, @notional,
+       @est_fee, @reduce_only, @take_profit, @stop_loss, @client_order_id, @payload_hash, @approval_needed, @checks)`,
+  ).run({
+    ...i,
+    reduce_only: i.reduce_only ? 1 : 0,
+    approval_needed: i.approval_needed ? 1 : 0,
+    checks: JSON.stringify(i.checks),
+  });
+}
+
+/** Reads an intent by id. */
+export function getIntent(db: Db, id: string): IntentRow | undefined {
+  const r = db.prepare("SELECT * FROM intents WHERE id = ?").get(id) as Raw | undefined;
+  return r ? parse(r) : undefined;
+}
+
+/** Reads the intent holding a client order id on a venue. */
+export function intentByClientId(db: Db, venue: string, clientOrderId: string): IntentRow | undefined {
+  const r = db
+    .prepare("SELECT * FROM intents WHERE venue = ? AND client_order_id = ?")
+    .get(venue, clientOrderId) as Raw | undefined;
+  return r ? parse(r) : undefined;
+}

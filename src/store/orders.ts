@@ -1,0 +1,185 @@
+import { Dec } from "../exchange/fillModel.js";
+import type { Decimal } from "decimal.js";
+import type { Db } from "./db.js";
+import type { OrderSide, OrderStatus, OrderType, Tif } from "../exchange/venue.js";
+
+/**
+ * Our order records on every venue (DESIGN.md §6 `orders`): the current view per order plus an
+ * append-only `order_events` history of every status change. `(venue, client_order_id)` is unique,
+ * which is what makes a second send of the same key impossible. Sizes/prices are decimal strings.
+ */
+
+/** One stored order (snake_case, as tools return it). */
+export interface OrderRow {
+  id: string;
+  intent_id: string | null;
+  parent_id: string | null;
+  venue: string;
+  symbol: string;
+  side: OrderSide;
+  type: OrderType;
+  tif: Tif;
+  size: string;
+  price: string | null;
+  trigger_px: string | null;
+  tpsl: "tp" | "sl" | null;
+  reduce_only: boolean;
+  /** Notional at proposal (quote). */
+  notional: string;
+  client_order_id: string;
+  venue_order_id: string | null;
+  status: OrderStatus;
+  filled_size: string;
+  avg_px: string | null;
+  reason: string | null;
+  caller: string;
+  created_at: number;
+  updated_at: number;
+}
+
+type Raw = Omit<OrderRow, "reduce_only"> & { reduce_only: number };
+
+function parse(r: Raw): OrderRow {
+  return { ...r, reduce_only: r.reduce_only === 1 };
+}
+
+/** Inserts an order and its first event. @throws SqliteError on a duplicate client order id. */
+export function insertOrder(db: Db, o: OrderRow): void {
+  db.prepare(
+    `INSERT INTO orders (id, intent_id, parent_id, venue, symbol, side, type, tif, size, price, trigger_px, tpsl,
+       reduce_only, notional, notional_micros, client_order_id, venue_order_id, status, filled_size, avg_px, reason,
+       caller, created_at, updated_at)
+     VALUES (@id, @intent_id, @parent_id, @venue, @symbol, @side, @type, @tif, @size, @price, @trigger_px, @tpsl,
+       @reduce_only, @notional, @notional_micros, @client_order_id, @venue_order_id, @status, @filled_size, @avg_px,
+       @reason, @caller, @created_at, @updated_at)`,
+  ).run({
+    ...o,
+    reduce_only: o.reduce_only ? 1 : 0,
+    notional_micros: BigInt(new Dec(o.notional).abs().times(1_000_000).ceil().toFixed(0)),
+  });
+  db.prepare("INSERT INTO order_events (order_id, ts, status, detail) VALUES (?, ?, ?, ?)").run(
+    o.id,
+    o.created_at,
+    o.status,
+    null,
+  );
+}
+
+/** Fields a status update may change. */
+export interface OrderUpdate {
+  status: OrderStatus;
+  venue_order_id?: string | null;
+  filled_size?: string;
+  avg_px?: string | null;
+  reason?: string | null;
+}
+
+/** Updates the current view and appends an event (status + detail JSON). */
+export function updateOrder(db: Db, id: string, u: OrderUpdate, now: number, detail?: unknown): void {
+  const cur = getOrder(db, id);
+  if (!cur) throw new Error(`order ${id} does not exist`);
+  db.prepare(
+    `UPDATE orders SET status = @status, venue_order_id = @venue_order_id, filled_size = @filled_size,
+       avg_px = @avg_px, reason = @reason, updated_at = @now WHERE id = @id`,
+  ).run({
+    id,
+    now,
+    status: u.status,
+    venue_order_id: u.venue_order_id !== undefined ? u.venue_order_id : cur.venue_order_id,
+    filled_size: u.filled_size ?? cur.filled_size,
+    avg_px: u.avg_px !== undefined ? u.avg_px : cur.avg_px,
+    reason: u.reason !== undefined ? u.reason : cur.reason,
+  });
+  db.prepare("INSERT INTO order_events (order_id, ts, status, detail) VALUES (?, ?, ?, ?)").run(
+    id,
+    now,
+    u.status,
+    detail === undefined ? null : JSON.stringify(detail),
+  );
+}
+
+/** Reads one order. */
+export function getOrder(db: Db, id: string): OrderRow | undefined {
+  const r = db.prepare("SELECT * FROM orders WHERE id = ?").get(id) as Raw | undefined;
+  return r ? parse(r) : undefined;
+}
+
+/** Reads the order of a client order id on a venue. */
+export function orderByClientId(db: Db, venue: string, clientOrderId: string): OrderRow | undefined {
+  const r = db
+    .prepare("SELECT * FROM orders WHERE venue = ? AND client_order_id = ?")
+    .get(venue, clientOrderId) as Raw | undefined;
+  return r ? parse(r) : undefined;
+}
+
+/** Orders of an intent (the parent first, then TP/SL children). */
+export function ordersOfIntent(db: Db, intentId: string): OrderRow[] {
+  return (
+    db.prepare("SELECT * FROM orders WHERE intent_id = ? ORDER BY created_at, rowid").all(intentId) as Raw[]
+  ).map(parse);
+}
+
+/** Filters of {@link listOrders}. `before` is an exclusive (created_at, id) keyset cursor. */
+export interface OrderQuery {
+  venue?: string;
+  symbol?: string;
+  statuses?: OrderStatus[];
+  limit: number;
+  before?: { created_at: number; id: string };
+}
+
+/** Orders newest first with keyset paging; fetches `limit + 1` so callers can tell `truncated`. */
+export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
+  const where: string[] = [];
+  const p: Record<string, unknown> = { limit: q.limit + 1 };
+  if (q.venue) {
+    where.push("venue = @venue");
+    p.venue = q.venue;
+  }
+  if (q.symbol) {
+    where.push("symbol = @symbol");
+    p.symbol = q.symbol;
+  }
+  if (q.statuses && q.statuses.length > 0) {
+    where.push(`status IN (${q.statuses.map((_, i) => `@s${i}`).join(",")})`);
+    q.statuses.forEach((s, i) => {
+      p[`s${i}`] = s;
+    });
+  }
+  if (q.before) {
+    where.push("(created_at < @bc OR (created_at = @bc AND id < @bi))");
+    p.bc = q.before.created_at;
+    p.bi = q.before.id;
+  }
+  const sql = `SELECT * FROM orders ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    ORDER BY created_at DESC, id DESC LIMIT @limit`;
+  return (db.prepare(sql).all(p) as Raw[]).map(parse);
+}
+
+/**
+ * Σ notional (quote) of orders sent to a venue since `since` (ms UTC), excluding orders the venue
+ * never accepted (rejected, not_found). Used by the rolling-24h notional risk check.
+ */
+export function sentNotionalSince(db: Db, venue: string, since: number): Decimal {
+  // Integer micro-units summed by SQLite: exact, and one indexed scan instead of parsing every row.
+  const row = db
+    .prepare(
+      "SELECT COALESCE(SUM(notional_micros), 0) AS m FROM orders WHERE venue = ? AND created_at > ? AND status NOT IN ('rejected','not_found') AND parent_id IS NULL",
+    )
+    .safeIntegers(true)
+    .get(venue, since) as { m: bigint };
+  return new Dec(row.m.toString()).dividedBy(1_000_000);
+}
+
+/** Status history of an order, oldest first. */
+export function orderEvents(db: Db, id: string): Array<{ ts: number; status: string; detail: unknown }> {
+  return (
+    db
+      .prepare("SELECT ts, status, detail FROM order_events WHERE order_id = ? ORDER BY id")
+      .all(id) as Array<{
+      ts: number;
+      status: string;
+      detail: string | null;
+    }>
+  ).map((r) => ({ ts: r.ts, status: r.status, detail: r.detail === null ? null : JSON.parse(r.detail) }));
+}
