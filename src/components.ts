@@ -1,4 +1,5 @@
 import type { App } from "./app.js";
+import { engineComponent } from "./engine/component.js";
 import { marketComponent } from "./exchange/component.js";
 import { knowledgeComponent } from "./knowledge/component.js";
 import { ordersComponent } from "./orders/component.js";
@@ -18,6 +19,7 @@ export interface Component {
 export const COMPONENTS: Component[] = [
   marketComponent,
   ordersComponent,
+  engineComponent,
   knowledgeComponent,
   researchComponent,
 ];

@@ -127,6 +127,8 @@ export const ConfigSchema = z
         twapSlices: z.number().int().positive().default(3),
         twapIntervalSeconds: z.number().int().positive().default(20),
         priceGuardBps: z.number().positive().default(50),
+        /** Rebalance band: weight changes smaller than this (fraction of equity) are not traded. */
+        minTradeWeight: z.number().min(0).default(0.01),
         drawdownReduceOnly: z.number().positive().default(0.02),
         drawdownHalt: z.number().positive().default(0.03),
       })
@@ -139,6 +141,7 @@ export const ConfigSchema = z
         twapSlices: 3,
         twapIntervalSeconds: 20,
         priceGuardBps: 50,
+        minTradeWeight: 0.01,
         drawdownReduceOnly: 0.02,
         drawdownHalt: 0.03,
       }),

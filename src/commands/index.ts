@@ -3,6 +3,7 @@ import { auditCommand } from "./audit.js";
 import { controlCommand } from "./control.js";
 import { backtestCommand } from "./backtest.js";
 import { dataCommand } from "./data.js";
+import { replayCommand } from "./replay.js";
 import { serveCommand } from "./serve.js";
 import { tokenCommand } from "./token.js";
 import type { CliModule } from "./types.js";
@@ -12,6 +13,7 @@ export const CLI_MODULES: CliModule[] = [
   serveCommand,
   tokenCommand,
   dataCommand,
+  replayCommand,
   auditCommand,
   backtestCommand,
   approveCommand,

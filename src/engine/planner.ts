@@ -13,7 +13,8 @@ import type { ExecutionPlan, PlannedSlice, Weights } from "./types.js";
  * `twapSlices` TWAP slices due `twapIntervalMs` apart from the cycle start. Each slice carries a
  * price guard: limit = mid × (1 ± guardBps/10⁴) rounded to the tick (buy up, sell down, i.e. never
  * worse than the guard), and the deterministic client order id `cycle_id:symbol:slice:side`.
- * Changes below the minimum notional or the lot size are skipped (listed in `skipped`).
+ * Changes below the minimum notional, the lot size or the rebalance band (`minTradeWeight`, except a
+ * full close) are skipped (listed in `skipped`).
  */
 
 /** Precision and price data per symbol. */
@@ -40,6 +41,8 @@ export interface PlanInput {
   twapSlices: number;
   twapIntervalMs: number;
   guardBps: number;
+  /** Rebalance band: |Δw| below this is not traded (default 0). */
+  minTradeWeight?: number;
 }
 
 function roundToStep(x: Decimal, step: number, mode: Decimal.Rounding): Decimal {
@@ -83,6 +86,10 @@ export function planExecution(p: PlanInput): ExecutionPlan {
       }
       continue;
     }
+    if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(targetQty.isZero() && !cur.isZero())) {
+      skipped.push({ symbol, reason: `inside rebalance band ${p.minTradeWeight}`, delta_weight: deltaW });
+      continue;
+    }
     if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
       skipped.push({ symbol, reason: `below min notional ${m.minNotional}`, delta_weight: deltaW });
       continue;
@@ -106,8 +113,22 @@ export function planExecution(p: PlanInput): ExecutionPlan {
         limit_px: px,
       });
     }
+    if (reducing.length > 0 && reducing.at(-1)!.symbol === symbol) {
+      const r = reducing.at(-1)!;
+      if (new Decimal(r.qty).times(m.mid).lessThan(m.minNotional)) {
+        reducing.pop();
+        skipped.push({ symbol, reason: `reducing slice below min notional ${m.minNotional}`, delta_weight: deltaW });
+      }
+    }
     if (increase.greaterThan(0)) {
-      const n = Math.max(1, p.twapSlices);
+      // Fewer slices when splitting would put a slice below the minimum notional.
+      const fit = m.minNotional > 0 ? increase.times(m.mid).dividedBy(m.minNotional).floor().toNumber() : p.twapSlices;
+      let n = Math.min(Math.max(1, p.twapSlices), fit);
+      while (n > 1 && roundToStep(increase.dividedBy(n), m.lot, Decimal.ROUND_DOWN).times(m.mid).lessThan(m.minNotional)) n--;
+      if (n < 1) {
+        skipped.push({ symbol, reason: `increase below min notional ${m.minNotional}`, delta_weight: deltaW });
+        continue;
+      }
       const each = roundToStep(increase.dividedBy(n), m.lot, Decimal.ROUND_DOWN);
       let left = increase;
       for (let k = 0; k < n && left.greaterThan(0); k++) {

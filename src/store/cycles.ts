@@ -72,6 +72,8 @@ export interface CycleReport {
   filled: number;
   rejected: number;
   refused: Array<{ client_order_id: string; code: string; message: string }>;
+  /** Increasing slices not sent because the rolling-24h notional budget was used up. */
+  skipped_budget: number;
   fees: string;
   end_equity: string;
 }

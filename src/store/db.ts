@@ -19,8 +19,31 @@ export function openDb(path: string, migrations: readonly Migration[] = MIGRATIO
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
+  cacheStatements(db);
   migrate(db, migrations);
   return db;
+}
+
+/**
+ * Makes `db.prepare` return one cached statement per SQL text: compiling a statement costs more than
+ * running it, and store modules call `prepare` inline on hot paths (gate, paper venue, replay). Result
+ * modes (`pluck`, `raw`, `expand`) are reset on every hand-out so a caller never inherits another's.
+ */
+function cacheStatements(db: Database.Database): void {
+  const original = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (stmt === undefined) {
+      stmt = original(sql);
+      cache.set(sql, stmt);
+    } else if (stmt.reader) {
+      stmt.raw(false);
+      stmt.expand(false);
+      stmt.pluck(false);
+    }
+    return stmt;
+  }) as typeof db.prepare;
 }
 
 /**

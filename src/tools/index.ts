@@ -4,6 +4,7 @@ import { controlTools } from "./control.js";
 import { knowledgeTools } from "./knowledge.js";
 import { marketTools } from "./market.js";
 import { orderTools } from "./orders.js";
+import { portfolioTools } from "./portfolio.js";
 import type { AnyToolDef } from "./registry.js";
 import { checkCatalog } from "./registry.js";
 import { researchTools } from "./research.js";
@@ -22,6 +23,7 @@ export function allTools(): AnyToolDef[] {
     ...orderTools,
     ...accountTools,
     ...controlTools,
+    ...portfolioTools,
     ...researchTools,
   ];
   checkCatalog(tools);

@@ -80,3 +80,22 @@ describe("execution planner", () => {
     expect(p.skipped[0].symbol).toBe("SOL");
   });
 });
+
+describe("execution planner minimum notional", () => {
+  it("uses fewer TWAP slices rather than send slices below the minimum notional", () => {
+    const p = planExecution({
+      cycleId: "c4",
+      now: 0,
+      equity: 100_000,
+      approved: { ETH: 0.00025 },
+      positions: {},
+      markets: { ETH: { mid: 2_500, lot: 0.001, tick: 0.01, minNotional: 10 } },
+      twapSlices: 3,
+      twapIntervalMs: 20_000,
+      guardBps: 50,
+    });
+    // 25 quote of ETH: 3 slices would be 8.33 each; 2 slices of 0.005 ETH = 12.5 each.
+    expect(p.slices.map((s) => s.qty)).toEqual(["0.005", "0.005"]);
+    for (const s of p.slices) expect(Number(s.qty) * 2_500).toBeGreaterThanOrEqual(10);
+  });
+});

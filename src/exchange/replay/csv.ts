@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { basename, resolve as resolvePath } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { TwError } from "../../errors.js";
@@ -119,11 +119,29 @@ function parseNum(file: string, line: number, col: string, raw: string | undefin
 }
 
 /**
+ * Columns of a candle file, cached per process by path, size and modification time: replay, evals and
+ * tests open the same files many times and parsing dominates. The arrays are shared: treat them as
+ * read-only. Errors are as {@link parseCandleColumns}.
+ */
+export function loadCandleColumns(file: string): CandleColumns {
+  const st = statSync(file);
+  const key = `${resolvePath(file)}:${st.size}:${st.mtimeMs}`;
+  let cols = COLUMN_CACHE.get(key);
+  if (!cols) {
+    cols = parseCandleColumns(file);
+    COLUMN_CACHE.set(key, cols);
+  }
+  return cols;
+}
+
+const COLUMN_CACHE = new Map<string, CandleColumns>();
+
+/**
  * Loads a candle CSV/CSV.gz into columns.
  * @throws TwError INVALID_INPUT naming file and line: unreadable, bad header, non-numeric value,
  *   non-increasing time, or high/low inconsistent with open/close.
  */
-export function loadCandleColumns(file: string): CandleColumns {
+export function parseCandleColumns(file: string): CandleColumns {
   const { header, body } = rows(file, readText(file));
   const ti = findColumn(file, header, TIME_NAMES, "time");
   const idx = {

@@ -46,5 +46,22 @@ CREATE TABLE engine_events (
   detail TEXT NOT NULL
 );
 CREATE INDEX engine_events_ts ON engine_events(ts);
+
+-- The reconciler's mirror of each venue (the venue is the truth; this is what we last saw).
+CREATE TABLE mirror_positions (
+  venue TEXT NOT NULL,
+  symbol TEXT NOT NULL,
+  size TEXT NOT NULL,
+  entry_px TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (venue, symbol)
+);
+CREATE TABLE mirror_accounts (
+  venue TEXT PRIMARY KEY,
+  equity TEXT NOT NULL,
+  cash TEXT NOT NULL,
+  open_orders INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 `,
 };

@@ -1,0 +1,75 @@
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { runReplay } from "../engine/replay.js";
+import { TwError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { configFrom, EXIT, printJson } from "./context.js";
+import type { CliModule } from "./types.js";
+
+function parseTime(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t)) throw new TwError("INVALID_INPUT", `${flag} must be ISO-8601 or ms UTC, got ${v}`);
+  return t;
+}
+
+/** `tradewarden replay --data DIR [--from ISO] [--to ISO] [--equity N] [--target-file FILE] [--json]`. */
+export const replayCommand: CliModule = {
+  register(program: Command) {
+    program
+      .command("replay")
+      .description("run the minute cycle on the paper venue over replay data, as fast as possible")
+      .requiredOption("--data <dir>", "replay folder (CSV/CSV.gz candles + funding)")
+      .option("--from <time>", "first cycle (ISO-8601 or ms UTC)")
+      .option("--to <time>", "last cycle (ISO-8601 or ms UTC)")
+      .option("--equity <quote>", "starting paper equity", (v) => Number(v))
+      .option("--target-file <file>", "JSONL of agent targets (one per line, with `time`)")
+      .option("--json", "print the summary as one JSON object on stdout")
+      .action(
+        async (
+          o: { data: string; from?: string; to?: string; equity?: number; targetFile?: string; json?: boolean },
+          cmd: Command,
+        ) => {
+          const cfg = configFrom(cmd);
+          if (o.equity !== undefined && !(o.equity > 0)) {
+            process.stderr.write("tradewarden: --equity must be a positive number\n");
+            process.exit(EXIT.CONFIG);
+          }
+          const bar = new cliProgress.SingleBar(
+            { stream: process.stderr, format: "replay [{bar}] {percentage}% | {value}/{total} cycles | eta {eta}s", hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          );
+          let started = false;
+          try {
+            const s = await runReplay(cfg, {
+              dataDir: o.data,
+              from: parseTime(o.from, "--from"),
+              to: parseTime(o.to, "--to"),
+              equity: o.equity,
+              targetFile: o.targetFile,
+              log: createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel),
+              onProgress: (done, total) => {
+                if (!started) {
+                  bar.start(total, 0);
+                  started = true;
+                }
+                if (done % 50 === 0 || done === total) bar.update(done);
+              },
+            });
+            if (started) bar.stop();
+            if (o.json) printJson(s);
+            else {
+              for (const [k, v] of Object.entries(s)) process.stdout.write(`${k.padEnd(18)} ${v}\n`);
+            }
+          } catch (e) {
+            if (started) bar.stop();
+            if (e instanceof TwError) {
+              process.stderr.write(`tradewarden: ${e.code}: ${e.message}\n`);
+              process.exit(EXIT.FAIL);
+            }
+            throw e;
+          }
+        },
+      );
+  },
+};

@@ -1,0 +1,30 @@
+import type { App } from "../app.js";
+import type { Component } from "../components.js";
+import { EngineService } from "./service.js";
+
+declare module "../app.js" {
+  interface App {
+    /** The minute cycle, the reconciler and portfolio targets (src/engine). */
+    engine: EngineService;
+  }
+}
+
+/**
+ * Installs the engine after venues and orders. In `serve`, when `cycle.enabled` is set, the loop
+ * runs as a background job (reconcile first, then a cycle per tick); one-shot commands and tests do
+ * not start it. Live (non-paper) cycling needs the operator's `cycle.venue`; no tool can change it.
+ */
+export const engineComponent: Component = {
+  name: "engine",
+  install(app: App) {
+    app.engine = new EngineService(app);
+    if (app.config.cycle.enabled) {
+      app.background.push({ name: "minute-cycle", start: () => app.engine.start() });
+    }
+    app.statusProviders.set("cycle", () => ({
+      enabled: app.config.cycle.enabled,
+      venue: app.config.cycle.venue,
+      seconds: app.config.cycle.seconds,
+    }));
+  },
+};

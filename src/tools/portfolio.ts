@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { defineTool } from "./registry.js";
+
+const weights = z.record(z.string(), z.number());
+const rejection = z.object({
+  symbol: z.string(),
+  reason: z.string(),
+  original_weight: z.number(),
+  approved_weight: z.number(),
+});
+
+/** portfolio toolset: targets for the minute cycle and its status (src/engine). */
+export const portfolioTools = [
+  defineTool({
+    name: "portfolio_set_target",
+    toolset: "portfolio",
+    title: "Set target portfolio weights",
+    description:
+      "Sets target weights for the minute cycle. targets: [{symbol (base coin, e.g. BTC), weight (signed fraction of " +
+      "equity, long > 0)}], cash_weight, confidence 0..1 (below 0.5 every weight is halved), rationale (≤ 800 chars), " +
+      "model {name, version}. Valid for 5 cycles (then the baseline is used). Returns at once what the risk layer " +
+      "approves now (per-coin caps BTC/ETH 0.15 others 0.10, gross ≤ 0.40, |net| ≤ 0.20, EWMA α 0.5, turnover ≤ 0.10 " +
+      "per cycle, control mode) with every rejection and its reason. Idempotent by idempotency_key.",
+    scope: "portfolio:target",
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    input: z
+      .object({
+        targets: z
+          .array(z.object({ symbol: z.string().regex(/^[A-Z0-9]{1,20}$/), weight: z.number().min(-1).max(1) }).strict())
+          .max(50),
+        cash_weight: z.number().min(0).max(1).default(0),
+        confidence: z.number().min(0).max(1),
+        rationale: z.string().max(800),
+        model: z.object({ name: z.string().min(1).max(100), version: z.string().min(1).max(50) }).strict(),
+        idempotency_key: z.string().min(1).max(128).optional(),
+      })
+      .strict(),
+    output: z.object({
+      target_id: z.number(),
+      expires_at: z.number(),
+      next_cycle_at: z.number(),
+      approved: z.object({
+        weights,
+        rejections: z.array(rejection),
+        gross: z.number(),
+        net: z.number(),
+        turnover: z.number(),
+        mode: z.string(),
+      }),
+    }),
+    facts: (a) => ({
+      mutating: true,
+      exposure: "none",
+      idempotencyKey: a.idempotency_key ? `portfolio_set_target:${a.idempotency_key}` : undefined,
+    }),
+    summarize: (r) => ({ target_id: r.target_id, rejections: r.approved.rejections.length, gross: r.approved.gross }),
+    handler: async (a, { app, caller }) => {
+      const { idempotency_key, ...target } = a;
+      return app.engine.setTarget(caller.id, target, idempotency_key);
+    },
+  }),
+  defineTool({
+    name: "portfolio_get_status",
+    toolset: "portfolio",
+    title: "Portfolio cycle status",
+    description:
+      "Status of the minute cycle: control mode and why, last cycle with its stages (target used or baseline and why, " +
+      "approved gross/net/turnover, every rejection, slices, report), next tick (ms UTC), current vs target weights " +
+      "(fractions of equity), equity and drawdown from peak, last reconcile, recent events. Read-only.",
+    scope: "portfolio:target",
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    input: z.object({}).strict(),
+    output: z.object({
+      enabled: z.boolean(),
+      venue: z.string(),
+      mode: z.string(),
+      mode_reason: z.string(),
+      now: z.number(),
+      next_tick: z.number(),
+      equity: z.number(),
+      peak_equity: z.number(),
+      drawdown: z.number(),
+      current_weights: weights,
+      current_gross: z.number(),
+      current_net: z.number(),
+      target_weights: weights.nullable(),
+      last_cycle: z.record(z.string(), z.unknown()).nullable(),
+      last_reconcile: z.record(z.string(), z.unknown()).nullable(),
+      recent_events: z.array(z.record(z.string(), z.unknown())),
+    }),
+    summarize: (r) => ({ mode: r.mode, last_cycle: (r.last_cycle as { cycle_id?: string } | null)?.cycle_id ?? null }),
+    handler: async (_a, { app }) => app.engine.status() as never,
+  }),
+];
