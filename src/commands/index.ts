@@ -3,6 +3,7 @@ import { auditCommand } from "./audit.js";
 import { controlCommand } from "./control.js";
 import { backtestCommand } from "./backtest.js";
 import { dataCommand } from "./data.js";
+import { evalCommand } from "./eval.js";
 import { replayCommand } from "./replay.js";
 import { serveCommand } from "./serve.js";
 import { tokenCommand } from "./token.js";
@@ -15,6 +16,7 @@ export const CLI_MODULES: CliModule[] = [
   dataCommand,
   replayCommand,
   auditCommand,
+  evalCommand,
   backtestCommand,
   approveCommand,
   controlCommand,

@@ -1,0 +1,41 @@
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Where the eval harness finds things. The repository sits at `<workspace>/main` and the shared data
+ * at `<workspace>/shared/data`; both are resolved from this file's location so the harness works
+ * from `dist/` (npm run evals) and from `src/` (vitest).
+ */
+
+/** Absolute path of the package root (the directory holding package.json). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("eval harness: package.json not found above src/evals");
+    dir = up;
+  }
+}
+
+/** `TW_SHARED_DATA` when set, else `<repo>/../shared/data` (real market data; never copied in). */
+export function sharedDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const v = env.TW_SHARED_DATA;
+  return v && v !== "" ? resolve(v) : join(repoRoot(), "..", "shared", "data");
+}
+
+/** Default replay folder: 30 days of 1m candles for BTC, ETH, SOL, ADA, DOGE. */
+export function defaultReplayDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(sharedDataDir(env), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+}
+
+/** Folder of the shipped scenario files. */
+export function scenarioDir(): string {
+  return join(repoRoot(), "evals", "scenarios");
+}
+
+/** The built CLI used by the stdio and HTTP transports (`npm run build` first). */
+export function cliPath(): string {
+  return join(repoRoot(), "dist", "cli.js");
+}
