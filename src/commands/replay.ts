@@ -27,7 +27,14 @@ export const replayCommand: CliModule = {
       .option("--json", "print the summary as one JSON object on stdout")
       .action(
         async (
-          o: { data: string; from?: string; to?: string; equity?: number; targetFile?: string; json?: boolean },
+          o: {
+            data: string;
+            from?: string;
+            to?: string;
+            equity?: number;
+            targetFile?: string;
+            json?: boolean;
+          },
           cmd: Command,
         ) => {
           const cfg = configFrom(cmd);
@@ -36,7 +43,11 @@ export const replayCommand: CliModule = {
             process.exit(EXIT.CONFIG);
           }
           const bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: "replay [{bar}] {percentage}% | {value}/{total} cycles | eta {eta}s", hideCursor: true },
+            {
+              stream: process.stderr,
+              format: "replay [{bar}] {percentage}% | {value}/{total} cycles | eta {eta}s",
+              hideCursor: true,
+            },
             cliProgress.Presets.shades_classic,
           );
           let started = false;

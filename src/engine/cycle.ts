@@ -89,7 +89,12 @@ export class MinuteCycle {
     private readonly waitUntil: WaitUntil,
     private readonly clock: Clock = app.clock,
   ) {
-    this.caller = { id: "system:cycle", profile: "agent", scopes: new Set(["orders:propose", "orders:submit"]), transport: "system" };
+    this.caller = {
+      id: "system:cycle",
+      profile: "agent",
+      scopes: new Set(["orders:propose", "orders:submit"]),
+      transport: "system",
+    };
   }
 
   /** Resets the drawdown peak (after an operator resume). */
@@ -121,7 +126,12 @@ export class MinuteCycle {
         const err = toTwError(e);
         if (err.code !== "STALE_DATA" && err.code !== "NOT_FOUND") throw e;
         stale.push(s);
-        appendEvent(this.app.db, { ts: t, kind: "stale_data", cycleId: cycleIdAt(t), detail: { symbol: s, message: err.message } });
+        appendEvent(this.app.db, {
+          ts: t,
+          kind: "stale_data",
+          cycleId: cycleIdAt(t),
+          detail: { symbol: s, message: err.message },
+        });
       }
     }
     return { features, stale };
@@ -134,7 +144,8 @@ export class MinuteCycle {
     else if (t > stored.expires_at) reason = "expired";
     else {
       const unknown = stored.target.targets.filter((x) => !this.app.config.universe.includes(x.symbol));
-      if (unknown.length === 0) return { used: "agent", reason: null, target_id: stored.id, target: stored.target };
+      if (unknown.length === 0)
+        return { used: "agent", reason: null, target_id: stored.id, target: stored.target };
       reason = `invalid: unknown symbols ${unknown.map((u) => u.symbol).join(",")}`;
     }
     return { used: "baseline", reason, target_id: stored?.id ?? null, target: baselineTarget(features) };
@@ -180,7 +191,12 @@ export class MinuteCycle {
 
     const choice = this.chooseTarget(t, features);
     if (choice.used === "baseline") {
-      appendEvent(app.db, { ts: t, kind: "target_fallback", cycleId: id, detail: { used: "baseline", reason: choice.reason } });
+      appendEvent(app.db, {
+        ts: t,
+        kind: "target_fallback",
+        cycleId: id,
+        detail: { used: "baseline", reason: choice.reason },
+      });
     }
     const previous = getMeta<Weights>(app.db, META_PREV) ?? current;
     // Coins without fresh data keep their current weight: no trading on stale data.
@@ -200,7 +216,12 @@ export class MinuteCycle {
     for (const f of features) {
       const inst = instruments.find((i) => i.symbol === f.symbol);
       if (!inst) continue;
-      markets[f.symbol] = { mid: f.mid, lot: inst.lot_size, tick: inst.tick_size, minNotional: inst.min_notional ?? app.config.risk.minNotional };
+      markets[f.symbol] = {
+        mid: f.mid,
+        lot: inst.lot_size,
+        tick: inst.tick_size,
+        minNotional: inst.min_notional ?? app.config.risk.minNotional,
+      };
     }
     const planned = planExecution({
       cycleId: id,
@@ -273,7 +294,11 @@ export class MinuteCycle {
         client_order_id: s.client_order_id,
       });
       if (!out.ok) {
-        report.refused.push({ client_order_id: s.client_order_id, code: out.error.code, message: out.error.message });
+        report.refused.push({
+          client_order_id: s.client_order_id,
+          code: out.error.code,
+          message: out.error.message,
+        });
         continue;
       }
       const v = out.result as SubmitView;

@@ -117,16 +117,29 @@ export function planExecution(p: PlanInput): ExecutionPlan {
       const r = reducing.at(-1)!;
       if (new Decimal(r.qty).times(m.mid).lessThan(m.minNotional)) {
         reducing.pop();
-        skipped.push({ symbol, reason: `reducing slice below min notional ${m.minNotional}`, delta_weight: deltaW });
+        skipped.push({
+          symbol,
+          reason: `reducing slice below min notional ${m.minNotional}`,
+          delta_weight: deltaW,
+        });
       }
     }
     if (increase.greaterThan(0)) {
       // Fewer slices when splitting would put a slice below the minimum notional.
-      const fit = m.minNotional > 0 ? increase.times(m.mid).dividedBy(m.minNotional).floor().toNumber() : p.twapSlices;
+      const fit =
+        m.minNotional > 0 ? increase.times(m.mid).dividedBy(m.minNotional).floor().toNumber() : p.twapSlices;
       let n = Math.min(Math.max(1, p.twapSlices), fit);
-      while (n > 1 && roundToStep(increase.dividedBy(n), m.lot, Decimal.ROUND_DOWN).times(m.mid).lessThan(m.minNotional)) n--;
+      while (
+        n > 1 &&
+        roundToStep(increase.dividedBy(n), m.lot, Decimal.ROUND_DOWN).times(m.mid).lessThan(m.minNotional)
+      )
+        n--;
       if (n < 1) {
-        skipped.push({ symbol, reason: `increase below min notional ${m.minNotional}`, delta_weight: deltaW });
+        skipped.push({
+          symbol,
+          reason: `increase below min notional ${m.minNotional}`,
+          delta_weight: deltaW,
+        });
         continue;
       }
       const each = roundToStep(increase.dividedBy(n), m.lot, Decimal.ROUND_DOWN);

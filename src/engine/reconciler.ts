@@ -70,7 +70,8 @@ export class Reconciler {
       for (const sym of new Set([...mirror.keys(), ...venuePos.keys()])) {
         const local = mirror.get(sym)?.size ?? "0";
         const remote = venuePos.get(sym)?.size ?? "0";
-        if (!new Decimal(local).equals(remote)) diffs.push({ kind: "position", symbol: sym, local, venue: remote });
+        if (!new Decimal(local).equals(remote))
+          diffs.push({ kind: "position", symbol: sym, local, venue: remote });
       }
 
       // Orders: local open orders the venue no longer lists are settled by order status.
@@ -78,7 +79,13 @@ export class Reconciler {
       for (const o of listOrders(app.db, { venue: venueId, statuses: ["open"], limit: 10_000 })) {
         if (openIds.has(o.client_order_id)) continue;
         const r = await app.orders.resolve(o.id);
-        diffs.push({ kind: "order", symbol: o.symbol, local: "open", venue: r.status, detail: o.client_order_id });
+        diffs.push({
+          kind: "order",
+          symbol: o.symbol,
+          local: "open",
+          venue: r.status,
+          detail: o.client_order_id,
+        });
         settled.push(o.id);
       }
       const known = new Set(
@@ -88,7 +95,13 @@ export class Reconciler {
       );
       for (const o of open) {
         if (o.client_order_id === null || !known.has(o.client_order_id)) {
-          diffs.push({ kind: "order", symbol: o.symbol, local: null, venue: o.status, detail: o.venue_order_id });
+          diffs.push({
+            kind: "order",
+            symbol: o.symbol,
+            local: null,
+            venue: o.status,
+            detail: o.venue_order_id,
+          });
         }
       }
 
@@ -108,7 +121,8 @@ export class Reconciler {
       since = newest;
 
       app.db.transaction(() => {
-        for (const d of diffs) appendEvent(app.db, { ts: at, kind: "reconcile_diff", detail: { ...d, venue_id: venueId } });
+        for (const d of diffs)
+          appendEvent(app.db, { ts: at, kind: "reconcile_diff", detail: { ...d, venue_id: venueId } });
         adoptMirror(
           app.db,
           venueId,
@@ -146,7 +160,11 @@ export class Reconciler {
     app.db.transaction(() => {
       setMeta(app.db, this.key("failures"), failures);
       setMeta(app.db, this.key("last"), { at, ok: false, error: message });
-      appendEvent(app.db, { ts: at, kind: "reconcile_failure", detail: { venue: venueId, failures, error: message } });
+      appendEvent(app.db, {
+        ts: at,
+        kind: "reconcile_failure",
+        detail: { venue: venueId, failures, error: message },
+      });
       if (failures >= this.maxFailures && getControl(app.db).mode !== "HALT") {
         const reason = `reconciliation with ${venueId} failed ${failures} times in a row: ${message}`;
         setControl(app.db, "HALT", reason, "system:reconciler", at);

@@ -9,6 +9,7 @@ import { ReplaySource } from "../exchange/replay/source.js";
 import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
 import { iterateCycles } from "../store/cycles.js";
+import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 
 /**
@@ -104,7 +105,8 @@ export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<Repl
 
 async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<ReplaySummary> {
   const source = app.market.source;
-  if (!(source instanceof ReplaySource)) throw new TwError("CONFIG_INVALID", "replay needs a replay: data source.");
+  if (!(source instanceof ReplaySource))
+    throw new TwError("CONFIG_INVALID", "replay needs a replay: data source.");
   const range = source.commonRange();
   if (!range) throw new TwError("CONFIG_INVALID", `No common time range in ${opts.dataDir}.`);
   const step = app.engine.settings.cycleMs;
@@ -121,7 +123,10 @@ async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<Re
   let nextTarget = 0;
   const total = Math.floor((to - from) / step) + 1;
   const venue = app.venues.get("paper");
-  const startEquity = Number((await venue.accountState()).equity);
+  // A resumed replay reports against the equity the run started with, not where it was interrupted.
+  const startEquity =
+    getMeta<number>(app.db, "replay.start_equity") ?? Number((await venue.accountState()).equity);
+  setMeta(app.db, "replay.start_equity", startEquity);
   await app.engine.reconciler.reconcile();
   const t0 = performance.now();
   let done = 0;
@@ -129,7 +134,8 @@ async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<Re
     if (t > clock.now()) clock.set(t);
     while (nextTarget < targets.length && targets[nextTarget].time <= t) {
       const r = await callTool(app, agent, "portfolio_set_target", targets[nextTarget].args);
-      if (r.isError) app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
+      if (r.isError)
+        app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
       nextTarget++;
     }
     // One SQLite transaction per tick: the paper venue lives in the same file, so a cycle is all or
@@ -191,7 +197,9 @@ function summarize(
     rejected: count("SELECT COUNT(*) AS n FROM orders WHERE venue = 'paper' AND status = 'rejected'"),
     refused,
     fees: sum(db.prepare("SELECT fee AS v FROM fills WHERE venue = 'paper'").all() as Array<{ v: string }>),
-    funding: sum(db.prepare("SELECT funding AS v FROM positions WHERE venue = 'paper'").all() as Array<{ v: string }>),
+    funding: sum(
+      db.prepare("SELECT funding AS v FROM positions WHERE venue = 'paper'").all() as Array<{ v: string }>,
+    ),
     start_equity: r.startEquity,
     end_equity: endEquity,
     total_return: r.startEquity > 0 ? endEquity / r.startEquity - 1 : 0,

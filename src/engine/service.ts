@@ -54,7 +54,8 @@ export class EngineService {
     const equity = Number(account.equity);
     const weights: Weights = {};
     for (const s of this.app.config.universe) weights[s] = 0;
-    for (const p of account.positions) weights[p.symbol] = equity > 0 ? (Number(p.size) * Number(p.mark_px)) / equity : 0;
+    for (const p of account.positions)
+      weights[p.symbol] = equity > 0 ? (Number(p.size) * Number(p.mark_px)) / equity : 0;
     return { weights, equity };
   }
 
@@ -118,7 +119,11 @@ export class EngineService {
             mode: last.mode,
             target_used: last.target.used,
             target_reason: last.target.reason,
-            approved: { gross: last.approved.gross, net: last.approved.net, turnover: last.approved.turnover },
+            approved: {
+              gross: last.approved.gross,
+              net: last.approved.net,
+              turnover: last.approved.turnover,
+            },
             rejections: last.approved.rejections,
             slices: last.plan.slices.length,
             skipped: last.plan.skipped,
@@ -126,7 +131,12 @@ export class EngineService {
           }
         : null,
       last_reconcile: this.reconciler.last(),
-      recent_events: recentEvents(this.app.db, 20).map((e) => ({ ts: e.ts, kind: e.kind, cycle_id: e.cycle_id, detail: e.detail })),
+      recent_events: recentEvents(this.app.db, 20).map((e) => ({
+        ts: e.ts,
+        kind: e.kind,
+        cycle_id: e.cycle_id,
+        detail: e.detail,
+      })),
     };
   }
 
@@ -147,9 +157,7 @@ export class EngineService {
     let running: Promise<unknown> = Promise.resolve();
     const log = this.app.log;
     const guard = (name: string, fn: () => Promise<unknown>) => {
-      running = running
-        .then(fn)
-        .catch((err) => log.error({ err, job: name }, "engine job failed"));
+      running = running.then(fn).catch((err) => log.error({ err, job: name }, "engine job failed"));
       return running;
     };
     void guard("startup-reconcile", () => this.reconciler.reconcile());
@@ -160,7 +168,9 @@ export class EngineService {
       if (stopped) return;
       void guard("cycle", async () => {
         const now = this.clock.now();
-        const t = this.app.replayClock ? this.nextTick(now) : Math.floor(now / this.settings.cycleMs) * this.settings.cycleMs;
+        const t = this.app.replayClock
+          ? this.nextTick(now)
+          : Math.floor(now / this.settings.cycleMs) * this.settings.cycleMs;
         return this.tick(t);
       });
     }, this.settings.cycleMs);

@@ -15,7 +15,9 @@ export interface MirrorPosition {
 
 /** Mirrored positions of a venue, by symbol. */
 export function mirrorPositions(db: Db, venue: string): Map<string, MirrorPosition> {
-  const rows = db.prepare("SELECT symbol, size, entry_px FROM mirror_positions WHERE venue = ?").all(venue) as MirrorPosition[];
+  const rows = db
+    .prepare("SELECT symbol, size, entry_px FROM mirror_positions WHERE venue = ?")
+    .all(venue) as MirrorPosition[];
   return new Map(rows.map((r) => [r.symbol, r]));
 }
 
@@ -46,7 +48,7 @@ export function mirrorAccount(
   db: Db,
   venue: string,
 ): { equity: string; cash: string; open_orders: number; updated_at: number } | undefined {
-  return db.prepare("SELECT equity, cash, open_orders, updated_at FROM mirror_accounts WHERE venue = ?").get(venue) as
-    | { equity: string; cash: string; open_orders: number; updated_at: number }
-    | undefined;
+  return db
+    .prepare("SELECT equity, cash, open_orders, updated_at FROM mirror_accounts WHERE venue = ?")
+    .get(venue) as { equity: string; cash: string; open_orders: number; updated_at: number } | undefined;
 }

@@ -26,7 +26,11 @@ export const portfolioTools = [
     input: z
       .object({
         targets: z
-          .array(z.object({ symbol: z.string().regex(/^[A-Z0-9]{1,20}$/), weight: z.number().min(-1).max(1) }).strict())
+          .array(
+            z
+              .object({ symbol: z.string().regex(/^[A-Z0-9]{1,20}$/), weight: z.number().min(-1).max(1) })
+              .strict(),
+          )
           .max(50),
         cash_weight: z.number().min(0).max(1).default(0),
         confidence: z.number().min(0).max(1),
@@ -53,7 +57,11 @@ export const portfolioTools = [
       exposure: "none",
       idempotencyKey: a.idempotency_key ? `portfolio_set_target:${a.idempotency_key}` : undefined,
     }),
-    summarize: (r) => ({ target_id: r.target_id, rejections: r.approved.rejections.length, gross: r.approved.gross }),
+    summarize: (r) => ({
+      target_id: r.target_id,
+      rejections: r.approved.rejections.length,
+      gross: r.approved.gross,
+    }),
     handler: async (a, { app, caller }) => {
       const { idempotency_key, ...target } = a;
       return app.engine.setTarget(caller.id, target, idempotency_key);
@@ -88,7 +96,10 @@ export const portfolioTools = [
       last_reconcile: z.record(z.string(), z.unknown()).nullable(),
       recent_events: z.array(z.record(z.string(), z.unknown())),
     }),
-    summarize: (r) => ({ mode: r.mode, last_cycle: (r.last_cycle as { cycle_id?: string } | null)?.cycle_id ?? null }),
+    summarize: (r) => ({
+      mode: r.mode,
+      last_cycle: (r.last_cycle as { cycle_id?: string } | null)?.cycle_id ?? null,
+    }),
     handler: async (_a, { app }) => app.engine.status() as never,
   }),
 ];

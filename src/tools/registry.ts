@@ -195,7 +195,9 @@ export async function callTool(
   });
   if (!outcome.ok) return errorResult(outcome.error);
   const structured = outcome.result as Record<string, unknown>;
-  const content = tool.content ? tool.content(structured) : [{ type: "text" as const, text: JSON.stringify(structured) }];
+  const content = tool.content
+    ? tool.content(structured)
+    : [{ type: "text" as const, text: JSON.stringify(structured) }];
   return { structuredContent: structured, content };
 }
 

@@ -35,7 +35,11 @@ const DAY1_FROM = Date.parse("2025-05-26T00:00:00Z");
 describe("replay over real data", () => {
   it("every persisted cycle respects caps, gross, net and turnover; close-first holds; equity is marked exactly", async () => {
     const h = home();
-    const s = await runReplay(cfg(h), { dataDir: REPLAY_30D, from: DAY1_FROM, to: DAY1_FROM + 6 * 3_600_000 });
+    const s = await runReplay(cfg(h), {
+      dataDir: REPLAY_30D,
+      from: DAY1_FROM,
+      to: DAY1_FROM + 6 * 3_600_000,
+    });
     expect(s.cycles).toBe(361);
     expect(s.orders).toBeGreaterThan(0);
     const db = openDb(join(h, "tradewarden.db"));
@@ -49,7 +53,9 @@ describe("replay over real data", () => {
       expect(g).toBeLessThanOrEqual(0.4 + EPS);
       expect(Math.abs(net)).toBeLessThanOrEqual(0.2 + EPS);
       for (const [sym, x] of Object.entries(w)) {
-        expect(Math.abs(x), `${c.id} ${sym}`).toBeLessThanOrEqual((sym === "BTC" || sym === "ETH" ? 0.15 : 0.1) + EPS);
+        expect(Math.abs(x), `${c.id} ${sym}`).toBeLessThanOrEqual(
+          (sym === "BTC" || sym === "ETH" ? 0.15 : 0.1) + EPS,
+        );
       }
       expect(c.approved.turnover).toBeLessThanOrEqual(0.1 + EPS);
       const firstIncrease = c.plan.slices.findIndex((x) => !x.reduce_only);
@@ -60,10 +66,13 @@ describe("replay over real data", () => {
     expect(n).toBe(361);
 
     // Equity = cash + Σ positions marked to market, exactly (decimal), at the end of the run.
-    const app = await createApp(cfg(h, (c) => (c.marketData = `replay:${REPLAY_30D}`)), {
-      clock: new SimClock(DAY1_FROM + 6 * 3_600_000),
-      log: createLogger("silent"),
-    });
+    const app = await createApp(
+      cfg(h, (c) => (c.marketData = `replay:${REPLAY_30D}`)),
+      {
+        clock: new SimClock(DAY1_FROM + 6 * 3_600_000),
+        log: createLogger("silent"),
+      },
+    );
     cleanups.unshift(() => void app.close());
     const acct = await app.venues.get("paper").accountState();
     const upnl = acct.positions.reduce((a, p) => a.plus(p.unrealized_pnl), new Decimal(0));
@@ -88,7 +97,12 @@ describe("replay over real data", () => {
         model: { name: "test", version: "1" },
       })}\n`,
     );
-    await runReplay(cfg(h), { dataDir: REPLAY_30D, from: DAY1_FROM, to: DAY1_FROM + 4 * 60_000, targetFile: file });
+    await runReplay(cfg(h), {
+      dataDir: REPLAY_30D,
+      from: DAY1_FROM,
+      to: DAY1_FROM + 4 * 60_000,
+      targetFile: file,
+    });
     const db = openDb(join(h, "tradewarden.db"));
     cleanups.unshift(() => db.close());
     const cycles = [...iterateCycles(db)];
@@ -124,7 +138,8 @@ describe("replay over real data", () => {
       });
     const from = Date.parse("2025-05-29T12:00:00Z");
     const lines: string[] = [];
-    for (let t = from; t < from + 48 * 3_600_000; t += 4 * 60_000) lines.push(line(new Date(t).toISOString()));
+    for (let t = from; t < from + 48 * 3_600_000; t += 4 * 60_000)
+      lines.push(line(new Date(t).toISOString()));
     writeFileSync(file, `${lines.join("\n")}\n`);
     const s = await runReplay(
       cfg(h, (c) => {

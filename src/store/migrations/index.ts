@@ -17,4 +17,11 @@ export interface Migration {
 }
 
 /** All migrations, in version order. */
-export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Market, m003Orders, m004Engine, m005Research, m006Knowledge];
+export const MIGRATIONS: readonly Migration[] = [
+  m001Foundation,
+  m002Market,
+  m003Orders,
+  m004Engine,
+  m005Research,
+  m006Knowledge,
+];

@@ -1,0 +1,90 @@
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDb } from "../../src/store/db.js";
+import { REPLAY_30D, tempHome } from "../helpers/app.js";
+
+const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
+const ARGS = [
+  "replay",
+  "--data",
+  REPLAY_30D,
+  "--from",
+  "2025-05-26T00:00:00Z",
+  "--to",
+  "2025-05-26T16:00:00Z",
+  "--json",
+];
+
+let cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups) c();
+  cleanups = [];
+});
+
+function env(home: string): NodeJS.ProcessEnv {
+  return { ...process.env, TW_HOME: home, TW_LOG_LEVEL: "silent" };
+}
+
+function cyclesDone(home: string): number {
+  try {
+    const db = openDb(join(home, "tradewarden.db"));
+    try {
+      return (db.prepare("SELECT COUNT(*) AS n FROM cycles WHERE status = 'done'").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
+describe("replay restart", () => {
+  it("a replay killed mid-run resumes consistently: no client order id is sent twice and the summary equals an uninterrupted run", async () => {
+    const a = tempHome();
+    const b = tempHome();
+    cleanups.push(a.cleanup, b.cleanup);
+
+    // Kill the first run with SIGKILL once it is well into the window.
+    const child = spawn("node", [CLI, ...ARGS], { env: env(a.home), stdio: "ignore" });
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    let killed = false;
+    for (let i = 0; i < 600 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (cyclesDone(a.home) >= 150) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+    await exited;
+    expect(killed).toBe(true);
+    const before = cyclesDone(a.home);
+    expect(before).toBeGreaterThanOrEqual(150);
+    expect(before).toBeLessThan(961);
+
+    const resumed = spawnSync("node", [CLI, ...ARGS], { env: env(a.home), encoding: "utf8" });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const straight = spawnSync("node", [CLI, ...ARGS], { env: env(b.home), encoding: "utf8" });
+    expect(straight.status, straight.stderr).toBe(0);
+
+    const { cycles_per_second: _r, ...r } = JSON.parse(resumed.stdout);
+    const { cycles_per_second: _s, ...s } = JSON.parse(straight.stdout);
+    expect(r).toEqual(s);
+    expect(r.orders).toBeGreaterThan(0);
+
+    const db = openDb(join(a.home, "tradewarden.db"));
+    cleanups.unshift(() => db.close());
+    const dupVenue = db
+      .prepare(
+        "SELECT client_order_id, COUNT(*) AS n FROM paper_orders GROUP BY client_order_id HAVING n > 1",
+      )
+      .all();
+    expect(dupVenue).toEqual([]);
+    const cycles = db.prepare("SELECT id, status FROM cycles ORDER BY ts").all() as Array<{
+      id: string;
+      status: string;
+    }>;
+    expect(cycles).toHaveLength(961);
+    expect(new Set(cycles.map((c) => c.status))).toEqual(new Set(["done"]));
+  });
+});
