@@ -1,5 +1,6 @@
 import { backtestBench } from "./backtest.js";
 import { run as runRag } from "./rag.js";
+import { replayBench } from "./replay.js";
 
 /**
  * `npm run bench` entry (runs dist/bench/index.js with --expose-gc). Benchmarks are not tests: each
@@ -16,6 +17,7 @@ export interface BenchModule {
 /** Every benchmark, in run order. */
 export const BENCHES: BenchModule[] = [
   backtestBench,
+  replayBench,
   {
     name: "rag",
     run: async () => {

@@ -67,10 +67,13 @@ export function cycleSettings(app: App): CycleSettings {
   };
 }
 
-/** Cycle id of a tick: `cyc-YYYYMMDDTHHMM` (UTC), so client ids are deterministic and ≤ 64 chars. */
+/**
+ * Cycle id of a tick: `cyc-YYYYMMDDTHHMMSS` (UTC), so client ids are deterministic, unique for any
+ * cycle length of a second or more, and ≤ 64 chars (`cyc-20250526T001500:DOGE:3:sell` is 32).
+ */
 export function cycleIdAt(t: number): string {
-  const iso = new Date(t).toISOString();
-  return `cyc-${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}`;
+  const d = new Date(t).toISOString().replace(/[-:]/g, "");
+  return `cyc-${d.slice(0, 15)}`;
 }
 
 /** Waits until `t` on the clock: sets a simulated clock, sleeps on the wall clock. */
@@ -264,6 +267,8 @@ export class MinuteCycle {
       skipped_budget: 0,
       fees: "0",
       end_equity: rec.equity,
+      end_cash: "0",
+      end_positions: [],
     };
     const t0 = performance.now();
     // The cycle never plans past the rolling-24h notional cap: increasing slices that would exceed the
@@ -309,6 +314,13 @@ export class MinuteCycle {
     const venue = app.venues.get(settings.venue);
     const end = await venue.accountState();
     report.end_equity = end.equity;
+    report.end_cash = end.cash;
+    report.end_positions = end.positions.map((p) => ({
+      symbol: p.symbol,
+      size: p.size,
+      entry_px: p.entry_px,
+      mark_px: p.mark_px,
+    }));
     const fees = app.db
       .prepare("SELECT fee FROM fills WHERE venue = ? AND client_order_id LIKE ?")
       .all(settings.venue, `${rec.id}:%`) as Array<{ fee: string }>;

@@ -42,9 +42,17 @@ export class EngineService {
     if (ms > 0) await new Promise((r) => setTimeout(r, ms));
   }
 
-  /** Start of the next tick after `now` (ticks are aligned to multiples of the cycle length). */
+  /**
+   * Simulated time per tick: the cycle length, except that `serve` over a replay source moves at least
+   * one bar (60 s) per tick — a time-lapse — so targets' TTL and the next tick are in that time.
+   */
+  get tickMs(): number {
+    return this.app.replayClock ? Math.max(this.settings.cycleMs, 60_000) : this.settings.cycleMs;
+  }
+
+  /** Start of the next tick after `now` (ticks are aligned to multiples of the tick length). */
   nextTick(now = this.clock.now()): number {
-    return Math.floor(now / this.settings.cycleMs) * this.settings.cycleMs + this.settings.cycleMs;
+    return Math.floor(now / this.tickMs) * this.tickMs + this.tickMs;
   }
 
   /** Current weights (position × mid / equity) from the last reconcile's mirror or the venue. */
@@ -85,7 +93,7 @@ export class EngineService {
       mode: getControl(this.app.db).mode,
       limits: this.settings.limits,
     });
-    const expiresAt = now + this.settings.targetTtlCycles * this.settings.cycleMs;
+    const expiresAt = now + this.settings.targetTtlCycles * this.tickMs;
     const id = insertTarget(this.app.db, { ts: now, caller, target, expiresAt, key });
     const { smoothed: _s, ...rest } = approved;
     return { target_id: id, expires_at: expiresAt, approved: rest, next_cycle_at: this.nextTick(now) };
@@ -168,9 +176,8 @@ export class EngineService {
       if (stopped) return;
       void guard("cycle", async () => {
         const now = this.clock.now();
-        const t = this.app.replayClock
-          ? this.nextTick(now)
-          : Math.floor(now / this.settings.cycleMs) * this.settings.cycleMs;
+        // Replay in serve: a time-lapse of one tick (≥ one bar) per wall-clock cycle.
+        const t = this.app.replayClock ? this.nextTick(now) : Math.floor(now / this.tickMs) * this.tickMs;
         return this.tick(t);
       });
     }, this.settings.cycleMs);

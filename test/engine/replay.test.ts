@@ -2,11 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Dec as Decimal } from "../../src/exchange/fillModel.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApp } from "../../src/app.js";
-import { SimClock } from "../../src/clock.js";
 import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
-import { createLogger } from "../../src/log.js";
 import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
 import { openDb } from "../../src/store/db.js";
 import { REPLAY_30D, tempHome, testConfig } from "../helpers/app.js";
@@ -33,14 +30,10 @@ function cfg(h: string, patch: (c: Config) => void = () => {}): Config {
 const DAY1_FROM = Date.parse("2025-05-26T00:00:00Z");
 
 describe("replay over real data", () => {
-  it("every persisted cycle respects caps, gross, net and turnover; close-first holds; equity is marked exactly", async () => {
+  it("the 30 real days replay completes; every persisted cycle respects caps, gross, net, turnover and close-first, and equity = cash + positions marked to market exactly", async () => {
     const h = home();
-    const s = await runReplay(cfg(h), {
-      dataDir: REPLAY_30D,
-      from: DAY1_FROM,
-      to: DAY1_FROM + 6 * 3_600_000,
-    });
-    expect(s.cycles).toBe(361);
+    const s = await runReplay(cfg(h), { dataDir: REPLAY_30D });
+    expect(s.cycles).toBeGreaterThan(43_000);
     expect(s.orders).toBeGreaterThan(0);
     const db = openDb(join(h, "tradewarden.db"));
     cleanups.unshift(() => db.close());
@@ -62,26 +55,16 @@ describe("replay over real data", () => {
       const lastReduce = c.plan.slices.map((x) => x.reduce_only).lastIndexOf(true);
       if (firstIncrease >= 0 && lastReduce >= 0) expect(lastReduce).toBeLessThan(firstIncrease);
       expect(c.status).toBe("done");
+      // Equity identity, recomputed here from the venue's cash and positions at the cycle's end.
+      const r = c.report!;
+      const marked = r.end_positions.reduce(
+        (a, p) => a.plus(new Decimal(p.size).times(new Decimal(p.mark_px).minus(p.entry_px))),
+        new Decimal(r.end_cash),
+      );
+      expect(marked.equals(new Decimal(r.end_equity)), c.id).toBe(true);
     }
-    expect(n).toBe(361);
-
-    // Equity = cash + Σ positions marked to market, exactly (decimal), at the end of the run.
-    const app = await createApp(
-      cfg(h, (c) => (c.marketData = `replay:${REPLAY_30D}`)),
-      {
-        clock: new SimClock(DAY1_FROM + 6 * 3_600_000),
-        log: createLogger("silent"),
-      },
-    );
-    cleanups.unshift(() => void app.close());
-    const acct = await app.venues.get("paper").accountState();
-    const upnl = acct.positions.reduce((a, p) => a.plus(p.unrealized_pnl), new Decimal(0));
-    expect(new Decimal(acct.equity).equals(new Decimal(acct.cash).plus(upnl))).toBe(true);
-    for (const p of acct.positions) {
-      const expected = new Decimal(p.size).times(new Decimal(p.mark_px).minus(p.entry_px));
-      expect(new Decimal(p.unrealized_pnl).minus(expected).abs().toNumber()).toBeLessThan(1e-9);
-    }
-  });
+    expect(n).toBe(s.cycles);
+  }, 900_000);
 
   it("a target file asking for 100% BTC is clipped to the cap with the reasons recorded", async () => {
     const h = home();
