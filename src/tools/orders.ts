@@ -11,7 +11,7 @@ import {
 } from "../orders/ops.js";
 import { intentView } from "../orders/views.js";
 import { getOrder } from "../store/orders.js";
-import { defineTool } from "./registry.js";
+import { defineTool, type ToolContext } from "./registry.js";
 
 /**
  * orders + approval toolsets: thin adapters over src/orders (domain) and src/policy/approval.ts.
@@ -100,6 +100,27 @@ const decisionOutput = z.object({
   expires_at: z.number().nullable(),
   intent: intentSchema,
 });
+
+/** Handler of order_approve / order_reject: records the decision (operator) and returns it with the intent. */
+function decisionHandler(decision: "approved" | "rejected") {
+  return async (args: { intent_id: string; reason?: string }, { app, caller }: ToolContext) => {
+    const { intent, approval } = decide(
+      app,
+      args.intent_id,
+      decision,
+      caller.id,
+      "tool",
+      args.reason ?? null,
+    );
+    return {
+      intent_id: intent.id,
+      decision: approval.decision,
+      actor: approval.actor,
+      expires_at: approval.expires_at,
+      intent: intentView(app, intent, caller),
+    };
+  };
+}
 
 export const orderTools = [
   defineTool({
@@ -201,23 +222,7 @@ export const orderTools = [
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     input: decisionInput,
     output: decisionOutput,
-    handler: async (args, { app, caller }) => {
-      const { intent, approval } = decide(
-        app,
-        args.intent_id,
-        "approved",
-        caller.id,
-        "tool",
-        args.reason ?? null,
-      );
-      return {
-        intent_id: intent.id,
-        decision: approval.decision,
-        actor: approval.actor,
-        expires_at: approval.expires_at,
-        intent: intentView(app, intent, caller),
-      };
-    },
+    handler: decisionHandler("approved"),
   }),
   defineTool({
     name: "order_reject",
@@ -229,22 +234,6 @@ export const orderTools = [
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     input: decisionInput,
     output: decisionOutput,
-    handler: async (args, { app, caller }) => {
-      const { intent, approval } = decide(
-        app,
-        args.intent_id,
-        "rejected",
-        caller.id,
-        "tool",
-        args.reason ?? null,
-      );
-      return {
-        intent_id: intent.id,
-        decision: approval.decision,
-        actor: approval.actor,
-        expires_at: approval.expires_at,
-        intent: intentView(app, intent, caller),
-      };
-    },
+    handler: decisionHandler("rejected"),
   }),
 ];
