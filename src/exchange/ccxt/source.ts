@@ -110,7 +110,7 @@ export class CcxtSource implements MarketData {
     const all = await this.call("loadMarkets", () => this.ex.loadMarkets());
     const map = new Map<string, MarketInterface>();
     for (const m of Object.values(all)) {
-      if (!m || !m.swap || m.linear !== true || m.active === false) continue;
+      if (!m?.swap || m.linear !== true || m.active === false) continue;
       if (m.settle !== "USDT" && m.settle !== "USDC") continue;
       const prev = map.get(m.base);
       if (!prev || (prev.settle !== "USDT" && m.settle === "USDT")) map.set(m.base, m);
