@@ -320,6 +320,7 @@ export class MinuteCycle {
       size: p.size,
       entry_px: p.entry_px,
       mark_px: p.mark_px,
+      unrealized_pnl: p.unrealized_pnl,
     }));
     const fees = app.db
       .prepare("SELECT fee FROM fills WHERE venue = ? AND client_order_id LIKE ?")

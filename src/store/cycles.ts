@@ -76,9 +76,15 @@ export interface CycleReport {
   skipped_budget: number;
   fees: string;
   end_equity: string;
-  /** The venue's cash and positions at the end of the cycle (equity = cash + Σ size × (mark − entry)). */
+  /** The venue's cash and positions at the end of the cycle (equity = cash + Σ unrealised PnL). */
   end_cash: string;
-  end_positions: Array<{ symbol: string; size: string; entry_px: string; mark_px: string }>;
+  end_positions: Array<{
+    symbol: string;
+    size: string;
+    entry_px: string;
+    mark_px: string;
+    unrealized_pnl: string;
+  }>;
 }
 
 /** Persists a planned cycle (before any order is sent, so a restart resumes the same plan). */
