@@ -27,6 +27,17 @@ const gridValue = z.union([z.number(), z.boolean(), z.string().max(1000)]);
 export const MAX_VARIANTS = 5000;
 
 /** An experiment specification (snake_case; stored verbatim). */
+/**
+ * In-sample / out-of-sample split: `train_test` (first `train_fraction` of the bars in-sample) or
+ * `walk_forward` (`folds` consecutive train/test windows). Shared by the spec and the experiment_run tool.
+ */
+export const SplitSpec = z
+  .discriminatedUnion("kind", [
+    z.object({ kind: z.literal("train_test"), train_fraction: z.number().gt(0).lt(1).default(0.7) }).strict(),
+    z.object({ kind: z.literal("walk_forward"), folds: z.number().int().min(1).max(20).default(3) }).strict(),
+  ])
+  .default({ kind: "train_test", train_fraction: 0.7 });
+
 export const ExperimentSpec = z
   .object({
     strategy: z.string().min(1).max(64),
@@ -35,16 +46,7 @@ export const ExperimentSpec = z
     /** param name → values; the grid is their cartesian product. */
     grid: z.record(z.string(), z.array(gridValue).min(1).max(1000)),
     data: DataSpec,
-    split: z
-      .discriminatedUnion("kind", [
-        z
-          .object({ kind: z.literal("train_test"), train_fraction: z.number().gt(0).lt(1).default(0.7) })
-          .strict(),
-        z
-          .object({ kind: z.literal("walk_forward"), folds: z.number().int().min(1).max(20).default(3) })
-          .strict(),
-      ])
-      .default({ kind: "train_test", train_fraction: 0.7 }),
+    split: SplitSpec,
     min_trades: z.number().int().min(0).default(5),
     /** Optional extra gate on the winner's deflated Sharpe (probability, 0..1). */
     min_deflated_sharpe: z.number().min(0).max(1).nullable().default(null),

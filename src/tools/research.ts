@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MAX_MARKERS, renderChartPng } from "../backtest/chart.js";
-import { ExperimentSpec } from "../backtest/experiment.js";
+import { ExperimentSpec, SplitSpec } from "../backtest/experiment.js";
 import { RULE_VOCABULARY } from "../backtest/rules.js";
 import { BacktestSpec } from "../backtest/run.js";
 import { describeStrategies } from "../backtest/strategies/index.js";
@@ -376,16 +376,7 @@ export const researchTools = [
             .min(1)
             .max(1000),
         ),
-        split: z
-          .discriminatedUnion("kind", [
-            z
-              .object({ kind: z.literal("train_test"), train_fraction: z.number().gt(0).lt(1).default(0.7) })
-              .strict(),
-            z
-              .object({ kind: z.literal("walk_forward"), folds: z.number().int().min(1).max(20).default(3) })
-              .strict(),
-          ])
-          .default({ kind: "train_test", train_fraction: 0.7 }),
+        split: SplitSpec,
         min_trades: z.number().int().min(0).default(5),
         min_deflated_sharpe: z.number().min(0).max(1).nullable().default(null),
         max_variants: z.number().int().min(1).max(1000).default(1000),
