@@ -34,10 +34,16 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ host: "127.0.0.1", port: 8787, stateless: false, allowedOrigins: [], allowedHosts: [] }),
-    /** Market-data source: `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>`. */
+    /**
+     * Market-data source: `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>` | `replay` (the embedded
+     * 30 days with funding, data/).
+     */
     marketData: z
       .string()
-      .regex(/^(hyperliquid|ccxt:[a-z0-9]+|replay:.+)$/, "expected hyperliquid | ccxt:<id> | replay:<dir>")
+      .regex(
+        /^(hyperliquid|ccxt:[a-z0-9]+|replay|replay:.+)$/,
+        "expected hyperliquid | ccxt:<id> | replay | replay:<dir>",
+      )
       .default("hyperliquid"),
     /** Canonical symbols (base coins) the server trades and summarises. */
     universe: z

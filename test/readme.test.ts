@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { allTools } from "../src/tools/index.js";
@@ -18,8 +18,25 @@ describe("README", () => {
   });
 
   it("starts with the install-and-run command and the test command", () => {
-    const first = README.split("```")[1];
-    expect(first).toContain("npm ci && npm run build && node dist/cli.js");
-    expect(first).toContain("npm ci && npm test");
+    const lines = README.split("```")[1]
+      .split("\n")
+      .map((l) => l.replace(/#.*$/, "").trim())
+      .filter((l) => l !== "" && l !== "bash");
+    expect(lines).toEqual(["npm ci && npm run build && node dist/cli.js replay", "npm ci && npm test"]);
+  });
+});
+
+describe("the clone is self-contained", () => {
+  const root = join(import.meta.dirname, "..");
+  const files = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+    );
+  it("nothing in src/, test/, evals/, .ci/ or the README refers to a folder beside the repository", () => {
+    const all = [...files("src"), ...files("test"), ...files("evals"), ...files(".ci"), "README.md"];
+    // Spelled in two parts so this file does not match itself.
+    const sibling = ["..", "/shared"].join("");
+    const offenders = all.filter((f) => readFileSync(join(root, f), "utf8").includes(sibling));
+    expect(offenders).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import type { Bars, Frame } from "./types.js";
 
 /**
  * Builds backtest {@link Frame}s from candle columns: replay folders (the CSV/CSV.gz layout of
- * ../shared/data, loaded by src/exchange/replay) or candles fetched from any MarketData source.
+ * data/, loaded by src/exchange/replay) or candles fetched from any MarketData source.
  * Symbols are intersected on open time (files of one folder start 1–2 minutes apart), the range is
  * cut to [from, to] (bar open times, inclusive), and funding events are bucketed into the bar that
  * contains them (times rounded to the minute, since exchange settlement times jitter by a few ms).

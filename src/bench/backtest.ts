@@ -1,6 +1,5 @@
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadFrameFromDirs } from "../backtest/data.js";
 import { runEngine } from "../backtest/engine.js";
 import { ExperimentSpec, runExperiment } from "../backtest/experiment.js";
@@ -8,6 +7,7 @@ import * as ind from "../backtest/indicators.js";
 import { computeMetrics } from "../backtest/metrics.js";
 import { resolveStrategy } from "../backtest/strategies/index.js";
 import type { Frame } from "../backtest/types.js";
+import { dataDir } from "../exchange/replay/embedded.js";
 import type { BenchModule } from "./index.js";
 
 /**
@@ -15,15 +15,15 @@ import type { BenchModule } from "./index.js";
  * rescaled to continue from the previous close), reports ema_cross engine throughput against a
  * hand-written Float64Array loop doing the same work (target ratio ≤ 2×), 5-coin momentum_vol_target
  * throughput, indicator timings against technicalindicators, and a 1,000-variant grid's wall time
- * (target < 5 s). Data: $TW_SHARED_DATA or ../shared/data next to the package.
+ * (target < 5 s). Data: $TW_DATA or the package's data/ folder.
  */
 
 const BARS = 1_000_000;
 const FEE = 4.5e-4;
 const SLIP = 1e-4;
 
-function sharedData(): string {
-  return process.env.TW_SHARED_DATA ?? fileURLToPath(new URL("../../../shared/data", import.meta.url));
+function dataFolder(): string {
+  return process.env.TW_DATA ?? dataDir();
 }
 
 /** Repeats a frame to `n` bars: times continue at the bar interval, prices chain multiplicatively. */
@@ -132,7 +132,7 @@ const line = (s: string) => process.stdout.write(`${s}\n`);
 export const backtestBench: BenchModule = {
   name: "backtest",
   async run() {
-    const dir = join(sharedData(), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+    const dir = join(dataFolder(), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
     const btc30 = loadFrameFromDirs(dir, { symbols: ["BTC"], interval: "1m", funding: false });
     const btc = repeatTo(btc30, BARS);
     const five = repeatTo(

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
-import { fileURLToPath } from "node:url";
 import { SimClock } from "../clock.js";
+import { dataDir } from "../exchange/replay/embedded.js";
 import { defaultKnowledgeDir } from "../knowledge/component.js";
 import { INDEXED_EXTENSIONS, RagIndex } from "../knowledge/rag.js";
 import { openDb } from "../store/db.js";
@@ -9,7 +9,7 @@ import { openDb } from "../store/db.js";
 /**
  * Benchmark of rag_search (issue 7): latency percentiles of RagIndex.search over the knowledge corpus
  * replicated until the index holds ≥ 50 000 chunks, against a baseline measured in the same run on
- * one copy of the corpus. Target: p99 < 10 ms at ≥ 50 000 chunks. The corpus is ../shared/data/knowledge
+ * one copy of the corpus. Target: p99 < 10 ms at ≥ 50 000 chunks. The corpus is data/knowledge
  * when present (the workspace's real docs), else the shipped docs/knowledge.
  */
 
@@ -38,13 +38,13 @@ export interface RagBenchOptions {
   minChunks?: number;
   /** Timed rounds over all queries per index. Default 40. */
   rounds?: number;
-  /** Corpus folder. Default: ../shared/data/knowledge if it exists, else docs/knowledge. */
+  /** Corpus folder. Default: data/knowledge if it exists, else docs/knowledge. */
   corpus?: string;
 }
 
 function corpusDir(): string {
-  const shared = fileURLToPath(new URL("../../../shared/data/knowledge", import.meta.url));
-  return existsSync(shared) ? shared : defaultKnowledgeDir();
+  const shipped = join(dataDir(), "knowledge");
+  return existsSync(shipped) ? shipped : defaultKnowledgeDir();
 }
 
 function readCorpus(dir: string): Array<{ path: string; text: string }> {

@@ -9,7 +9,7 @@ import { planExecution } from "../engine/planner.js";
 import { runReplay } from "../engine/replay.js";
 import { clipTarget } from "../engine/riskClip.js";
 import type { Weights } from "../engine/types.js";
-import { sharedDataDir } from "../evals/paths.js";
+import { evalDataDir } from "../evals/paths.js";
 import type { ReplaySource } from "../exchange/replay/source.js";
 import { createLogger } from "../log.js";
 import type { BenchModule } from "./index.js";
@@ -22,7 +22,7 @@ import type { BenchModule } from "./index.js";
  * storage. The ratio is the cost of governance and persistence per cycle. Target: ≥ 5,000 cycles/s.
  */
 
-const DATA = () => join(sharedDataDir(), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+const DATA = () => join(evalDataDir(), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
 
 function config(home: string) {
   return loadConfig({
@@ -88,7 +88,7 @@ export const replayBench: BenchModule = {
       process.stdout.write(
         `decision stages only (baseline): ${base.cycles} cycles in ${base.seconds.toFixed(2)} s = ${baseRate.toFixed(0)} cycles/s\n`,
       );
-      const s = await runReplay(config(homeB), { dataDir: DATA(), log: createLogger("silent") });
+      const s = await runReplay(config(homeB), { dataDirs: [DATA()], log: createLogger("silent") });
       process.stdout.write(
         `full replay (gate, audit, paper venue, reconcile, SQLite): ${s.cycles} cycles, ${s.orders} orders = ${s.cycles_per_second.toFixed(0)} cycles/s\n` +
           `ratio baseline / full: ${(baseRate / s.cycles_per_second).toFixed(1)}× (target ≥ 5,000 cycles/s: ${s.cycles_per_second >= 5000 ? "met" : "not met"})\n`,

@@ -10,7 +10,7 @@ import { EXIT, printJson, withApp } from "./context.js";
 import type { CliModule } from "./types.js";
 
 /**
- * `tradewarden backtest`: runs one backtest on CSV/CSV.gz folders (the ../shared/data layout) without
+ * `tradewarden backtest`: runs one backtest on CSV/CSV.gz folders (the data/ layout) without
  * a server. `--json` prints one JSON object on stdout: the metrics (snake_case) plus bars, elapsed_ms,
  * bars_per_second, the range and the full spec. `--save` also stores it (and its evidence card) in
  * the database like backtest_run does. Errors go to stderr; exit 2 for bad input, 1 for failures.

@@ -38,7 +38,7 @@ export const dataCommand: CliModule = {
     data
       .command("import <dir>")
       .description(
-        "load a replay folder (e.g. ../shared/data/ohlcv/binance_usdm_perp_1m_2025-05-25_2025-06-24) into the store",
+        "load a replay folder (e.g. data/ohlcv/binance_usdm_perp_1m_2025-05-25_2025-06-24) into the store",
       )
       .option("--as <source>", "source label stored with the rows (default replay:<absolute dir>)")
       .option("--json", "JSON output")

@@ -13,13 +13,23 @@ function parseTime(v: string | undefined, flag: string): number | undefined {
   return t;
 }
 
-/** `tradewarden replay --data DIR [--from ISO] [--to ISO] [--equity N] [--target-file FILE] [--json]`. */
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * `tradewarden replay [--data DIR]... [--funding DIR]... [--from ISO] [--to ISO] [--equity N]
+ * [--target-file FILE] [--json]`. Without `--data`: the embedded 30 days with funding (data/).
+ */
 export const replayCommand: CliModule = {
   register(program: Command) {
     program
       .command("replay")
       .description("run the minute cycle on the paper venue over replay data, as fast as possible")
-      .requiredOption("--data <dir>", "replay folder (CSV/CSV.gz candles + funding)")
+      .option(
+        "--data <dir>",
+        "replay folder of CSV/CSV.gz candles (+ funding); repeatable; default: the embedded 30 days with funding",
+        collect,
+      )
+      .option("--funding <dir>", "folder of <COIN><QUOTE>_funding*.csv[.gz] files; repeatable", collect)
       .option("--from <time>", "first cycle (ISO-8601 or ms UTC)")
       .option("--to <time>", "last cycle (ISO-8601 or ms UTC)")
       .option("--equity <quote>", "starting paper equity", (v) => Number(v))
@@ -28,7 +38,8 @@ export const replayCommand: CliModule = {
       .action(
         async (
           o: {
-            data: string;
+            data?: string[];
+            funding?: string[];
             from?: string;
             to?: string;
             equity?: number;
@@ -53,7 +64,8 @@ export const replayCommand: CliModule = {
           let started = false;
           try {
             const s = await runReplay(cfg, {
-              dataDir: o.data,
+              dataDirs: o.data,
+              fundingDirs: o.funding,
               from: parseTime(o.from, "--from"),
               to: parseTime(o.to, "--to"),
               equity: o.equity,

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { delimiter, resolve } from "node:path";
 import { Decimal } from "decimal.js";
 import { type App, createApp } from "../app.js";
 import { SimClock } from "../clock.js";
 import type { Config } from "../config.js";
 import { TwError } from "../errors.js";
+import { embeddedReplayDirs } from "../exchange/replay/embedded.js";
 import { ReplaySource } from "../exchange/replay/source.js";
 import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
@@ -21,7 +22,10 @@ import { callTool } from "../tools/registry.js";
 
 /** Options of {@link runReplay}. Times ms UTC. */
 export interface ReplayOptions {
-  dataDir: string;
+  /** Candle (and funding) folders; default: the embedded 30 days with funding (data/). */
+  dataDirs?: string[];
+  /** Extra funding folders (`<COIN><QUOTE>_funding*.csv[.gz]`). */
+  fundingDirs?: string[];
   from?: number;
   to?: number;
   /** Starting paper equity (quote), default config.paper.startingEquity. */
@@ -86,11 +90,17 @@ export function readTargetFile(path: string): TargetLine[] {
   return out.sort((a, b) => a.time - b.time);
 }
 
+/** The folders a replay reads: `dataDirs` (or the embedded data) then `fundingDirs`, absolute. */
+export function replayDirs(opts: Pick<ReplayOptions, "dataDirs" | "fundingDirs">): string[] {
+  const data = opts.dataDirs && opts.dataDirs.length > 0 ? opts.dataDirs : embeddedReplayDirs();
+  return [...data, ...(opts.fundingDirs ?? [])].map((d) => resolve(d));
+}
+
 /** Runs a replay and returns its summary. Closes the app it creates. */
 export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<ReplaySummary> {
   const cfg: Config = {
     ...cfg0,
-    marketData: `replay:${resolve(opts.dataDir)}`,
+    marketData: `replay:${replayDirs(opts).join(delimiter)}`,
     cycle: { ...cfg0.cycle, venue: "paper", enabled: false },
     paper: { ...cfg0.paper, startingEquity: opts.equity ?? cfg0.paper.startingEquity },
   };
@@ -108,7 +118,7 @@ async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<Re
   if (!(source instanceof ReplaySource))
     throw new TwError("CONFIG_INVALID", "replay needs a replay: data source.");
   const range = source.commonRange();
-  if (!range) throw new TwError("CONFIG_INVALID", `No common time range in ${opts.dataDir}.`);
+  if (!range) throw new TwError("CONFIG_INVALID", `No common time range in ${replayDirs(opts).join(", ")}.`);
   const step = app.engine.settings.cycleMs;
   // Features need 61 closed one-minute bars before the first decision.
   const earliest = Math.ceil((range.start + 62 * 60_000) / step) * step;

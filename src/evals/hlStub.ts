@@ -6,7 +6,7 @@ import { join } from "node:path";
 /**
  * A local Hyperliquid API stand-in for evals (127.0.0.1 only, never the network). It records every
  * request it receives — that record is "what the venue received" for live-venue scenarios — and
- * answers with real recorded responses from ../shared/data/fixtures:
+ * answers with real recorded responses from data/fixtures:
  *   POST /info      by body.type, from the python-sdk cassettes (meta, allMids, l2Book, ...);
  *                   types without a recording get `[]`.
  *   POST /exchange  `order` → ccxt's recorded createOrder reply (filled); `cancel` → success
@@ -28,8 +28,8 @@ export interface HlStub {
   close(): Promise<void>;
 }
 
-function loadInfoResponses(sharedData: string): Map<string, unknown> {
-  const dir = join(sharedData, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
+function loadInfoResponses(dataDir: string): Map<string, unknown> {
+  const dir = join(dataDir, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
   const out = new Map<string, unknown>();
   if (!existsSync(dir)) return out;
   for (const f of readdirSync(dir).sort()) {
@@ -45,8 +45,8 @@ function loadInfoResponses(sharedData: string): Map<string, unknown> {
   return out;
 }
 
-function loadOrderReply(sharedData: string): unknown {
-  const file = join(sharedData, "fixtures", "ccxt_static", "hyperliquid.response.json");
+function loadOrderReply(dataDir: string): unknown {
+  const file = join(dataDir, "fixtures", "ccxt_static", "hyperliquid.response.json");
   if (!existsSync(file)) return { status: "ok", response: { type: "order", data: { statuses: [] } } };
   const doc = JSON.parse(readFileSync(file, "utf8")) as {
     methods: Record<string, Array<{ httpResponse: unknown }>>;
@@ -75,11 +75,11 @@ const REJECT_REPLY = {
 
 /**
  * Starts the stub on 127.0.0.1 with a free port.
- * @param sharedData the shared data folder (fixtures are read from it).
+ * @param dataDir the data folder (fixtures are read from it).
  */
-export async function startHlStub(sharedData: string, mode: StubMode = "ok"): Promise<HlStub> {
-  const info = loadInfoResponses(sharedData);
-  const orderReply = loadOrderReply(sharedData);
+export async function startHlStub(dataDir: string, mode: StubMode = "ok"): Promise<HlStub> {
+  const info = loadInfoResponses(dataDir);
+  const orderReply = loadOrderReply(dataDir);
   const requests: StubRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

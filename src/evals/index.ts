@@ -16,8 +16,8 @@ export interface RunEvalsOptions {
   /** Substring or `*` glob on scenario name or file name. */
   filter?: string;
   transport?: TransportName;
-  /** Shared data folder (default TW_SHARED_DATA or ../shared/data). */
-  sharedData?: string;
+  /** Shared data folder (default TW_DATA or the repository's data/). */
+  dataDir?: string;
   /** Called after each scenario (progress output). */
   onResult?: (r: ScenarioResult, index: number, total: number) => void;
 }
@@ -33,7 +33,7 @@ export async function runEvals(opts: RunEvalsOptions = {}): Promise<EvalReport> 
   const t0 = performance.now();
   const results: ScenarioResult[] = [];
   for (const [i, s] of list.entries()) {
-    const r = await runScenario(s, { transport, sharedData: opts.sharedData });
+    const r = await runScenario(s, { transport, dataDir: opts.dataDir });
     results.push(r);
     opts.onResult?.(r, i, list.length);
   }

@@ -3,9 +3,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * Where the eval harness finds things. The repository sits at `<workspace>/main` and the shared data
- * at `<workspace>/shared/data`; both are resolved from this file's location so the harness works
- * from `dist/` (npm run evals) and from `src/` (vitest).
+ * Where the eval harness finds things: the repository root and its data/ folder, resolved from this
+ * file's location so the harness works from `dist/` (npm run evals) and from `src/` (vitest).
  */
 
 /** Absolute path of the package root (the directory holding package.json). */
@@ -19,15 +18,15 @@ export function repoRoot(): string {
   }
 }
 
-/** `TW_SHARED_DATA` when set, else `<repo>/../shared/data` (real market data; never copied in). */
-export function sharedDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const v = env.TW_SHARED_DATA;
-  return v && v !== "" ? resolve(v) : join(repoRoot(), "..", "shared", "data");
+/** `TW_DATA` when set, else the repository's data/ folder (real market data; data/README.md). */
+export function evalDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const v = env.TW_DATA;
+  return v && v !== "" ? resolve(v) : join(repoRoot(), "data");
 }
 
 /** Default replay folder: 30 days of 1m candles for BTC, ETH, SOL, ADA, DOGE. */
 export function defaultReplayDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(sharedDataDir(env), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+  return join(evalDataDir(env), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
 }
 
 /** Folder of the shipped scenario files. */

@@ -11,7 +11,7 @@ import { finalProblems, secretNeedles, secretProblems } from "./final.js";
 import { type HlStub, startHlStub } from "./hlStub.js";
 import type { LoadedScenario } from "./load.js";
 import { brief, jsonPathProblems, select, subsetProblems, substitute } from "./match.js";
-import { defaultReplayDir, sharedDataDir } from "./paths.js";
+import { defaultReplayDir, evalDataDir } from "./paths.js";
 import type { CallStep, CliStep, Scenario, Step, TransportName } from "./schema.js";
 import {
   type ElicitBox,
@@ -47,8 +47,8 @@ export interface ScenarioResult {
 /** Options of {@link runScenario}. */
 export interface RunOptions {
   transport: TransportName;
-  /** Shared data folder (default: TW_SHARED_DATA or ../shared/data). */
-  sharedData?: string;
+  /** Shared data folder (default: TW_DATA or the repository's data/). */
+  dataDir?: string;
 }
 
 /** Milliseconds UTC of the scenario's clock start. */
@@ -67,12 +67,12 @@ export function notApplicable(s: Scenario, transport: TransportName): string | u
   return undefined;
 }
 
-function resolveMarketData(s: Scenario, shared: string): string {
+function resolveMarketData(s: Scenario, data: string): string {
   const md = s.setup.market_data;
-  if (md === undefined) return `replay:${defaultReplayDir({ TW_SHARED_DATA: shared })}`;
+  if (md === undefined) return `replay:${defaultReplayDir({ TW_DATA: data })}`;
   if (md.startsWith("replay:")) {
     const dir = md.slice("replay:".length);
-    return `replay:${isAbsolute(dir) ? dir : join(shared, dir)}`;
+    return `replay:${isAbsolute(dir) ? dir : join(data, dir)}`;
   }
   return md;
 }
@@ -289,7 +289,7 @@ export async function runScenario(loaded: LoadedScenario, opts: RunOptions): Pro
   const na = notApplicable(s, opts.transport);
   if (na) return { ...base, result: "n/a", steps_passed: 0, failures: [na], duration_ms: 0 };
 
-  const shared = opts.sharedData ?? sharedDataDir();
+  const data = opts.dataDir ?? evalDataDir();
   const home = mkdtempSync(join(tmpdir(), `tw-eval-${s.name}-`));
   let stub: HlStub | undefined;
   let session: EvalSession | undefined;
@@ -298,12 +298,12 @@ export async function runScenario(loaded: LoadedScenario, opts: RunOptions): Pro
   let passed = 0;
   try {
     const clockStart = clockStartMs(s);
-    const marketData = resolveMarketData(s, shared);
+    const marketData = resolveMarketData(s, data);
     const hs = s.setup.hyperliquid_stub;
     if (hs !== false || marketData === "hyperliquid") {
-      stub = await startHlStub(shared, typeof hs === "string" ? hs : "ok");
+      stub = await startHlStub(data, typeof hs === "string" ? hs : "ok");
     }
-    const paths = { shared_data: shared, replay_dir: defaultReplayDir({ TW_SHARED_DATA: shared }), home };
+    const paths = { data, replay_dir: defaultReplayDir({ TW_DATA: data }), home };
     const env: Record<string, string> = {
       TW_HOME: home,
       TW_MARKET_DATA: marketData,

@@ -132,7 +132,7 @@ export const SetupSchema = z
     /** Config file overrides for settings without a `TW_*` variable: dot path → value (`risk.maxOrderNotional`). */
     config: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9.]*$/), z.unknown()).default({}),
     /**
-     * Market data: `replay:<dir>` (relative dirs resolve under the shared data folder), `hyperliquid`
+     * Market data: `replay:<dir>` (relative dirs resolve under the data/ folder), `hyperliquid`
      * (served by the local stub). Default: replay of the 30-day 1m folder.
      */
     market_data: z.string().optional(),

@@ -7,12 +7,14 @@ import { HL_BUDGET_PER_MIN, LimiterRegistry } from "../policy/ratelimit.js";
 import { CcxtSource } from "./ccxt/source.js";
 import { HyperliquidSource } from "./hyperliquid/source.js";
 import { openReplayDir, replayDirsOf } from "./replay/dir.js";
+import { embeddedReplayDirs } from "./replay/embedded.js";
 import { ReplaySource } from "./replay/source.js";
 import type { MarketData } from "./types.js";
 
 /**
  * Builds the market-data source named by `config.marketData` (TW_MARKET_DATA):
- * `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>[<path delimiter><dir>...]`.
+ * `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>[<path delimiter><dir>...]` | `replay` (the embedded
+ * data/ folders: 30 days of 1m candles with funding).
  */
 
 /** Per-venue limiter budgets, weight per 60 s: Hyperliquid 1200 (docs); ccxt venues 1 per request, 600/min. */
@@ -67,8 +69,9 @@ export function createSource(
     });
     return { source, clock: deps.clock, replayClock: null };
   }
-  if (spec.startsWith("replay:")) {
-    const dir = openReplayDir(replayDirsOf(spec.slice(7), delimiter));
+  if (spec === "replay" || spec.startsWith("replay:")) {
+    const dirs = spec === "replay" ? embeddedReplayDirs() : replayDirsOf(spec.slice(7), delimiter);
+    const dir = openReplayDir(dirs);
     let replayClock: SimClock | null = null;
     let clock = deps.clock;
     if (deps.clock === wallClock) {

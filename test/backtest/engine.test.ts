@@ -3,7 +3,7 @@ import { EMA } from "technicalindicators";
 import { describe, expect, it } from "vitest";
 import { loadFrameFromDirs } from "../../src/backtest/data.js";
 import { type BacktestSpec, runBacktest } from "../../src/backtest/run.js";
-import { REPLAY_30D, SHARED_DATA } from "../helpers/app.js";
+import { REPLAY_30D, DATA } from "../helpers/app.js";
 import { readCsv, readFunding, relClose } from "./helpers.js";
 
 const FEE = 4.5e-4;
@@ -114,8 +114,9 @@ describe("engine on the real 30-day BTC 1m data", () => {
 
 describe("funding", () => {
   it("a long pays −qty × close × rate at each funding event, using the close of the bar containing it", async () => {
-    const ohlcv = join(SHARED_DATA, "ohlcv", "binance_usdm_perp_1h_long");
-    const fdir = join(SHARED_DATA, "funding", "binance_usdm");
+    // Candles and funding share one folder here (ETHUSDT_funding_2024-01_2024-03.csv.gz).
+    const ohlcv = join(DATA, "ohlcv", "binance_usdm_perp_1h_eth_2024q1");
+    const fdir = ohlcv;
     const from = Date.UTC(2024, 0, 1);
     const to = Date.UTC(2024, 2, 31, 23);
     const frame = loadFrameFromDirs([ohlcv, fdir], { symbols: ["ETH"], interval: "1h", from, to });
@@ -130,7 +131,7 @@ describe("funding", () => {
     const qty = 100_000 / (px * (1 + FEE));
     let funding = 0;
     let events = 0;
-    for (const e of readFunding(join(fdir, "ETHUSDT_funding.csv.gz"))) {
+    for (const e of readFunding(join(fdir, "ETHUSDT_funding_2024-01_2024-03.csv.gz"))) {
       const t = Math.round(e.time / 60_000) * 60_000;
       if (t < from || t >= to + 3_600_000) continue;
       const bar = rows.time.indexOf(Math.floor(t / 3_600_000) * 3_600_000);

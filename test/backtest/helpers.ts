@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 
 /**
- * Independent reading of the shared CSV files for expected values: plain gunzip + split, no project
+ * Independent reading of the shipped CSV files (data/) for expected values: plain gunzip + split, no project
  * code, so expectations never come from the code under test.
  */
 export interface Rows {

@@ -32,7 +32,7 @@ const DAY1_FROM = Date.parse("2025-05-26T00:00:00Z");
 describe("replay over real data", () => {
   it("the 30 real days replay completes; every persisted cycle respects caps, gross, net, turnover and close-first, and equity = cash + positions marked to market exactly", async () => {
     const h = home();
-    const s = await runReplay(cfg(h), { dataDir: REPLAY_30D });
+    const s = await runReplay(cfg(h), { dataDirs: [REPLAY_30D] });
     expect(s.cycles).toBeGreaterThan(43_000);
     expect(s.orders).toBeGreaterThan(0);
     const db = openDb(join(h, "tradewarden.db"));
@@ -84,7 +84,7 @@ describe("replay over real data", () => {
       })}\n`,
     );
     await runReplay(cfg(h), {
-      dataDir: REPLAY_30D,
+      dataDirs: [REPLAY_30D],
       from: DAY1_FROM,
       to: DAY1_FROM + 4 * 60_000,
       targetFile: file,
@@ -132,7 +132,7 @@ describe("replay over real data", () => {
         c.cycle.drawdownReduceOnly = 0.002;
         c.cycle.drawdownHalt = 0.004;
       }),
-      { dataDir: REPLAY_30D, from, to: from + 48 * 3_600_000, targetFile: file },
+      { dataDirs: [REPLAY_30D], from, to: from + 48 * 3_600_000, targetFile: file },
     );
     expect(s.mode_changes).toBe(2);
     const db = openDb(join(h, "tradewarden.db"));
@@ -153,7 +153,7 @@ describe("replay over real data", () => {
   it("two replays of the same input produce identical summaries", async () => {
     const run = async (): Promise<Omit<ReplaySummary, "cycles_per_second">> => {
       const { cycles_per_second: _x, ...rest } = await runReplay(cfg(home()), {
-        dataDir: REPLAY_30D,
+        dataDirs: [REPLAY_30D],
         from: DAY1_FROM,
         to: DAY1_FROM + 90 * 60_000,
       });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runEvals, withoutTimings } from "../../src/evals/index.js";
 import { PROFILE_SCOPES, type Scope } from "../../src/policy/scopes.js";
-import { SHARED_DATA } from "../helpers/app.js";
+import { DATA } from "../helpers/app.js";
 
 let dir: string | undefined;
 afterEach(() => {
@@ -64,7 +64,7 @@ steps:
 
 describe("eval runner", () => {
   it("a scenario expecting the wrong code fails and names both codes; later steps do not run", async () => {
-    const r = await runEvals({ dir: scenarios({ "a.yaml": WRONG_CODE }), sharedData: SHARED_DATA });
+    const r = await runEvals({ dir: scenarios({ "a.yaml": WRONG_CODE }), dataDir: DATA });
     const s = r.scenarios[0];
     expect(s.result).toBe("fail");
     expect(s.steps_passed).toBe(0);
@@ -76,7 +76,7 @@ describe("eval runner", () => {
   });
 
   it("a scenario whose expectations and audit counts hold passes", async () => {
-    const r = await runEvals({ dir: scenarios({ "b.yaml": RIGHT_CODE }), sharedData: SHARED_DATA });
+    const r = await runEvals({ dir: scenarios({ "b.yaml": RIGHT_CODE }), dataDir: DATA });
     expect(r.scenarios[0]).toMatchObject({
       name: "right_code",
       result: "pass",
@@ -87,7 +87,7 @@ describe("eval runner", () => {
   });
 
   it("a final audit assertion that does not hold fails the scenario with the counts", async () => {
-    const r = await runEvals({ dir: scenarios({ "c.yaml": WRONG_AUDIT }), sharedData: SHARED_DATA });
+    const r = await runEvals({ dir: scenarios({ "c.yaml": WRONG_AUDIT }), dataDir: DATA });
     expect(r.scenarios[0].result).toBe("fail");
     expect(r.scenarios[0].failures).toEqual([
       "final audit [tool=system_get_status]: expected 2 row(s), got 1",
@@ -95,7 +95,7 @@ describe("eval runner", () => {
   });
 
   it("the secrets scan reports a configured secret found in a tool result, by name only", async () => {
-    const r = await runEvals({ dir: scenarios({ "d.yaml": LEAK }), sharedData: SHARED_DATA });
+    const r = await runEvals({ dir: scenarios({ "d.yaml": LEAK }), dataDir: DATA });
     const s = r.scenarios[0];
     expect(s.result).toBe("fail");
     expect(s.failures).toContain(
@@ -115,7 +115,7 @@ steps:
     const r = await runEvals({
       dir: scenarios({ "e.yaml": text }),
       transport: "stdio",
-      sharedData: SHARED_DATA,
+      dataDir: DATA,
     });
     expect(r.scenarios[0].result).toBe("n/a");
     expect(r.summary.failed).toBe(0);
@@ -123,16 +123,16 @@ steps:
 
   it("is deterministic: two runs give identical reports apart from durations, failures included", async () => {
     const d = scenarios({ "a.yaml": WRONG_CODE, "b.yaml": RIGHT_CODE, "c.yaml": WRONG_AUDIT });
-    const one = await runEvals({ dir: d, sharedData: SHARED_DATA });
-    const two = await runEvals({ dir: d, sharedData: SHARED_DATA });
+    const one = await runEvals({ dir: d, dataDir: DATA });
+    const two = await runEvals({ dir: d, dataDir: DATA });
     expect(one.scenarios.map((s) => s.name)).toEqual(["right_code", "wrong_audit", "wrong_code"]);
     expect(JSON.stringify(withoutTimings(two))).toBe(JSON.stringify(withoutTimings(one)));
   });
 
   it("is deterministic on shipped order-flow scenarios (real replay data, paper venue)", async () => {
     const filter = "operator_approval_then_paper_fill";
-    const one = await runEvals({ filter, sharedData: SHARED_DATA });
-    const two = await runEvals({ filter, sharedData: SHARED_DATA });
+    const one = await runEvals({ filter, dataDir: DATA });
+    const two = await runEvals({ filter, dataDir: DATA });
     expect(one.summary.total).toBe(1);
     expect(withoutTimings(two)).toEqual(withoutTimings(one));
   });
@@ -141,7 +141,7 @@ steps:
     const agent = PROFILE_SCOPES.agent as Set<Scope>;
     agent.add("control:loosen");
     try {
-      const r = await runEvals({ filter: "agent_can_halt_but_not_resume", sharedData: SHARED_DATA });
+      const r = await runEvals({ filter: "agent_can_halt_but_not_resume", dataDir: DATA });
       expect(r.scenarios[0].result).toBe("fail");
       expect(r.scenarios[0].failures.join("\n")).toMatch(/control_resume/);
     } finally {

@@ -8,7 +8,7 @@ import { SimClock } from "../../src/clock.js";
 import { CcxtSource, ccxtInstance } from "../../src/exchange/ccxt/source.js";
 import { createLogger } from "../../src/log.js";
 import { WeightLimiter } from "../../src/policy/ratelimit.js";
-import { REPLAY_30D, SHARED_DATA } from "../helpers/app.js";
+import { REPLAY_30D, DATA } from "../helpers/app.js";
 
 /**
  * A local OKX v5 REST server: instruments are the REAL recorded SWAP listing (cryptofeed, 2022-05-13);
@@ -16,7 +16,7 @@ import { REPLAY_30D, SHARED_DATA } from "../helpers/app.js";
  * (no OKX candle recording exists), so prices are real and the test checks parsing and paging.
  */
 const INSTRUMENTS = readFileSync(
-  join(SHARED_DATA, "fixtures", "cryptofeed_recordings", "okx_v5_public_instruments_SWAP_2022-05-13.json"),
+  join(DATA, "fixtures", "okx", "okx_v5_public_instruments_SWAP_2022-05-13.json"),
   "utf8",
 );
 const BTC = gunzipSync(readFileSync(join(REPLAY_30D, "BTCUSDT_1m.csv.gz")))

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createL1ActionHash } from "@nktkas/hyperliquid/signing";
 import { recoverTypedDataAddress } from "viem";
-import { SHARED_DATA } from "../helpers/app.js";
+import { DATA } from "../helpers/app.js";
 
 /**
  * A local Hyperliquid API (127.0.0.1) for the execution tests. It records every request, recovers
@@ -21,9 +21,9 @@ import { SHARED_DATA } from "../helpers/app.js";
  * `hold` keeps `/exchange` replies back (timeout / killed-process simulation).
  */
 
-const CASSETTES = join(SHARED_DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
+const CASSETTES = join(DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
 const CCXT = JSON.parse(
-  readFileSync(join(SHARED_DATA, "fixtures", "ccxt_static", "hyperliquid.response.json"), "utf8"),
+  readFileSync(join(DATA, "fixtures", "ccxt_static", "hyperliquid.response.json"), "utf8"),
 ) as {
   methods: Record<string, Array<{ description: string; httpResponse: unknown }>>;
 };

@@ -2,12 +2,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { SHARED_DATA } from "../helpers/app.js";
+import { DATA } from "../helpers/app.js";
 
 /**
  * A local Hyperliquid API on 127.0.0.1 that answers with REAL recorded responses:
  * - `POST /info` by the body's `type`, from the python-SDK cassettes
- *   (../shared/data/fixtures/hyperliquid/python_sdk_cassettes_json) and the ccxt static responses
+ *   (data/fixtures/hyperliquid/python_sdk_cassettes_json) and the ccxt static responses
  *   (fixtures/ccxt_static/hyperliquid.response.json). Time-range requests (candleSnapshot,
  *   fundingHistory) are filtered to the requested range, like the real API; l2Book answers the
  *   recorded coin (DYDX) and `null` for others (the API's answer for a coin without a book);
@@ -17,8 +17,8 @@ import { SHARED_DATA } from "../helpers/app.js";
  * hang past the client's timeout, or return non-JSON.
  */
 
-const CASSETTES = join(SHARED_DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
-const CCXT_STATIC = join(SHARED_DATA, "fixtures", "ccxt_static", "hyperliquid.response.json");
+const CASSETTES = join(DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
+const CCXT_STATIC = join(DATA, "fixtures", "ccxt_static", "hyperliquid.response.json");
 
 /** A recorded request/response pair. */
 export interface Interaction {

@@ -6,10 +6,10 @@ import { TwError } from "../../src/errors.js";
 import { HyperliquidSource } from "../../src/exchange/hyperliquid/source.js";
 import { createLogger } from "../../src/log.js";
 import { WeightLimiter } from "../../src/policy/ratelimit.js";
-import { call, connectClient, SHARED_DATA, testApp } from "../helpers/app.js";
+import { call, connectClient, DATA, testApp } from "../helpers/app.js";
 import { type HlFixtureServer, startHlFixtureServer } from "./hlFixtureServer.js";
 
-const CAS = join(SHARED_DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
+const CAS = join(DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
 const cassette = (name: string, i: number) =>
   (
     JSON.parse(readFileSync(join(CAS, `${name}.json`), "utf8")) as {

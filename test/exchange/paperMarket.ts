@@ -12,10 +12,10 @@ import type {
   RangeQuery,
   Ticker,
 } from "../../src/exchange/types.js";
-import { REPLAY_30D, SHARED_DATA } from "../helpers/app.js";
+import { REPLAY_30D, DATA } from "../helpers/app.js";
 
 /**
- * A small in-test MarketData over the real Binance USDT-M 1m candles and 8h funding in ../shared/data
+ * A small in-test MarketData over the real Binance USDT-M 1m candles and 8h funding in data/
  * (read with node:zlib), on a test clock. Only closed bars are visible (open time + 60 s ≤ now), like a
  * replay source; the ticker mid is the last closed bar's close. Precision rules are Binance USDT-M's
  * (tick/lot) for the five coins.
@@ -61,7 +61,7 @@ const fcache = new Map<string, FundingPoint[]>();
 export function realFunding(symbol: string): FundingPoint[] {
   let f = fcache.get(symbol);
   if (!f) {
-    f = csv(join(SHARED_DATA, "funding", "binance_usdm", `${symbol}USDT_funding.csv.gz`)).map(
+    f = csv(join(DATA, "funding", "binance_usdm", `${symbol}USDT_funding_2025-05_2025-06.csv.gz`)).map(
       ([time, rate]) => ({
         time,
         rate,

@@ -12,7 +12,7 @@ import {
   openReplayDir,
   ReplaySource,
 } from "../../src/exchange/replay/index.js";
-import { REPLAY_30D, SHARED_DATA } from "../helpers/app.js";
+import { REPLAY_30D, DATA } from "../helpers/app.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tw-replay-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +34,7 @@ function errorOf(fn: () => unknown): TwError {
 }
 
 describe("replay CSV loader", () => {
-  it("reads the shared 1m file exactly (first row and row count from the README)", () => {
+  it("reads the shipped 1m file exactly (first row and row count from the README)", () => {
     const c = loadCandleColumns(join(REPLAY_30D, "BTCUSDT_1m.csv.gz"));
     expect(c.length).toBe(43199);
     expect([c.time[0], c.open[0], c.high[0], c.low[0], c.close[0], c.volume[0]]).toEqual([
@@ -87,7 +87,7 @@ describe("replay CSV loader", () => {
 
   it("reads the Hyperliquid funding export (extra coin/premium columns)", () => {
     const pts = loadFundingFile(
-      join(SHARED_DATA, "funding", "hyperliquid", "BTC_funding_2023-05-12_2023-07-17.csv"),
+      join(DATA, "funding", "hyperliquid", "BTC_funding_2023-05-12_2023-07-17.csv"),
     );
     expect(pts).toHaveLength(1038);
     expect(pts[0]).toEqual({ time: 1683849600048, rate: -0.00061334 });
@@ -95,10 +95,33 @@ describe("replay CSV loader", () => {
 });
 
 describe("replay folders", () => {
+  it("accepts <COIN><QUOTE>_funding*.csv[.gz] funding names and ignores look-alikes", () => {
+    const d = mkdtempSync(join(tmpdir(), "tw-fundnames-"));
+    try {
+      writeFileSync(join(d, "BTCUSDT_1m.csv"), "open_time_ms,open,high,low,close,volume\n0,1,1,1,1,1\n");
+      for (const n of [
+        "SOLUSDT_funding_2023-07_2023-08.csv.gz",
+        "ETHUSDC_funding.csv",
+        "ADA_funding-2025.csv",
+        "DOGEUSDT_fundingrate.csv",
+        "XRPUSDT_funding.json",
+      ])
+        writeFileSync(join(d, n), "");
+      const r = openReplayDir(d);
+      expect([...r.funding.keys()].sort()).toEqual(["ADA", "ETH", "SOL"]);
+      expect(r.funding.get("SOL")).toBe(join(d, "SOLUSDT_funding_2023-07_2023-08.csv.gz"));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it("discovers COINUSDT_<interval> files and funding from several folders; canonical symbol is the coin", async () => {
-    const d = openReplayDir([REPLAY_30D, join(SHARED_DATA, "funding", "binance_usdm")]);
+    const d = openReplayDir([REPLAY_30D, join(DATA, "funding", "binance_usdm")]);
     expect([...d.candles.keys()].sort()).toEqual(["ADA", "BTC", "DOGE", "ETH", "SOL"]);
-    expect([...(d.candles.get("BTC")?.keys() ?? [])].sort()).toEqual(["1m", "5m"]);
+    expect([...(d.candles.get("BTC")?.keys() ?? [])].sort()).toEqual(["1m"]);
+    expect(d.funding.get("SOL")).toBe(
+      join(DATA, "funding", "binance_usdm", "SOLUSDT_funding_2025-05_2025-06.csv.gz"),
+    );
     const clock = new SimClock(Date.UTC(2025, 5, 1, 9));
     const src = new ReplaySource(d, clock);
     const f = await src.funding("BTC", { limit: 2 });

@@ -7,14 +7,17 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { type App, createApp } from "../../src/app.js";
 import type { Clock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import { dataDir, embeddedCandlesDir, embeddedFundingDir } from "../../src/exchange/replay/embedded.js";
 import { createLogger } from "../../src/log.js";
 import { callerFor, type Profile } from "../../src/policy/scopes.js";
 import { createMcpServer } from "../../src/server/mcp.js";
 
-/** Absolute path of ../shared/data (real market data and fixtures; never copied into the repo). */
-export const SHARED_DATA = join(import.meta.dirname, "..", "..", "..", "shared", "data");
+/** Absolute path of the repository's data/ folder (real market data and fixtures; data/README.md). */
+export const DATA = dataDir();
 /** The 30-day, 5-coin 1m replay folder. */
-export const REPLAY_30D = join(SHARED_DATA, "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+export const REPLAY_30D = embeddedCandlesDir();
+/** Funding of the five coins, 2025-05-01 → 2025-06-30. */
+export const FUNDING = embeddedFundingDir();
 
 /** A fresh temporary TW_HOME; remove with the returned cleanup. */
 export function tempHome(): { home: string; cleanup: () => void } {

@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimClock } from "../../src/clock.js";
 import { RagIndex } from "../../src/knowledge/rag.js";
 import { openDb, type Db } from "../../src/store/db.js";
-import { SHARED_DATA } from "../helpers/app.js";
+import { DATA } from "../helpers/app.js";
 
 /**
- * Judged queries over the real shared corpus (../shared/data/knowledge). Each expected file was chosen
+ * Judged queries over the real shipped corpus (data/knowledge). Each expected file was chosen
  * by reading the corpus (grep counts and headings), not from the engine's output; where two files are
  * equally about the query both are listed.
  */
-const CORPUS = join(SHARED_DATA, "knowledge");
+const CORPUS = join(DATA, "knowledge");
 const JUDGED: Array<[query: string, relevant: string[]]> = [
   ["funding rate", ["jesse-docs/strategies_api.md"]],
   ["Monte Carlo trade order shuffling", ["jesse-docs/monte-carlo_trade-order-shuffling.md"]],
@@ -60,7 +60,7 @@ function fileLines(path: string): string[] {
   return lines.get(path) as string[];
 }
 
-describe("rag_search on the shared corpus", () => {
+describe("rag_search on the shipped corpus", () => {
   it.each(JUDGED)("%s: a relevant file is in the top 3", (query, relevant) => {
     const top3 = rag.search(query, 3).results.map((h) => h.path);
     expect(top3.some((p) => relevant.includes(p))).toBe(true);

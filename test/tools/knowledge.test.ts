@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { queryAudit } from "../../src/store/audit.js";
-import { call, connectClient, SHARED_DATA, testApp } from "../helpers/app.js";
+import { call, connectClient, DATA, testApp } from "../helpers/app.js";
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -29,8 +29,8 @@ describe("knowledge tools", () => {
     expect(zh.sc.results[0].path).toBe("glossary.md");
   });
 
-  it("rag_search over TW_KNOWLEDGE_DIR=../shared/data/knowledge cites that corpus", async () => {
-    const app = await setup({ TW_KNOWLEDGE_DIR: join(SHARED_DATA, "knowledge") });
+  it("rag_search over TW_KNOWLEDGE_DIR=data/knowledge cites that corpus", async () => {
+    const app = await setup({ TW_KNOWLEDGE_DIR: join(DATA, "knowledge") });
     const agent = await connectClient(app, "readonly");
     const r = await call(agent, "rag_search", { query: "Monte Carlo", limit: 5 });
     expect(r.sc.results.every((h: { path: string }) => h.path.startsWith("jesse-docs/"))).toBe(true);

@@ -6,7 +6,7 @@ import { TwError } from "../../errors.js";
 import type { Candle, FundingPoint } from "../types.js";
 
 /**
- * CSV / CSV.gz loaders for historical candles and funding (format of ../shared/data/README.md §1,
+ * CSV / CSV.gz loaders for historical candles and funding (format of data/README.md §1,
  * plus the common freqtrade/ccxt header variants). Shared by the replay source, the candle store
  * import and the backtester.
  *

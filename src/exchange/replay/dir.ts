@@ -4,9 +4,10 @@ import { TwError } from "../../errors.js";
 import { INTERVALS, type Interval } from "../types.js";
 
 /**
- * Discovery of replay folders (format of ../shared/data/README.md): candle files named
+ * Discovery of replay folders (format of data/README.md): candle files named
  * `<COIN><QUOTE>_<interval>.csv[.gz]` (e.g. `BTCUSDT_1m.csv.gz`) and funding files
- * `<COIN><QUOTE>_funding.csv[.gz]`, where QUOTE is USDT, USDC or USD (optional). The canonical
+ * `<COIN><QUOTE>_funding*.csv[.gz]` (anything may follow `_funding`, e.g.
+ * `SOLUSDT_funding_2023-07_2023-08.csv.gz`), where QUOTE is USDT, USDC or USD (optional). The canonical
  * symbol is COIN (`BTC`). Files with other names or intervals (3m, 30m, mark prices) are ignored.
  */
 
@@ -23,7 +24,7 @@ export interface ReplayDir {
 }
 
 const CANDLE_RE = /^([A-Z0-9]+?)(USDT|USDC|USD)?_([0-9]+[mhd])\.csv(\.gz)?$/;
-const FUNDING_RE = /^([A-Z0-9]+?)(USDT|USDC|USD)?_funding\.csv(\.gz)?$/;
+const FUNDING_RE = /^([A-Z0-9]+?)(USDT|USDC|USD)?_funding(?:[_.-][^/]*?)?\.csv(\.gz)?$/;
 
 /**
  * Scans one or more folders. Later folders add to earlier ones; a symbol/interval present twice
@@ -62,7 +63,7 @@ export function openReplayDir(dirOrDirs: string | string[]): ReplayDir {
   }
   if (out.candles.size === 0) {
     throw new TwError("CONFIG_INVALID", `No candle files (e.g. BTCUSDT_1m.csv.gz) in ${dirs.join(", ")}.`, {
-      hint: "Point replay: at a folder in the ../shared/data/ohlcv layout.",
+      hint: "Point replay: at a folder in the data/ohlcv layout (see data/README.md), or omit the folder for the embedded 30 days.",
       details: { dirs },
     });
   }

@@ -8,13 +8,13 @@ import { SimClock } from "../../../src/clock.js";
 import { HyperliquidVenue } from "../../../src/exchange/hyperliquid/exchange.js";
 import { cloidFor, roundPrice, roundSize } from "../../../src/exchange/hyperliquid/precision.js";
 import { createLogger } from "../../../src/log.js";
-import { SHARED_DATA } from "../../helpers/app.js";
+import { DATA } from "../../helpers/app.js";
 import { type HlExchangeServer, startHlExchangeServer } from "../hlExchangeServer.js";
 
 /** szDecimals of the coins, read from the recorded `meta` reply (not from the code under test). */
 const META = JSON.parse(
   readFileSync(
-    join(SHARED_DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json", "test_get_info.json"),
+    join(DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json", "test_get_info.json"),
     "utf8",
   ),
 ).interactions[0].response.body.universe as Array<{ name: string; szDecimals: number }>;
