@@ -111,9 +111,21 @@ export const ConfigSchema = z
         allowedSymbols: [],
       }),
     approval: z
-      .object({ ttlMs: z.number().int().positive().default(600_000) })
+      .object({
+        /** Lifetime of an approval (ms). */
+        ttlMs: z.number().int().positive().default(600_000),
+        /**
+         * Count a form elicitation answered through the requesting client as the human's approval.
+         * Off: that client is the agent's own, so its answer proves nothing about a human.
+         */
+        trustFormElicitation: z.boolean().default(false),
+        /** How long a submit waits for the operator after sending a URL elicitation (ms). */
+        urlWaitMs: z.number().int().min(0).max(55_000).default(30_000),
+        /** How long the server keeps watching for that decision, to send the completion (ms). */
+        urlWatchMs: z.number().int().min(0).default(600_000),
+      })
       .strict()
-      .default({ ttlMs: 600_000 }),
+      .default({ ttlMs: 600_000, trustFormElicitation: false, urlWaitMs: 30_000, urlWatchMs: 600_000 }),
     rateLimit: z
       .object({
         /** Per-caller tool-call budget per minute. */
