@@ -48,10 +48,20 @@ const anchors = new WeakMap<Db, AnchorState>();
 /**
  * Names the anchor file of a database (call once after opening it). Appends then mirror the head
  * there: every append marked `durable`, and others at most once a second (plus {@link flushAnchor}).
+ * The first time a database is anchored (a new home, or a log kept before anchors existed) its
+ * current head becomes the first line and the database records that it is anchored, so from then
+ * on a missing anchor file is itself a finding. An existing anchor file is never rewritten.
  */
 export function setAuditAnchor(db: Db, path: string): void {
-  anchors.set(db, { path, lastWrite: 0, lastCount: -1 });
-  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('audit.anchor', ?)").run(path);
+  const a: AnchorState = { path, lastWrite: 0, lastCount: -1 };
+  anchors.set(db, a);
+  const started = db.prepare("SELECT value FROM meta WHERE key = 'audit.anchor'").get() !== undefined;
+  if (started || existsSync(path)) return;
+  retryBusy(() => db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('audit.anchor', ?)").run(path));
+  const h = auditHead(db);
+  writeAnchorLine(path, h.count, h.hash);
+  a.lastWrite = Date.now();
+  a.lastCount = h.count;
 }
 
 function writeAnchorLine(path: string, count: number, hash: string): void {
@@ -276,15 +286,15 @@ export function verifyAudit(db: Db, opts: AuditVerifyOptions = {}): AuditVerifyR
     );
   }
   const recorded: Array<{ count: number; hash: string; from: string }> = [];
-  const anchorPath =
-    opts.anchorPath ??
-    anchors.get(db)?.path ??
-    (db.prepare("SELECT value FROM meta WHERE key = 'audit.anchor'").get() as { value: string } | undefined)
-      ?.value;
+  const recordedPath = (
+    db.prepare("SELECT value FROM meta WHERE key = 'audit.anchor'").get() as { value: string } | undefined
+  )?.value;
+  const anchorPath = opts.anchorPath ?? anchors.get(db)?.path ?? recordedPath;
   let anchorLines = 0;
   if (anchorPath !== undefined) {
     if (!existsSync(anchorPath)) {
-      if (rows > 0) return fail(rows, `the anchor file ${anchorPath} is missing (deleted?)`);
+      if (recordedPath !== undefined)
+        return fail(rows, `the anchor file ${anchorPath} is missing (deleted?)`);
     } else {
       for (const [i, line] of readFileSync(anchorPath, "utf8").split("\n").entries()) {
         if (line.trim() === "") continue;
@@ -296,6 +306,8 @@ export function verifyAudit(db: Db, opts: AuditVerifyOptions = {}): AuditVerifyR
     }
   }
   if (expect) recorded.push({ ...expect, from: "--expect" });
+  // The longest recorded head first: its finding says the most (how many rows went missing).
+  recorded.sort((a, b) => b.count - a.count);
   for (const h of recorded) {
     if (h.count > rows) {
       return fail(
