@@ -31,9 +31,24 @@ export const ConfigSchema = z
         allowedOrigins: z.array(z.string().min(1)).default([]),
         /** Allowed `Host` header host names; default: localhost names of the bound host. */
         allowedHosts: z.array(z.string().min(1)).default([]),
+        /** Open MCP sessions one token may hold at once. */
+        maxSessionsPerToken: z.number().int().positive().default(16),
+        /** A session idle this long is closed (ms). */
+        sessionIdleMs: z.number().int().positive().default(1_800_000),
+        /** Largest request body accepted (bytes); larger → 413. */
+        maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8787, stateless: false, allowedOrigins: [], allowedHosts: [] }),
+      .default({
+        host: "127.0.0.1",
+        port: 8787,
+        stateless: false,
+        allowedOrigins: [],
+        allowedHosts: [],
+        maxSessionsPerToken: 16,
+        sessionIdleMs: 1_800_000,
+        maxBodyBytes: 4 * 1024 * 1024,
+      }),
     /**
      * Market-data source: `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>` | `replay` (the embedded
      * 30 days with funding, data/).
