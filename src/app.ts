@@ -4,6 +4,7 @@ import { SimClock, wallClock, type Clock } from "./clock.js";
 import { dbPath, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Gate } from "./policy/gate.js";
+import { checkSecrets } from "./secrets.js";
 import { ExecutionLanes } from "./policy/lane.js";
 import { flushAnchor, setAuditAnchor } from "./store/audit.js";
 import { openDb, type Db } from "./store/db.js";
@@ -79,9 +80,11 @@ export function anchorPathFor(config: Config, file: string): string | undefined 
 
 /**
  * Builds the application: logger, database (migrated), clock, gate and tool catalog.
- * @throws Error when the database cannot be opened or migrated.
+ * @throws TwError CONFIG_INVALID when an exchange secret in the environment is malformed (named,
+ *   never shown); Error when the database cannot be opened or migrated.
  */
 export async function createApp(config: Config, opts: CreateAppOptions = {}): Promise<App> {
+  checkSecrets(config);
   const log = opts.log ?? createLogger(config.logLevel);
   const file = opts.dbFile ?? dbPath(config);
   const db = openDb(file);

@@ -3,6 +3,10 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 
+/** Syntax of a venue id: `paper` or `<venue>:demo|testnet|mainnet` (src/exchange/venues.ts parses it). */
+export const VENUE_ID_RE = /^(paper|[a-z0-9]+:(demo|testnet|mainnet))$/;
+const VENUE_ID_HELP = "expected paper, hyperliquid:testnet or <ccxtId>:demo|testnet|mainnet";
+
 /**
  * One zod schema for all settings (DESIGN.md §1, §8). Sources, lowest to highest precedence:
  * schema defaults → `tradewarden.config.json` (or `--config PATH`) → `TW_*` environment variables.
@@ -36,7 +40,11 @@ export const ConfigSchema = z
         /** A session idle this long is closed (ms). */
         sessionIdleMs: z.number().int().positive().default(1_800_000),
         /** Largest request body accepted (bytes); larger → 413. */
-        maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
       })
       .strict()
       .default({
@@ -81,9 +89,16 @@ export const ConfigSchema = z
     venues: z
       .object({
         /** Venue used when a tool call names none. */
-        default: z.string().default("paper"),
+        default: z.string().regex(VENUE_ID_RE, VENUE_ID_HELP).default("paper"),
         /** Mainnet venues the operator explicitly allows, e.g. `{ "hyperliquid:mainnet": true }`. */
-        allowMainnet: z.record(z.string(), z.boolean()).default({}),
+        allowMainnet: z
+          .record(
+            z
+              .string()
+              .regex(/^[a-z0-9]+:mainnet$/, "expected a mainnet venue id such as hyperliquid:mainnet"),
+            z.boolean(),
+          )
+          .default({}),
       })
       .strict()
       .default({ default: "paper", allowMainnet: {} }),

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Protocol } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
-  CallToolRequestSchema,
   type CallToolResult,
   type ElicitRequestFormParams,
   type ElicitRequestURLParams,
@@ -227,6 +227,24 @@ export async function callTool(
 }
 
 /**
+ * tools/call as sent: `arguments` unchecked (the gate checks it and audits a refusal) and every
+ * other param passed through.
+ */
+const LooseCallToolRequestSchema = z.object({
+  method: z.literal("tools/call"),
+  params: z
+    .object({
+      name: z.unknown(),
+      arguments: z.unknown().optional(),
+      _meta: z
+        .object({ progressToken: z.union([z.string(), z.number()]).optional() })
+        .passthrough()
+        .optional(),
+    })
+    .passthrough(),
+});
+
+/**
  * Installs tools/list and tools/call on an McpServer for one caller (one McpServer per stdio process
  * or HTTP session, so the caller is fixed for its lifetime).
  */
@@ -236,7 +254,10 @@ export function attachTools(mcp: McpServer, app: App, caller: Caller): void {
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: visibleTools(app.tools, caller, app.config.toolsets).map(describeTool),
   }));
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+  // Registered below the Server's own tools/call wrapper, whose schema would answer non-object
+  // arguments with a raw zod dump before any audit, and whose record parsing silently drops a
+  // `__proto__` key: the gate must see the arguments exactly as sent (src/policy/gate.ts).
+  Protocol.prototype.setRequestHandler.call(server, LooseCallToolRequestSchema, async (req, extra) => {
     const token = req.params._meta?.progressToken;
     const progress: ToolContext["progress"] = async (p, total, message) => {
       if (token === undefined) return;
@@ -257,7 +278,14 @@ export function attachTools(mcp: McpServer, app: App, caller: Caller): void {
         : undefined,
       complete: el?.url ? (id) => server.createElicitationCompletionNotifier(id)() : undefined,
     };
-    return callTool(app, caller, req.params.name, req.params.arguments ?? {}, {
+    if (typeof req.params.name !== "string") {
+      return errorResult(
+        new TwError("INVALID_INPUT", "tools/call needs a tool name (a string).", {
+          hint: "Call tools/list for the names.",
+        }),
+      );
+    }
+    return callTool(app, caller, req.params.name, req.params.arguments, {
       signal: extra.signal,
       progress,
       channels,
