@@ -223,6 +223,18 @@ export function inflightOrders(db: Db, venue: string): InflightOrder[] {
   });
 }
 
+/**
+ * Client order ids (parents and TP/SL children) of one caller's orders on a venue: what per-caller
+ * isolation filters venue-level lists (fills, open orders) by.
+ */
+export function clientOrderIdsOf(db: Db, venue: string, caller: string): Set<string> {
+  const rows = db
+    .prepare("SELECT client_order_id FROM orders WHERE venue = ? AND caller = ?")
+    .pluck()
+    .all(venue, caller) as string[];
+  return new Set(rows);
+}
+
 /** Status history of an order, oldest first. */
 export function orderEvents(db: Db, id: string): Array<{ ts: number; status: string; detail: unknown }> {
   return (
