@@ -23,6 +23,15 @@ export const ConfigSchema = z
     home: z.string().min(1),
     /** Profile of the stdio caller (HTTP callers get theirs from their bearer token). */
     profile: profile.default("agent"),
+    /**
+     * Name of the stdio caller (`stdio:<name>`; default the profile). Two stdio clients on one home
+     * — a desktop app and an IDE — give themselves different names to keep their intents, orders
+     * and audit rows apart (per-caller isolation).
+     */
+    callerName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "lower-case letters, digits, _ . -")
+      .optional(),
     logLevel: logLevel.default("info"),
     /** Toolsets to register (empty = all). Scopes still apply on top. */
     toolsets: z.array(z.string().min(1)).default([]),
@@ -227,6 +236,7 @@ type EnvKind = "string" | "int" | "number" | "bool" | "list";
 export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_HOME", "home", "string"],
   ["TW_PROFILE", "profile", "string"],
+  ["TW_CALLER_NAME", "callerName", "string"],
   ["TW_LOG_LEVEL", "logLevel", "string"],
   ["TW_TOOLSETS", "toolsets", "list"],
   ["TW_HTTP_HOST", "http.host", "string"],

@@ -9,7 +9,8 @@ import { SafeStdioTransport } from "./stdioTransport.js";
  */
 export async function serveStdio(app: App): Promise<void> {
   const profile = app.config.profile;
-  const server = createMcpServer(app, callerFor(`stdio:${profile}`, profile, "stdio"));
+  const name = app.config.callerName ?? profile;
+  const server = createMcpServer(app, callerFor(`stdio:${name}`, profile, "stdio"));
   const transport = new SafeStdioTransport({ log: app.log });
   const closed = new Promise<void>((resolve) => {
     process.stdin.once("end", () => resolve());

@@ -61,7 +61,9 @@ async function fortyOrders(client: Client, tag: string) {
   for (const p of proposals) expect((p as CallToolResult).isError, JSON.stringify(sc(p))).toBeFalsy();
   // Every call must come back as a tool result: a JSON-RPC error would reject this promise.
   return Promise.all(
-    proposals.map((p) => client.callTool({ name: "order_submit", arguments: { intent_id: sc(p).intent_id } })),
+    proposals.map((p) =>
+      client.callTool({ name: "order_submit", arguments: { intent_id: sc(p).intent_id } }),
+    ),
   );
 }
 
@@ -104,9 +106,10 @@ describe("two serve processes on one home", () => {
       // Every sent order has its pre-send audit row and its submit row.
       for (const cid of reported) {
         const tools = (
-          db
-            .prepare("SELECT tool, decision FROM audit_log WHERE keys LIKE ?")
-            .all(`%${cid}"%`) as Array<{ tool: string; decision: string }>
+          db.prepare("SELECT tool, decision FROM audit_log WHERE keys LIKE ?").all(`%${cid}"%`) as Array<{
+            tool: string;
+            decision: string;
+          }>
         ).map((r) => `${r.tool}:${r.decision}`);
         expect(tools).toContain("order_submit.send:allowed");
         expect(tools).toContain("order_submit:allowed");
