@@ -1,8 +1,12 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { SimClock, wallClock, type Clock } from "./clock.js";
 import { dbPath, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Gate } from "./policy/gate.js";
+import { checkSecrets } from "./secrets.js";
+import { ExecutionLanes } from "./policy/lane.js";
+import { flushAnchor, setAuditAnchor } from "./store/audit.js";
 import { openDb, type Db } from "./store/db.js";
 import { COMPONENTS } from "./components.js";
 import { allTools } from "./tools/index.js";
@@ -26,6 +30,13 @@ export interface App {
   db: Db;
   clock: Clock;
   gate: Gate;
+  /** One serial execution lane per venue account (src/policy/lane.ts). */
+  lanes: ExecutionLanes;
+  /**
+   * The database belongs to this process alone (a replay's own file): lanes skip the cross-process
+   * lock and background jobs need no lease.
+   */
+  exclusive: boolean;
   /** Every tool of the build; the registry filters per caller. */
   tools: AnyToolDef[];
   /** ms UTC at start. */
@@ -54,17 +65,35 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Database path override (`:memory:` in tests). Default `$TW_HOME/tradewarden.db`. */
   dbFile?: string;
+  /** The database is this process's alone (see {@link App.exclusive}). Default false. */
+  exclusive?: boolean;
+}
+
+/**
+ * The audit anchor file of a database (src/store/audit.ts): `$TW_HOME/audit.anchor` for the home's
+ * database, `<file>.anchor` for any other file, none in memory.
+ */
+export function anchorPathFor(config: Config, file: string): string | undefined {
+  if (file === ":memory:") return undefined;
+  return file === dbPath(config) ? join(config.home, "audit.anchor") : `${file}.anchor`;
 }
 
 /**
  * Builds the application: logger, database (migrated), clock, gate and tool catalog.
- * @throws Error when the database cannot be opened or migrated.
+ * @throws TwError CONFIG_INVALID when an exchange secret in the environment is malformed (named,
+ *   never shown); Error when the database cannot be opened or migrated.
  */
 export async function createApp(config: Config, opts: CreateAppOptions = {}): Promise<App> {
+  checkSecrets(config);
   const log = opts.log ?? createLogger(config.logLevel);
-  const db = openDb(opts.dbFile ?? dbPath(config));
+  const file = opts.dbFile ?? dbPath(config);
+  const db = openDb(file);
+  const anchor = anchorPathFor(config, file);
+  if (anchor) setAuditAnchor(db, anchor);
   const clock = opts.clock ?? wallClock;
-  const gate = new Gate({ db, clock, log });
+  const exclusive = opts.exclusive === true;
+  const lanes = new ExecutionLanes({ db, log, crossProcess: !exclusive });
+  const gate = new Gate({ db, clock, log, lanes, defaultVenue: config.venues.default });
   const closers: Array<() => void | Promise<void>> = [];
   const app = {
     version: VERSION,
@@ -73,6 +102,8 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     db,
     clock,
     gate,
+    lanes,
+    exclusive,
     tools: allTools(),
     startedAt: clock.now(),
     statusProviders: new Map(),
@@ -83,7 +114,11 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     close: async () => {
       for (const fn of closers.reverse()) await fn();
       closers.length = 0;
-      if (db.open) db.close();
+      if (db.open) {
+        lanes.close();
+        flushAnchor(db);
+        db.close();
+      }
     },
   } as unknown as App; // components add their fields (module augmentation) during install below
   try {

@@ -2,6 +2,8 @@
 import { Command } from "commander";
 import { VERSION } from "./app.js";
 import { CLI_MODULES } from "./commands/index.js";
+import { TwError } from "./errors.js";
+import { scrubSecrets } from "./secrets.js";
 
 /**
  * Entry point: `tradewarden serve | replay | data | token | approve | reject | control | audit |
@@ -19,6 +21,14 @@ program
 for (const m of CLI_MODULES) m.register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`tradewarden: ${err instanceof Error ? err.message : String(err)}\n`);
+  // A bad setting found while starting (e.g. a malformed exchange key) is a configuration error:
+  // exit 2 like the config loader, naming the problem (TwError messages never carry secrets).
+  if (err instanceof TwError && err.code === "CONFIG_INVALID") {
+    process.stderr.write(`tradewarden: CONFIG_INVALID: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(
+    `tradewarden: ${err instanceof Error ? scrubSecrets(err.message) : "unknown error"}\n`,
+  );
   process.exit(1);
 });

@@ -3,6 +3,10 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 
+/** Syntax of a venue id: `paper` or `<venue>:demo|testnet|mainnet` (src/exchange/venues.ts parses it). */
+export const VENUE_ID_RE = /^(paper|[a-z0-9]+:(demo|testnet|mainnet))$/;
+const VENUE_ID_HELP = "expected paper, hyperliquid:testnet or <ccxtId>:demo|testnet|mainnet";
+
 /**
  * One zod schema for all settings (DESIGN.md §1, §8). Sources, lowest to highest precedence:
  * schema defaults → `tradewarden.config.json` (or `--config PATH`) → `TW_*` environment variables.
@@ -19,6 +23,15 @@ export const ConfigSchema = z
     home: z.string().min(1),
     /** Profile of the stdio caller (HTTP callers get theirs from their bearer token). */
     profile: profile.default("agent"),
+    /**
+     * Name of the stdio caller (`stdio:<name>`; default the profile). Two stdio clients on one home
+     * — a desktop app and an IDE — give themselves different names to keep their intents, orders
+     * and audit rows apart (per-caller isolation).
+     */
+    callerName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "lower-case letters, digits, _ . -")
+      .optional(),
     logLevel: logLevel.default("info"),
     /** Toolsets to register (empty = all). Scopes still apply on top. */
     toolsets: z.array(z.string().min(1)).default([]),
@@ -31,9 +44,28 @@ export const ConfigSchema = z
         allowedOrigins: z.array(z.string().min(1)).default([]),
         /** Allowed `Host` header host names; default: localhost names of the bound host. */
         allowedHosts: z.array(z.string().min(1)).default([]),
+        /** Open MCP sessions one token may hold at once. */
+        maxSessionsPerToken: z.number().int().positive().default(16),
+        /** A session idle this long is closed (ms). */
+        sessionIdleMs: z.number().int().positive().default(1_800_000),
+        /** Largest request body accepted (bytes); larger → 413. */
+        maxBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8787, stateless: false, allowedOrigins: [], allowedHosts: [] }),
+      .default({
+        host: "127.0.0.1",
+        port: 8787,
+        stateless: false,
+        allowedOrigins: [],
+        allowedHosts: [],
+        maxSessionsPerToken: 16,
+        sessionIdleMs: 1_800_000,
+        maxBodyBytes: 4 * 1024 * 1024,
+      }),
     /**
      * Market-data source: `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>` | `replay` (the embedded
      * 30 days with funding, data/).
@@ -66,9 +98,16 @@ export const ConfigSchema = z
     venues: z
       .object({
         /** Venue used when a tool call names none. */
-        default: z.string().default("paper"),
+        default: z.string().regex(VENUE_ID_RE, VENUE_ID_HELP).default("paper"),
         /** Mainnet venues the operator explicitly allows, e.g. `{ "hyperliquid:mainnet": true }`. */
-        allowMainnet: z.record(z.string(), z.boolean()).default({}),
+        allowMainnet: z
+          .record(
+            z
+              .string()
+              .regex(/^[a-z0-9]+:mainnet$/, "expected a mainnet venue id such as hyperliquid:mainnet"),
+            z.boolean(),
+          )
+          .default({}),
       })
       .strict()
       .default({ default: "paper", allowMainnet: {} }),
@@ -111,9 +150,21 @@ export const ConfigSchema = z
         allowedSymbols: [],
       }),
     approval: z
-      .object({ ttlMs: z.number().int().positive().default(600_000) })
+      .object({
+        /** Lifetime of an approval (ms). */
+        ttlMs: z.number().int().positive().default(600_000),
+        /**
+         * Count a form elicitation answered through the requesting client as the human's approval.
+         * Off: that client is the agent's own, so its answer proves nothing about a human.
+         */
+        trustFormElicitation: z.boolean().default(false),
+        /** How long a submit waits for the operator after sending a URL elicitation (ms). */
+        urlWaitMs: z.number().int().min(0).max(55_000).default(30_000),
+        /** How long the server keeps watching for that decision, to send the completion (ms). */
+        urlWatchMs: z.number().int().min(0).default(600_000),
+      })
       .strict()
-      .default({ ttlMs: 600_000 }),
+      .default({ ttlMs: 600_000, trustFormElicitation: false, urlWaitMs: 30_000, urlWatchMs: 600_000 }),
     rateLimit: z
       .object({
         /** Per-caller tool-call budget per minute. */
@@ -185,6 +236,7 @@ type EnvKind = "string" | "int" | "number" | "bool" | "list";
 export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_HOME", "home", "string"],
   ["TW_PROFILE", "profile", "string"],
+  ["TW_CALLER_NAME", "callerName", "string"],
   ["TW_LOG_LEVEL", "logLevel", "string"],
   ["TW_TOOLSETS", "toolsets", "list"],
   ["TW_HTTP_HOST", "http.host", "string"],

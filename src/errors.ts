@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "STALE_DATA",
   "CONFIG_INVALID",
   "CANCELLED",
+  "BUSY",
   "INTERNAL",
 ] as const;
 
@@ -30,7 +31,12 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Codes that are retryable by default: the same call may succeed later without any change. */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "EXCHANGE_UNAVAILABLE", "STALE_DATA"]);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  "RATE_LIMITED",
+  "EXCHANGE_UNAVAILABLE",
+  "STALE_DATA",
+  "BUSY",
+]);
 
 /** Options of a {@link TwError}. `details` must never hold a secret: it is returned to the caller. */
 export interface TwErrorOptions {
@@ -81,12 +87,25 @@ export interface ErrorPayload {
   details?: Record<string, unknown>;
 }
 
+/** Whether an error is SQLite's "database is locked/busy" (another connection holds the write lock). */
+export function isBusyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_"));
+}
+
 /**
  * Normalises anything thrown into a {@link TwError}. Unknown errors become `INTERNAL` with a generic
  * message: their text may carry a stack, a path or a secret, so it goes to the log, not the caller.
  */
 export function toTwError(err: unknown): TwError {
   if (err instanceof TwError) return err;
+  if (isBusyError(err)) {
+    // Nothing was written (SQLite rolls the statement back), so the same call may simply be retried.
+    return new TwError("BUSY", "The store is busy with another tradewarden process; nothing was changed.", {
+      cause: err,
+      hint: "Retry the same call in a moment (with the same idempotency key, if it has one).",
+    });
+  }
   return new TwError("INTERNAL", "Internal error; the incident was logged. Retry once, then report it.", {
     cause: err,
     retryable: false,

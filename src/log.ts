@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { scrubSecrets } from "./secrets.js";
 
 /**
  * Paths redacted in every log line: keys, tokens, signatures and authorization headers. pino's
@@ -31,9 +32,20 @@ export const REDACT_PATHS = [
  */
 export function createLogger(level: string): Logger {
   return pino(
-    { level, base: { name: "tradewarden" }, redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
+    {
+      level,
+      base: { name: "tradewarden" },
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      // Libraries put values into error messages (a malformed key in decimal, a URL with a token):
+      // logged errors are scrubbed of every secret this process holds.
+      serializers: { err: (e: unknown) => scrubbed(pino.stdSerializers.err(e as Error)) },
+    },
     pino.destination({ fd: 2, sync: true }),
   );
+}
+
+function scrubbed<T>(v: T): T {
+  return JSON.parse(scrubSecrets(JSON.stringify(v))) as T;
 }
 
 export type { Logger };

@@ -13,11 +13,31 @@ import { TwError } from "./errors.js";
  * "ccxt": { "okx": { "apiKey", "secret", "password" } } }`.
  */
 
+/** Every secret value this process has loaded (for {@link scrubSecrets}). */
+const loaded = new Set<string>();
+
+/**
+ * The text with every loaded secret value replaced by `[redacted]` — in the forms a library may
+ * print it: as given, hex without `0x`, and (for hex keys) the decimal of its integer value (viem
+ * reports an out-of-range private key as a bigint). Used on error messages before they are logged.
+ */
+export function scrubSecrets(text: string): string {
+  let out = text;
+  for (const v of loaded) {
+    const forms = [v, v.replace(/^0x/i, "")];
+    if (/^0x[0-9a-fA-F]+$/.test(v)) forms.push(BigInt(v).toString(10));
+    for (const f of forms)
+      if (f.length >= 8) out = out.split(f).join("[redacted]").split(f.toLowerCase()).join("[redacted]");
+  }
+  return out;
+}
+
 /** A secret value: `reveal()` to use it; every other conversion prints `[redacted]`. */
 export class Secret {
   readonly #value: string;
   constructor(value: string) {
     this.#value = value;
+    loaded.add(value);
   }
   reveal(): string {
     return this.#value;
@@ -64,17 +84,37 @@ function readFile(cfg: Config): SecretsFile {
   }
 }
 
+/** secp256k1 group order n: a private key k must satisfy 0 < k < n (SEC 2, §2.4.1). */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+function onCurve(hexKey: string): boolean {
+  const k = BigInt(hexKey);
+  return k > 0n && k < SECP256K1_N;
+}
+
+/**
+ * Checks at start-up whatever exchange secrets the environment or secrets file holds, so a bad key
+ * stops the server with CONFIG_INVALID naming the variable (never its value) instead of failing
+ * later inside a tool call. Absent secrets are fine (paper and public data need none).
+ * @throws TwError CONFIG_INVALID.
+ */
+export function checkSecrets(cfg: Config, env: NodeJS.ProcessEnv = process.env): void {
+  const file = readFile(cfg);
+  if (env.HL_PRIVATE_KEY !== undefined || file.hyperliquid?.privateKey !== undefined)
+    hyperliquidSecrets(cfg, env);
+}
+
 /**
  * Hyperliquid credentials.
- * @throws TwError CONFIG_INVALID when no key is configured or it is malformed.
+ * @throws TwError CONFIG_INVALID when no key is configured or it is malformed or out of range.
  */
 export function hyperliquidSecrets(cfg: Config, env: NodeJS.ProcessEnv = process.env): HlSecrets {
   const file = readFile(cfg).hyperliquid ?? {};
   const key = env.HL_PRIVATE_KEY ?? file.privateKey;
-  if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) {
+  if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key) || !onCurve(key)) {
     throw new TwError(
       "CONFIG_INVALID",
-      "Hyperliquid trading needs an agent-wallet key (HL_PRIVATE_KEY, 0x + 64 hex).",
+      "HL_PRIVATE_KEY is missing or not a valid secp256k1 private key (0x + 64 hex, between 1 and the curve order).",
       {
         hint: "The operator sets HL_PRIVATE_KEY in the environment or in the secrets file; it is never passed to a tool.",
       },

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { createApp } from "../app.js";
+import { BackgroundRunner } from "../background.js";
 import { startHttp } from "../server/http.js";
 import { serveStdio } from "../server/stdio.js";
 import { configFrom } from "./context.js";
@@ -23,13 +24,17 @@ export const serveCommand: CliModule = {
             "http.stateless": o.stateless ? true : undefined,
           });
           const app = await createApp(cfg);
-          const stops: Array<() => void | Promise<void>> = [];
-          for (const job of app.background) {
-            stops.push(job.start());
-            app.log.info({ job: job.name }, "background job started");
-          }
+          // Background jobs run only in the process holding the home's lease (DESIGN.md §10).
+          const runner = new BackgroundRunner({
+            db: app.db,
+            log: app.log,
+            jobs: app.background,
+            exclusive: app.exclusive,
+          });
+          app.statusProviders.set("lease", () => runner.status());
+          runner.start();
           const shutdown = async () => {
-            for (const stop of stops.reverse()) await stop();
+            await runner.stop();
             await app.close();
           };
           if (o.http) {

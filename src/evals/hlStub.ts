@@ -110,6 +110,9 @@ export async function startHlStub(dataDir: string, mode: StubMode = "ok"): Promi
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(reply));
     });
   });
+  // Never close an idle keep-alive socket from this side: a client reusing it at that instant gets
+  // ECONNRESET (a race that a loaded machine hits). close() ends every connection itself.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { type Config, ConfigError, dbPath, loadConfig } from "../config.js";
-import type { Profile } from "../policy/scopes.js";
 import { setControl } from "../store/control.js";
 import { openDb } from "../store/db.js";
 import { createToken } from "../store/tokens.js";
@@ -21,6 +20,7 @@ import {
   runCli,
   type SessionOptions,
   stdioSession,
+  actorOf,
 } from "./transports.js";
 
 /**
@@ -91,8 +91,8 @@ function nest(flat: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-function profilesUsed(s: Scenario): Profile[] {
-  const set = new Set<Profile>([s.setup.profile]);
+function actorsUsed(s: Scenario): string[] {
+  const set = new Set<string>([s.setup.profile]);
   const visit = (st: Step) => {
     if ("call" in st && st.as) set.add(st.as);
     if ("list_tools" in st && st.list_tools.as) set.add(st.list_tools.as);
@@ -194,7 +194,7 @@ async function runCall(state: RunState, st: CallStep, where: string): Promise<st
 
 async function runListTools(
   state: RunState,
-  st: { as?: Profile; includes: string[]; excludes: string[] },
+  st: { as?: string; includes: string[]; excludes: string[] },
   where: string,
 ): Promise<string[]> {
   const client = await state.session.client(st.as ?? state.scenario.setup.profile);
@@ -321,13 +321,15 @@ export async function runScenario(loaded: LoadedScenario, opts: RunOptions): Pro
     }
 
     // Seed the store before any server starts: control mode and (HTTP) one token per profile.
-    const tokens: Partial<Record<Profile, string>> = {};
+    const tokens: Partial<Record<string, string>> = {};
     const seed = openDb(dbPath(config));
     try {
       if (s.setup.control !== "NORMAL")
         setControl(seed, s.setup.control, "eval setup", "eval:setup", clockStart);
       if (opts.transport === "http") {
-        for (const p of profilesUsed(s)) tokens[p] = createToken(seed, p, p, clockStart).token;
+        for (const a of actorsUsed(s)) {
+          tokens[a] = createToken(seed, a.replace(":", "-"), actorOf(a).profile, clockStart).token;
+        }
       }
     } finally {
       seed.close();
@@ -339,7 +341,14 @@ export async function runScenario(loaded: LoadedScenario, opts: RunOptions): Pro
       configFile,
       env,
       clockStart,
-      elicitation: s.setup.elicitation,
+      elicitation:
+        s.setup.elicitation === true || s.setup.elicitation === "form"
+          ? ["form"]
+          : s.setup.elicitation === "url"
+            ? ["url"]
+            : s.setup.elicitation === "both"
+              ? ["form", "url"]
+              : [],
       box,
       tokens,
     };
@@ -369,7 +378,10 @@ export async function runScenario(loaded: LoadedScenario, opts: RunOptions): Pro
     }
     const db = await session.finish();
     if (failures.length === 0) failures.push(...finalProblems(db, s.final, stub?.requests ?? []));
-    const needles = secretNeedles(env, Object.values(tokens));
+    const needles = secretNeedles(
+      env,
+      Object.values(tokens).filter((t): t is string => t !== undefined),
+    );
     failures.push(...secretProblems(needles, state.results, db, session.logs()));
   } catch (e) {
     failures.push(`setup: ${(e as Error).message}`);

@@ -11,6 +11,11 @@ import { PROFILES } from "../policy/scopes.js";
  */
 
 const profile = z.enum(PROFILES);
+/**
+ * Who makes a call: a profile (`agent`), or a profile with a name (`agent:bob`) for a second caller
+ * of the same profile with its own identity (its own token over HTTP, TW_CALLER_NAME over stdio).
+ */
+const actor = z.string().regex(/^(readonly|agent|operator)(:[a-z0-9_-]{1,32})?$/, "profile or profile:name");
 export const TRANSPORTS = ["memory", "stdio", "http"] as const;
 /** How the harness reaches the server. */
 export type TransportName = (typeof TRANSPORTS)[number];
@@ -64,8 +69,8 @@ export const CallStepSchema = z
     id: z.string().max(80).optional(),
     call: z.string().min(1).max(64),
     args: z.record(z.string(), z.unknown()).default({}),
-    /** Caller profile for this step (default: setup.profile). */
-    as: profile.optional(),
+    /** Caller for this step: a profile or `profile:name` (default: setup.profile). */
+    as: actor.optional(),
     expect: expectation.default("ok"),
     /** JSON subset that structuredContent must contain (objects by key, arrays by position). */
     match: z.record(z.string(), z.unknown()).optional(),
@@ -92,7 +97,7 @@ const listToolsStep = z
   .object({
     list_tools: z
       .object({
-        as: profile.optional(),
+        as: actor.optional(),
         includes: z.array(z.string()).default([]),
         excludes: z.array(z.string()).default([]),
       })
@@ -139,8 +144,11 @@ export const SetupSchema = z
     /** Simulated clock start (ms UTC or ISO-8601). Default 2025-06-01T00:00:00Z (inside the 30 days). */
     clock_start: time.default("2025-06-01T00:00:00Z"),
     control: z.enum(["NORMAL", "REDUCE_ONLY", "HALT"]).default("NORMAL"),
-    /** The client declares the elicitation (form) capability. */
-    elicitation: z.boolean().default(false),
+    /**
+     * The client declares elicitation: `true`/`form` (form mode), `url` (URL mode), `both`. A URL
+     * request is answered like a form: with the step's scripted answer.
+     */
+    elicitation: z.union([z.boolean(), z.enum(["form", "url", "both"])]).default(false),
     /**
      * Start a local 127.0.0.1 Hyperliquid stub (recorded responses) and point TW_HL_API_URL at it:
      * `true`/`ok` answers /exchange with recorded replies, `error` with HTTP 500 (an ambiguous

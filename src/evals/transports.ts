@@ -36,8 +36,8 @@ export interface ElicitBox {
 
 /** A connected scenario run. */
 export interface EvalSession {
-  /** The SDK client acting as `profile` (connected on first use). */
-  client(profile: Profile): Promise<Client>;
+  /** The SDK client acting as `actor` — a profile or `profile:name` (connected on first use). */
+  client(actor: string): Promise<Client>;
   /** Current simulated time, ms UTC. */
   now(): number;
   /** Advances the simulated clock; undefined when the transport cannot (child processes). */
@@ -58,10 +58,17 @@ export interface SessionOptions {
   /** Environment of the scenario (TW_* plus secrets), without the harness's own environment. */
   env: Record<string, string>;
   clockStart: number;
-  elicitation: boolean;
+  /** Elicitation modes the clients declare (none when empty). */
+  elicitation: Array<"form" | "url">;
   box: ElicitBox;
-  /** HTTP bearer tokens by profile (created in the store beforehand). */
-  tokens: Partial<Record<Profile, string>>;
+  /** HTTP bearer tokens by actor (created in the store beforehand). */
+  tokens: Partial<Record<string, string>>;
+}
+
+/** The profile and optional name of an actor (`agent`, `agent:bob`). */
+export function actorOf(actor: string): { profile: Profile; name: string | undefined } {
+  const [p, name] = actor.split(":");
+  return { profile: p as Profile, name };
 }
 
 /**
@@ -85,17 +92,19 @@ export function autoContent(schema: unknown): Record<string, unknown> {
 }
 
 function newClient(opts: SessionOptions): Client {
+  const modes = Object.fromEntries(opts.elicitation.map((m) => [m, {}]));
   const client = new Client(
     { name: "tradewarden-evals", version: "1.0.0" },
-    { capabilities: opts.elicitation ? { elicitation: { form: {} } } : {} },
+    { capabilities: opts.elicitation.length > 0 ? { elicitation: modes } : {} },
   );
-  if (opts.elicitation) {
+  if (opts.elicitation.length > 0) {
     client.setRequestHandler(ElicitRequestSchema, async (req): Promise<ElicitResult> => {
       opts.box.asked++;
       const a = opts.box.answer;
       // No scripted answer: decline, and the runner reports the unexpected prompt.
       if (!a) return { action: "decline" };
       if (a.action !== "accept") return { action: a.action };
+      if ((req.params as { mode?: string }).mode === "url") return { action: "accept" };
       const schema = (req.params as { requestedSchema?: unknown }).requestedSchema;
       return { action: "accept", content: (a.content ?? autoContent(schema)) as never };
     });
@@ -118,22 +127,22 @@ export async function memorySession(opts: SessionOptions): Promise<EvalSession> 
     sink,
   );
   const app: App = await createApp(opts.config, { clock, log });
-  const clients = new Map<Profile, Client>();
+  const clients = new Map<string, Client>();
   let closed = false;
   const closeClients = async () => {
     for (const c of clients.values()) await c.close();
     clients.clear();
   };
   return {
-    async client(profile) {
-      const hit = clients.get(profile);
+    async client(actor) {
+      const hit = clients.get(actor);
       if (hit) return hit;
-      const server = createMcpServer(app, callerFor(`eval:${profile}`, profile, "memory"));
+      const server = createMcpServer(app, callerFor(`eval:${actor}`, actorOf(actor).profile, "memory"));
       const [ct, st] = InMemoryTransport.createLinkedPair();
       await server.connect(st);
       const c = newClient(opts);
       await c.connect(ct);
-      clients.set(profile, c);
+      clients.set(actor, c);
       return c;
     },
     now: () => clock.now(),
@@ -180,7 +189,7 @@ function openReadonly(file: string): Db {
 
 /** One `tradewarden serve` child per profile over stdio. The clock is the child's (no advancing). */
 export async function stdioSession(opts: SessionOptions): Promise<EvalSession> {
-  const clients = new Map<Profile, { client: Client; transport: StdioClientTransport }>();
+  const clients = new Map<string, { client: Client; transport: StdioClientTransport }>();
   let stderr = "";
   let db: Db | undefined;
   const closeAll = async () => {
@@ -188,13 +197,14 @@ export async function stdioSession(opts: SessionOptions): Promise<EvalSession> {
     clients.clear();
   };
   return {
-    async client(profile) {
-      const hit = clients.get(profile);
+    async client(actor) {
+      const hit = clients.get(actor);
       if (hit) return hit.client;
+      const { profile, name } = actorOf(actor);
       const transport = new StdioClientTransport({
         command: process.execPath,
         args: [cliPath(), "--config", opts.configFile, "serve"],
-        env: childEnv(opts, { TW_PROFILE: profile }),
+        env: childEnv(opts, { TW_PROFILE: profile, ...(name ? { TW_CALLER_NAME: name } : {}) }),
         cwd: opts.config.home,
         stderr: "pipe",
       });
@@ -203,7 +213,7 @@ export async function stdioSession(opts: SessionOptions): Promise<EvalSession> {
       });
       const client = newClient(opts);
       await client.connect(transport);
-      clients.set(profile, { client, transport });
+      clients.set(actor, { client, transport });
       return client;
     },
     now: () => opts.clockStart,
@@ -252,7 +262,7 @@ export async function httpSession(opts: SessionOptions): Promise<EvalSession> {
     });
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const clients = new Map<Profile, Client>();
+  const clients = new Map<string, Client>();
   let db: Db | undefined;
   let stopped = false;
   const stop = async () => {
@@ -264,17 +274,17 @@ export async function httpSession(opts: SessionOptions): Promise<EvalSession> {
     await exited;
   };
   return {
-    async client(profile) {
-      const hit = clients.get(profile);
+    async client(actor) {
+      const hit = clients.get(actor);
       if (hit) return hit;
-      const token = opts.tokens[profile];
-      if (!token) throw new Error(`no HTTP token for profile ${profile}`);
+      const token = opts.tokens[actor];
+      if (!token) throw new Error(`no HTTP token for ${actor}`);
       const transport = new StreamableHTTPClientTransport(new URL(url), {
         requestInit: { headers: { Authorization: `Bearer ${token}` } },
       });
       const c = newClient(opts);
       await c.connect(transport);
-      clients.set(profile, c);
+      clients.set(actor, c);
       return c;
     },
     now: () => opts.clockStart,

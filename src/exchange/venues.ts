@@ -15,8 +15,8 @@ import type { Venue } from "./venue.js";
  * guard), so no code path reaches a mainnet venue without `venues.allowMainnet`.
  */
 
-/** Syntax of a venue id, as tool schemas accept it. */
-export const VENUE_ID_RE = /^(paper|[a-z0-9]+:(demo|testnet|mainnet))$/;
+/** Syntax of a venue id, as tool schemas accept it (defined with the config, which checks it too). */
+export { VENUE_ID_RE } from "../config.js";
 
 /** A parsed venue id. */
 export type VenueId =

@@ -1,6 +1,7 @@
 import type { App } from "../app.js";
 import type { Component } from "../components.js";
 import { VenueRegistry } from "../exchange/venues.js";
+import type { ApprovalRequestEnv } from "../policy/approval.js";
 import { registerPolicySteps } from "../policy/steps.js";
 import { isMainnet } from "../policy/venueGuard.js";
 import { listOrders } from "../store/orders.js";
@@ -12,7 +13,19 @@ declare module "../app.js" {
     venues: VenueRegistry;
     /** Intents, submissions, cancels and order-status resolution. */
     orders: OrderService;
+    /** What approval decisions and requests read (src/policy/approval.ts). */
+    approval: ApprovalRequestEnv;
   }
+}
+
+/**
+ * The console page of an intent (where URL-mode elicitation sends the human), from the HTTP
+ * settings; undefined when the console would not be reachable on a loopback address.
+ */
+export function consoleIntentUrl(app: App, intentId: string): string | undefined {
+  const { host, port } = app.config.http;
+  const h = host.includes(":") ? `[${host}]` : host;
+  return `http://${h}:${port}/console/intents/${encodeURIComponent(intentId)}`;
 }
 
 /**
@@ -25,7 +38,24 @@ export const ordersComponent: Component = {
   name: "orders",
   install(app: App) {
     app.venues = new VenueRegistry(app);
-    app.orders = new OrderService(app);
+    app.orders = new OrderService({
+      db: app.db,
+      clock: app.clock,
+      log: app.log,
+      venues: app.venues,
+      autoApproveNotional: app.config.paper.autoApproveNotional,
+    });
+    app.approval = {
+      db: app.db,
+      clock: app.clock,
+      log: app.log,
+      cycleVenue: app.config.cycle.venue,
+      ttlMs: app.config.approval.ttlMs,
+      trustFormElicitation: app.config.approval.trustFormElicitation,
+      urlWaitMs: app.config.approval.urlWaitMs,
+      urlWatchMs: app.config.approval.urlWatchMs,
+      consoleUrl: (id) => consoleIntentUrl(app, id),
+    };
     registerPolicySteps(app, {
       [SUBMIT_SCOPE]: (row) => {
         const id = row.result ? (JSON.parse(row.result) as { order_id?: string }).order_id : undefined;

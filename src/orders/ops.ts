@@ -1,21 +1,21 @@
-import type { ElicitRequestFormParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { App } from "../app.js";
 import { TwError } from "../errors.js";
 import { VENUE_ID_RE } from "../exchange/venues.js";
-import { approvalRequired, approvalState, elicitApproval } from "../policy/approval.js";
 import type { GateCall, GatedOperation, GateOutcome, PolicyFacts } from "../policy/gate.js";
+import { ownedOrNotFound } from "../policy/ownership.js";
 import { type OrderArgs, type PreparedOrder, prepareOrder } from "../policy/risk.js";
 import type { Caller } from "../policy/scopes.js";
 import type { Db } from "../store/db.js";
 import { getIntent } from "../store/intents.js";
 import { SUBMIT_SCOPE, submitKey } from "./service.js";
-import type { IntentView, SubmitView } from "./views.js";
+import { type IntentView, intentView, type SubmitView } from "./views.js";
 
 /**
  * The two gated order operations shared by the MCP tools (src/tools/orders.ts) and the minute cycle
  * ({@link submitThroughGate}): the same schemas, facts and handlers, so every order — agent or
- * system — passes control → rate limit → idempotency → venue guard → risk → approval → execute → audit.
+ * system — passes rate limit → [execution lane: idempotency → control → venue guard → risk →
+ * approval → execute] → audit (src/policy/gate.ts).
  */
 
 const positive = z.number().positive().finite();
@@ -93,15 +93,18 @@ export function proposeFacts(a: ProposeArgs): PolicyFacts {
 
 /**
  * Facts of order_submit, from the stored intent: the key is the intent's client order id, the
- * payload hash the intent's, and the handler writes the reservation itself.
- * @throws TwError NOT_FOUND (unknown intent), INVALID_INPUT (client_order_id mismatch).
+ * payload hash the intent's, the lane the intent's venue account, and the handler writes the
+ * reservation itself.
+ * @throws TwError NOT_FOUND (unknown intent, or another caller's), INVALID_INPUT (client_order_id
+ *   mismatch).
  */
-export function submitFacts(db: Db, a: SubmitArgs, elicitable: boolean): PolicyFacts {
-  const i = getIntent(db, a.intent_id);
-  if (!i)
-    throw new TwError("NOT_FOUND", `No intent ${a.intent_id}.`, {
-      hint: "Use the intent_id returned by order_propose.",
-    });
+export function submitFacts(db: Db, a: SubmitArgs, caller: Caller): PolicyFacts {
+  const i = ownedOrNotFound(
+    caller,
+    getIntent(db, a.intent_id),
+    `intent ${a.intent_id}`,
+    "Use an intent_id returned to you by order_propose.",
+  );
   if (a.client_order_id !== undefined && a.client_order_id !== i.client_order_id) {
     throw new TwError(
       "INVALID_INPUT",
@@ -119,7 +122,7 @@ export function submitFacts(db: Db, a: SubmitArgs, elicitable: boolean): PolicyF
     payloadHash: i.payload_hash,
     idempotencyManaged: true,
     intentId: i.id,
-    elicitable,
+    lane: i.venue,
     order: {
       venue: i.venue,
       symbol: i.symbol,
@@ -144,25 +147,14 @@ export async function handlePropose(
 ): Promise<IntentView> {
   const prepared =
     (call.state.prepared as PreparedOrder | undefined) ?? (await prepareOrder(app, orderArgs(a)));
-  return app.orders.propose(caller, prepared, a.client_order_id);
+  return intentView(app.approval, app.orders.propose(caller, prepared, a.client_order_id), caller);
 }
 
 /**
- * Handler of order_submit. When the approval step left the approval pending, asks the human by
- * elicitation if the client can answer, else refuses with APPROVAL_REQUIRED.
+ * Handler of order_submit: the gate has approved and checked the order and holds the account's
+ * lane; the order service records, sends and records the outcome.
  */
-export async function handleSubmit(
-  app: App,
-  caller: Caller,
-  a: SubmitArgs,
-  call: GateCall,
-  elicit?: (p: Omit<ElicitRequestFormParams, "mode">) => Promise<ElicitResult>,
-): Promise<SubmitView> {
-  if (call.state.approvalPending === true) {
-    const intent = app.orders.intent(a.intent_id);
-    if (!elicit) throw approvalRequired(intent, approvalState(app, intent, caller));
-    await elicitApproval(app, caller, intent, elicit);
-  }
+export async function handleSubmit(app: App, caller: Caller, a: SubmitArgs): Promise<SubmitView> {
   return app.orders.submit(caller, a.intent_id);
 }
 
@@ -176,13 +168,13 @@ export function proposeOp(): GatedOperation<ProposeArgs, IntentView> {
   };
 }
 
-/** order_submit as a gated operation (no MCP, no elicitation). */
+/** order_submit as a gated operation (no MCP). */
 export function submitOp(app: App): GatedOperation<SubmitArgs, SubmitView> {
   return {
     name: SUBMIT_SCOPE,
     scope: "orders:submit",
     input: submitInput,
-    facts: (a) => submitFacts(app.db, a, false),
+    facts: (a, _env, caller) => submitFacts(app.db, a, caller),
     summarize: (r) => ({ order_id: r.order_id, status: r.status, replayed: r.replayed }),
   };
 }
@@ -202,7 +194,5 @@ export async function submitThroughGate(
   );
   if (!p.ok) return p;
   const intentId = (p.result as IntentView).intent_id;
-  return app.gate.run(submitOp(app), caller, { intent_id: intentId }, (a, call) =>
-    handleSubmit(app, caller, a, call as GateCall),
-  );
+  return app.gate.run(submitOp(app), caller, { intent_id: intentId }, (a) => handleSubmit(app, caller, a));
 }

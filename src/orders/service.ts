@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import type { App } from "../app.js";
+import type { Clock } from "../clock.js";
 import { TwError, toTwError } from "../errors.js";
+import type { Logger } from "../log.js";
 import {
   FINAL_STATUSES,
   type OrderStatus,
@@ -8,10 +9,12 @@ import {
   type PlaceResult,
   type Venue,
 } from "../exchange/venue.js";
-import { approvalRequired, approvalState, isApproved } from "../policy/approval.js";
+import { needsApproval } from "../policy/approval.js";
 import { completeKey, getKey, payloadHash, replayDone, reserveKey } from "../policy/idempotency.js";
 import type { PreparedOrder } from "../policy/risk.js";
 import type { Caller } from "../policy/scopes.js";
+import { appendAudit, flushAnchor } from "../store/audit.js";
+import { type Db, retryBusy } from "../store/db.js";
 import { getIntent, insertIntent, intentByClientId, type IntentRow } from "../store/intents.js";
 import {
   getOrder,
@@ -22,19 +25,23 @@ import {
   ordersOfIntent,
   updateOrder,
 } from "../store/orders.js";
-import { type IntentView, intentView, type OrderView, orderView, type SubmitView } from "./views.js";
+import { type OrderView, orderView, type SubmitView } from "./views.js";
 
 /**
  * The order service (domain; no MCP): intents, submit, cancel, order-status resolution. Tools and
- * the minute cycle both reach it only through the gate (src/orders/ops.ts).
+ * the minute cycle both reach it only through the gate (src/orders/ops.ts), which has already made
+ * every policy decision (approval included) and holds the venue account's execution lane while the
+ * methods that touch the venue run: this service only records and sends.
  *
- * Submit protocol (DESIGN.md §3 step 5): in ONE transaction the idempotency key
- * (`order_submit`, `<venue>:<client_order_id>`) is reserved and the order rows are written as
- * `pending`; only then is the venue called. The outcome is recorded in a second transaction. A
- * timeout or transport failure leaves the rows `unknown` and the key reserved; nothing ever re-sends
- * a reserved key — a retry returns the recorded state, and {@link OrderService.resolve} settles it
- * with an order-status query. At start-up every `pending` row left by a killed process becomes
- * `unknown` ({@link OrderService.markInterrupted}).
+ * Submit protocol (DESIGN.md §3 step 5, §10): in ONE transaction the idempotency key
+ * (`order_submit`, `<venue>:<client_order_id>`) is reserved, the order rows are written as `pending`
+ * and an `order_submit.send` audit row is appended; only then is the venue called. The outcome is
+ * recorded in a second transaction, retried while another process holds the write lock, so a
+ * venue-accepted order is never reported as failed. A timeout or transport failure leaves the rows
+ * `unknown` and the key reserved; nothing ever re-sends a reserved key — a retry returns the
+ * recorded state, and {@link OrderService.resolve} settles it with an order-status query. At
+ * start-up every stale `pending` row left by a killed process becomes `unknown`
+ * ({@link OrderService.markInterrupted}).
  */
 
 /** Idempotency scope of submissions. */
@@ -59,6 +66,7 @@ export function intentPayload(
     | "approval_needed"
     | "ref_price"
     | "notional"
+    | "worst_notional"
     | "est_fee"
   >,
 ) {
@@ -97,29 +105,47 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-/** Order service bound to an App. */
+/** What the order service uses (explicit, so it can be built and tested without an App). */
+export interface OrderServiceDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  /** Venue instances by id (src/exchange/venues.ts). */
+  venues: { get(id: string): Venue };
+  /** Paper intents at or below this notional (quote) need no approval (`paper.autoApproveNotional`). */
+  autoApproveNotional: number;
+}
+
+/** The order service. */
 export class OrderService {
   /** Longest wait for a venue's answer before the outcome is recorded as `unknown` (ms). */
   timeoutMs = 15_000;
   private readonly inflight = new Set<string>();
+  private readonly db: Db;
 
-  constructor(private readonly app: App) {}
-
-  private get db() {
-    return this.app.db;
+  constructor(private readonly d: OrderServiceDeps) {
+    this.db = d.db;
   }
 
   /**
-   * Records an intent from a prepared (rounded, checked) order.
-   * @throws TwError IDEMPOTENCY_CONFLICT when the client order id is taken by a different intent.
+   * Records an intent from a prepared (rounded, checked) order; the same client order id with the
+   * same order returns the stored intent.
+   * @throws TwError IDEMPOTENCY_CONFLICT when the client order id is taken on the venue by a
+   *   different order (another caller's is not named).
    */
-  propose(caller: Caller, p: PreparedOrder, clientOrderId?: string): IntentView {
+  propose(caller: Caller, p: PreparedOrder, clientOrderId?: string): IntentRow {
     const cid = clientOrderId ?? `tw-${randomBytes(8).toString("hex")}`;
     const base = { ...p, client_order_id: cid };
     const hash = payloadHash(intentPayload(base));
     const existing = intentByClientId(this.db, p.venue, cid);
     if (existing) {
-      if (existing.payload_hash === hash) return intentView(this.app, existing, caller);
+      if (existing.caller !== caller.id) {
+        throw new TwError("IDEMPOTENCY_CONFLICT", `client_order_id ${cid} is already in use on ${p.venue}.`, {
+          hint: "Client order ids are unique per venue account: choose another client_order_id.",
+          details: { client_order_id: cid },
+        });
+      }
+      if (existing.payload_hash === hash) return existing;
       throw new TwError(
         "IDEMPOTENCY_CONFLICT",
         `client_order_id ${cid} is already used by intent ${existing.id} with a different order.`,
@@ -129,10 +155,9 @@ export class OrderService {
         },
       );
     }
-    const needs = p.venue !== "paper" || Number(p.notional) > this.app.config.paper.autoApproveNotional;
     const row: IntentRow = {
       id: newId("int"),
-      created_at: this.app.clock.now(),
+      created_at: this.d.clock.now(),
       caller: caller.id,
       venue: p.venue,
       symbol: p.symbol,
@@ -143,17 +168,18 @@ export class OrderService {
       price: p.price,
       ref_price: p.ref_price,
       notional: p.notional,
+      worst_notional: p.worst_notional,
       est_fee: p.est_fee,
       reduce_only: p.reduce_only,
       take_profit: p.take_profit,
       stop_loss: p.stop_loss,
       client_order_id: cid,
       payload_hash: hash,
-      approval_needed: needs,
+      approval_needed: needsApproval(p.venue, p.worst_notional, this.d.autoApproveNotional),
       checks: p.checks,
     };
     insertIntent(this.db, row);
-    return intentView(this.app, row, caller);
+    return row;
   }
 
   /** An intent or NOT_FOUND. */
@@ -164,11 +190,6 @@ export class OrderService {
         hint: "Use the intent_id returned by order_propose.",
       });
     return i;
-  }
-
-  /** View of an intent. */
-  intentView(id: string, caller: Caller): IntentView {
-    return intentView(this.app, this.intent(id), caller);
   }
 
   private submitView(parent: OrderRow, replayed: boolean): SubmitView {
@@ -241,7 +262,7 @@ export class OrderService {
       trigger_px: null,
       tpsl: null,
       reduce_only: intent.reduce_only,
-      notional: intent.notional,
+      notional: intent.worst_notional ?? intent.notional,
       client_order_id: intent.client_order_id,
     };
     const exit = intent.side === "buy" ? "sell" : "buy";
@@ -267,24 +288,23 @@ export class OrderService {
   }
 
   /**
-   * Submits an approved intent exactly once.
+   * Sends an intent exactly once. The gate has decided everything (approval, control mode, risk) and
+   * holds the account's lane; this records, sends and records the outcome.
    * @returns the order (status from the venue; `unknown` when the outcome is ambiguous).
-   * @throws TwError NOT_FOUND, APPROVAL_REQUIRED, IDEMPOTENCY_CONFLICT, EXCHANGE_REJECTED (recorded;
-   *   replayed on retry), RATE_LIMITED / EXCHANGE_UNAVAILABLE when the venue refused before sending.
+   * @throws TwError NOT_FOUND, IDEMPOTENCY_CONFLICT, EXCHANGE_REJECTED (recorded; replayed on retry),
+   *   RATE_LIMITED / EXCHANGE_UNAVAILABLE when the venue refused before sending.
    */
   async submit(caller: Caller, intentId: string): Promise<SubmitView> {
     const intent = this.intent(intentId);
-    const st = approvalState(this.app, intent, caller);
-    if (!isApproved(st)) throw approvalRequired(intent, st);
-    const venue = this.app.venues.get(intent.venue);
+    const venue = this.d.venues.get(intent.venue);
     const key = submitKey(intent.venue, intent.client_order_id);
-    const now = this.app.clock.now();
+    const now = this.d.clock.now();
     const fresh = this.orderRows(intent, caller, now);
-    const rows = this.db.transaction((): OrderRow[] | null => {
+    const reserve = this.db.transaction((): OrderRow[] | null => {
       if (!reserveKey(this.db, SUBMIT_SCOPE, key, intent.payload_hash, now, { order_id: fresh[0].id }))
         return null;
       // A released key means an earlier attempt was refused before sending: revive its rows.
-      return fresh.map((r) => {
+      const rows = fresh.map((r) => {
         const old = orderByClientId(this.db, r.venue, r.client_order_id);
         if (!old) {
           insertOrder(this.db, r);
@@ -293,7 +313,30 @@ export class OrderService {
         updateOrder(this.db, old.id, { status: "pending", reason: null }, now, { retry: true });
         return getOrder(this.db, old.id)!;
       });
-    })();
+      // Audited before anything leaves the process: a kill -9 during the venue call leaves a trace.
+      appendAudit(this.db, {
+        ts: now,
+        caller: caller.id,
+        tool: "order_submit.send",
+        args: {
+          intent_id: intent.id,
+          venue: intent.venue,
+          symbol: intent.symbol,
+          side: intent.side,
+          size: intent.size,
+          price: intent.price,
+          reduce_only: intent.reduce_only,
+        },
+        decision: "allowed",
+        result: { order_id: rows[0].id, status: "pending" },
+        durationMs: 0,
+        keys: [intent.client_order_id],
+        durable: true,
+      });
+      return rows;
+    });
+    const rows = retryBusy(() => reserve());
+    flushAnchor(this.db);
     if (!rows) return this.replay(intent);
     const parent = rows[0];
     this.inflight.add(parent.id);
@@ -324,36 +367,40 @@ export class OrderService {
 
   private onPlaceError(err: unknown, rows: OrderRow[], key: string): SubmitView {
     const e = toTwError(err);
-    const now = this.app.clock.now();
+    const now = this.d.clock.now();
     if (e.details?.sent === false) {
       // Refused before anything left the process: record it and free the key so a retry may send.
-      this.db.transaction(() => {
-        for (const r of rows)
-          updateOrder(this.db, r.id, { status: "rejected", reason: `not sent: ${e.message}` }, now, {
-            code: e.code,
-          });
-        this.db
-          .prepare(
-            "UPDATE idempotency_keys SET status = 'released', updated_at = ? WHERE scope = ? AND key = ?",
-          )
-          .run(now, SUBMIT_SCOPE, key);
-      })();
+      retryBusy(
+        this.db.transaction(() => {
+          for (const r of rows)
+            updateOrder(this.db, r.id, { status: "rejected", reason: `not sent: ${e.message}` }, now, {
+              code: e.code,
+            });
+          this.db
+            .prepare(
+              "UPDATE idempotency_keys SET status = 'released', updated_at = ? WHERE scope = ? AND key = ?",
+            )
+            .run(now, SUBMIT_SCOPE, key);
+        }),
+      );
       throw e;
     }
-    this.app.log.warn({ order_id: rows[0].id, code: e.code }, "venue outcome ambiguous; order left unknown");
-    this.db.transaction(() => {
-      for (const r of rows) {
-        // Another path (resolve in this or another process) may have settled it meanwhile.
-        if (getOrder(this.db, r.id)?.status !== "pending") continue;
-        updateOrder(this.db, r.id, { status: "unknown", reason: e.message }, now, { code: e.code });
-      }
-    })();
+    this.d.log.warn({ order_id: rows[0].id, code: e.code }, "venue outcome ambiguous; order left unknown");
+    retryBusy(
+      this.db.transaction(() => {
+        for (const r of rows) {
+          // Another path (resolve in this or another process) may have settled it meanwhile.
+          if (getOrder(this.db, r.id)?.status !== "pending") continue;
+          updateOrder(this.db, r.id, { status: "unknown", reason: e.message }, now, { code: e.code });
+        }
+      }),
+    );
     return this.submitView(getOrder(this.db, rows[0].id)!, false);
   }
 
   private recordPlaced(intent: IntentRow, rows: OrderRow[], results: PlaceResult[], key: string): SubmitView {
-    const now = this.app.clock.now();
-    const out = this.db.transaction((): SubmitView | TwError => {
+    const now = this.d.clock.now();
+    const record = this.db.transaction((): SubmitView | TwError => {
       rows.forEach((r, i) => {
         const res = results[i];
         const cur = getOrder(this.db, r.id)?.status;
@@ -403,7 +450,9 @@ export class OrderService {
       if (parent.status !== "unknown")
         completeKey(this.db, SUBMIT_SCOPE, key, { ...view, replayed: true }, now);
       return view;
-    })();
+    });
+    // The venue has the order: the record must land, however long another process holds the lock.
+    const out = retryBusy(() => record());
     if (out instanceof TwError) throw out;
     return out;
   }
@@ -417,13 +466,13 @@ export class OrderService {
     return (
       o.status === "pending" &&
       !this.inflight.has(o.id) &&
-      o.updated_at <= this.app.clock.now() - this.timeoutMs
+      o.updated_at <= this.d.clock.now() - this.timeoutMs
     );
   }
 
   /** Marks stale `pending` rows left by a killed process as `unknown` (called at start-up). */
   markInterrupted(): number {
-    const now = this.app.clock.now();
+    const now = this.d.clock.now();
     const rows = listOrders(this.db, { statuses: ["pending"], limit: 10_000 }).filter((o) =>
       this.stalePending(o),
     );
@@ -457,46 +506,53 @@ export class OrderService {
     const o = this.order(id);
     if (FINAL_STATUSES.has(o.status) || this.inflight.has(o.id)) return o;
     if (o.status === "pending" && !this.stalePending(o)) return o;
-    const venue: Venue = this.app.venues.get(o.venue);
+    const venue: Venue = this.d.venues.get(o.venue);
     const st = await venue.orderStatus({
       symbol: o.symbol,
       client_order_id: o.client_order_id,
       venue_order_id: o.venue_order_id,
     });
-    const now = this.app.clock.now();
-    this.db.transaction(() => {
-      if (!st) {
-        if (o.status === "unknown" || o.status === "pending") {
+    const now = this.d.clock.now();
+    retryBusy(
+      this.db.transaction(() => {
+        if (!st) {
+          if (o.status === "unknown" || o.status === "pending") {
+            updateOrder(
+              this.db,
+              o.id,
+              { status: "not_found", reason: "the venue has no record of this order; it was not re-sent" },
+              now,
+              { resolved: true },
+            );
+          }
+        } else if (
+          st.status !== o.status ||
+          st.filled_size !== o.filled_size ||
+          st.venue_order_id !== o.venue_order_id
+        ) {
+          const avg = st.status === "filled" && o.avg_px === null ? (st.price ?? null) : o.avg_px;
           updateOrder(
             this.db,
             o.id,
-            { status: "not_found", reason: "the venue has no record of this order; it was not re-sent" },
+            {
+              status: st.status,
+              venue_order_id: st.venue_order_id,
+              filled_size: st.filled_size,
+              avg_px: avg,
+            },
             now,
             { resolved: true },
           );
         }
-      } else if (
-        st.status !== o.status ||
-        st.filled_size !== o.filled_size ||
-        st.venue_order_id !== o.venue_order_id
-      ) {
-        const avg = st.status === "filled" && o.avg_px === null ? (st.price ?? null) : o.avg_px;
-        updateOrder(
-          this.db,
-          o.id,
-          { status: st.status, venue_order_id: st.venue_order_id, filled_size: st.filled_size, avg_px: avg },
-          now,
-          { resolved: true },
-        );
-      }
-      const cur = getOrder(this.db, o.id)!;
-      if (cur.parent_id === null && cur.status !== "unknown" && cur.status !== "pending") {
-        const key = submitKey(cur.venue, cur.client_order_id);
-        const k = getKey(this.db, SUBMIT_SCOPE, key);
-        if (k && k.status === "reserved")
-          completeKey(this.db, SUBMIT_SCOPE, key, { ...this.submitView(cur, true) }, now);
-      }
-    })();
+        const cur = getOrder(this.db, o.id)!;
+        if (cur.parent_id === null && cur.status !== "unknown" && cur.status !== "pending") {
+          const key = submitKey(cur.venue, cur.client_order_id);
+          const k = getKey(this.db, SUBMIT_SCOPE, key);
+          if (k && k.status === "reserved")
+            completeKey(this.db, SUBMIT_SCOPE, key, { ...this.submitView(cur, true) }, now);
+        }
+      }),
+    );
     return getOrder(this.db, o.id)!;
   }
 
@@ -539,11 +595,11 @@ export class OrderService {
         },
       );
     }
-    const venue = this.app.venues.get(o.venue);
+    const venue = this.d.venues.get(o.venue);
     const [res] = await venue.cancel([
       { symbol: o.symbol, client_order_id: o.client_order_id, venue_order_id: o.venue_order_id },
     ]);
-    const now = this.app.clock.now();
+    const now = this.d.clock.now();
     if (!res?.ok) {
       await this.resolve(id);
       throw new TwError(
@@ -554,23 +610,35 @@ export class OrderService {
         },
       );
     }
-    this.db.transaction(() => {
-      updateOrder(this.db, o.id, { status: "canceled", reason: "canceled by request" }, now);
-      for (const c of ordersOfIntent(this.db, o.intent_id ?? "")) {
-        if (c.parent_id === o.id && (c.status === "waiting_trigger" || c.status === "open")) {
-          updateOrder(this.db, c.id, { status: "canceled", reason: "parent canceled" }, now);
+    retryBusy(
+      this.db.transaction(() => {
+        updateOrder(this.db, o.id, { status: "canceled", reason: "canceled by request" }, now);
+        for (const c of ordersOfIntent(this.db, o.intent_id ?? "")) {
+          if (c.parent_id === o.id && (c.status === "waiting_trigger" || c.status === "open")) {
+            updateOrder(this.db, c.id, { status: "canceled", reason: "parent canceled" }, now);
+          }
         }
-      }
-    })();
+      }),
+    );
     return orderView(getOrder(this.db, o.id)!);
   }
 
-  /** Cancels every resting order of a venue (optionally one symbol). Returns per-order outcomes. */
+  /**
+   * Cancels every resting order of a venue (optionally one symbol, optionally one caller's).
+   * Returns per-order outcomes.
+   */
   async cancelAll(
     venue: string,
     symbol?: string,
+    caller?: string,
   ): Promise<Array<{ order_id: string; ok: boolean; error: string | null }>> {
-    const open = listOrders(this.db, { venue, symbol, statuses: ["open", "waiting_trigger"], limit: 10_000 });
+    const open = listOrders(this.db, {
+      venue,
+      symbol,
+      caller,
+      statuses: ["open", "waiting_trigger"],
+      limit: 10_000,
+    });
     const out: Array<{ order_id: string; ok: boolean; error: string | null }> = [];
     for (const o of open.filter((x) => x.parent_id === null || !open.some((p) => p.id === x.parent_id))) {
       try {

@@ -1,5 +1,4 @@
-import type { App } from "../app.js";
-import { approvalState, describeIntent } from "../policy/approval.js";
+import { type ApprovalEnv, approvalState, describeIntent } from "../policy/approval.js";
 import type { Caller } from "../policy/scopes.js";
 import type { IntentRow } from "../store/intents.js";
 import type { OrderRow } from "../store/orders.js";
@@ -67,8 +66,8 @@ export interface SubmitView extends OrderView {
   note: string | null;
 }
 
-/** Maps an intent row to its view for a caller. */
-export function intentView(app: App, i: IntentRow, caller: Caller): IntentView {
+/** Maps an intent row to its view for a caller (approval state as that caller would meet it). */
+export function intentView(env: ApprovalEnv, i: IntentRow, caller: Caller): IntentView {
   return {
     intent_id: i.id,
     venue: i.venue,
@@ -86,7 +85,7 @@ export function intentView(app: App, i: IntentRow, caller: Caller): IntentView {
     stop_loss: i.stop_loss,
     client_order_id: i.client_order_id,
     approval_needed: i.approval_needed,
-    approval_state: approvalState(app, i, caller).state,
+    approval_state: approvalState(env, i, caller).state,
     checks: i.checks,
     preview: describeIntent(i),
     created_at: i.created_at,

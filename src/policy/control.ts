@@ -12,11 +12,15 @@ import type { Caller } from "./scopes.js";
  * that is not flagged reduce_only counts as an increase.
  */
 
-/** The control gate step (order 30). */
+/**
+ * The control gate step (order 55, inside the execution lane): checked against the mode at the
+ * moment the order is reserved, so a halt issued while an order waited still stops it.
+ */
 export function controlStep(): GateStep {
   return {
     name: "control",
-    order: 30,
+    order: 55,
+    lane: true,
     check(call, env) {
       if (call.facts.exposure !== "increase") return undefined;
       const c = getControl(env.db);
@@ -48,7 +52,9 @@ export function controlStep(): GateStep {
 /**
  * Changes the control mode. Tightening (towards HALT) needs `control:tighten`; loosening (towards
  * NORMAL) needs `control:loosen` — so an agent that can halt can never resume, and REDUCE_ONLY after
- * HALT counts as loosening.
+ * HALT counts as loosening. Idempotent by nature, which is what makes a replayed call truthful:
+ * asking for the mode already in effect changes nothing (`changed: false`); asking again for a mode
+ * someone has since left applies it again. The answer is always the mode that now holds.
  * @throws TwError FORBIDDEN_SCOPE when the change loosens and the caller lacks control:loosen.
  */
 export function changeMode(
@@ -57,8 +63,9 @@ export function changeMode(
   caller: Caller,
   mode: ControlMode,
   reason: string,
-): { previous: ControlState; current: ControlState } {
+): { previous: ControlState; current: ControlState; changed: boolean } {
   const previous = getControl(db);
+  if (previous.mode === mode) return { previous, current: previous, changed: false };
   const loosens = MODE_RANK[mode] < MODE_RANK[previous.mode];
   if (loosens && !caller.scopes.has("control:loosen")) {
     throw new TwError(
@@ -71,5 +78,5 @@ export function changeMode(
     );
   }
   const current = setControl(db, mode, reason, caller.id, clock.now());
-  return { previous, current };
+  return { previous, current, changed: true };
 }

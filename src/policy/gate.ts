@@ -5,19 +5,28 @@ import type { Logger } from "../log.js";
 import { appendAudit } from "../store/audit.js";
 import type { Db } from "../store/db.js";
 import { redact } from "./redact.js";
+import type { ExecutionLanes, LaneHold } from "./lane.js";
 import type { Caller, Scope } from "./scopes.js";
 
 /**
- * The single door (DESIGN.md §3). Every tool call — and every order the minute cycle sends — runs
+ * The single door (DESIGN.md §3, §10). Every tool call — and every order the minute cycle sends — runs
  * through {@link Gate.run}, in this order:
  *
  *   1. scope              FORBIDDEN_SCOPE
- *   2. strict validation  INVALID_INPUT
+ *   2. arguments          INVALID_INPUT: not a JSON object, a `__proto__`/`constructor`/`prototype`
+ *                         key anywhere, or anything the strict schema refuses
  *   3..8. policy steps    registered with {@link Gate.use}, run by ascending `order`:
- *         30 control mode (HALTED, REDUCE_ONLY) · 40 rate limits (RATE_LIMITED) ·
- *         50 idempotency (IDEMPOTENCY_CONFLICT, or the stored result) · 60 venue guard
- *         (MAINNET_BLOCKED) · 70 risk (RISK_REJECTED) · 80 approval (APPROVAL_REQUIRED)
+ *         40 rate limits (RATE_LIMITED) · 50 idempotency (IDEMPOTENCY_CONFLICT, or the stored
+ *         result) · 55 control mode (HALTED, REDUCE_ONLY) · 60 venue guard (MAINNET_BLOCKED) ·
+ *         70 risk (RISK_REJECTED) · 80 approval (APPROVAL_REQUIRED)
  *   9. execute, then audit (always: allowed, refused or error).
+ *
+ * Order-affecting calls name their venue account in `facts.lane`. For them the gate takes that
+ * account's execution lane (src/policy/lane.ts) before the first step marked `lane` and holds it
+ * through execute, so idempotency, control mode, risk and approval are decided on the state the
+ * order is reserved and sent against: no two calls see the same headroom, and a halt issued while an
+ * order waited stops it. Idempotency runs before control so that a retry of an order that was
+ * already sent reports that order, never a refusal that would read as "not sent".
  *
  * Operations are plain objects (tools satisfy the shape), so the gate knows nothing of MCP.
  */
@@ -30,8 +39,12 @@ export interface PolicyFacts {
   exposure?: "increase" | "reduce" | "none";
   /** Venue id the call acts on (`paper`, `hyperliquid:testnet`, ...). */
   venue?: string;
-  /** Idempotency key (client_order_id or idempotency_key), scoped by operation name. */
+  /** Idempotency key (client_order_id or idempotency_key), scoped by operation name and caller. */
   idempotencyKey?: string;
+  /** Venue account whose execution lane the call must hold (order-affecting calls only). */
+  lane?: string;
+  /** Keys recorded on the audit row when the call has no idempotency key (e.g. control calls). */
+  auditKeys?: string[];
   /** Anything else a step needs (symbol, notional, intent id...). */
   [k: string]: unknown;
 }
@@ -47,7 +60,7 @@ export interface GatedOperation<I = unknown, O = unknown> {
    * Derives policy facts from validated args. May throw a TwError (e.g. NOT_FOUND for an unknown
    * intent) which is treated as a refusal.
    */
-  facts?: (args: I, env: GateEnv) => PolicyFacts | Promise<PolicyFacts>;
+  facts?: (args: I, env: GateEnv, caller: Caller) => PolicyFacts | Promise<PolicyFacts>;
   /** Short JSON summary of a result for the audit log (default: the result, truncated). */
   summarize?: (result: O) => unknown;
 }
@@ -57,6 +70,10 @@ export interface GateEnv {
   db: Db;
   clock: Clock;
   log: Logger;
+  /** The process's execution lanes (one per venue account). */
+  lanes: ExecutionLanes;
+  /** The venue a call means when it names none (`venues.default`). */
+  defaultVenue: string;
 }
 
 /** One call travelling through the gate. Steps may read everything and write `state`. */
@@ -86,6 +103,8 @@ export interface GateStep {
   name: string;
   /** Position in the chain (see the table above). */
   order: number;
+  /** Runs inside the execution lane when the call names one (`facts.lane`). */
+  lane?: boolean;
   check(call: GateCall, env: GateEnv): Promise<ShortCircuit | undefined> | ShortCircuit | undefined;
   after?(call: GateCall, outcome: GateOutcome, env: GateEnv): Promise<void> | void;
 }
@@ -114,6 +133,44 @@ function zodIssuesToError(issues: z.core.$ZodIssue[]): TwError {
     hint: "Fix the listed arguments (see the tool's input schema) and call again.",
     details: { problems },
   });
+}
+
+/** Keys refused anywhere in arguments: JSON.parse keeps them, and they reach prototypes downstream. */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** The first forbidden key in a JSON value, as a path (`a.b.__proto__`), or undefined. */
+function forbiddenKeyPath(v: unknown, path: string, depth = 0): string | undefined {
+  if (v === null || typeof v !== "object" || depth > 64) return undefined;
+  for (const k of Object.keys(v)) {
+    const p = path ? `${path}.${k}` : k;
+    if (FORBIDDEN_KEYS.has(k)) return p;
+    const deeper = forbiddenKeyPath((v as Record<string, unknown>)[k], p, depth + 1);
+    if (deeper) return deeper;
+  }
+  return undefined;
+}
+
+/**
+ * Checks the shape of raw arguments before the schema sees them.
+ * @throws TwError INVALID_INPUT for a non-object or a forbidden key.
+ */
+function checkRawArgs(raw: unknown): Record<string, unknown> {
+  if (raw === undefined) return {};
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new TwError(
+      "INVALID_INPUT",
+      `Arguments must be a JSON object, got ${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}.`,
+      { hint: "Send the tool's arguments as an object, e.g. {} for a tool without arguments." },
+    );
+  }
+  const bad = forbiddenKeyPath(raw, "");
+  if (bad) {
+    throw new TwError("INVALID_INPUT", `Argument key "${bad}" is not allowed.`, {
+      hint: "Remove __proto__, constructor and prototype keys from the arguments.",
+      details: { key: bad },
+    });
+  }
+  return raw as Record<string, unknown>;
 }
 
 function summarizeDefault(result: unknown): unknown {
@@ -168,6 +225,7 @@ export class Gate {
       startedAt,
     };
     const ran: GateStep[] = [];
+    let hold: LaneHold | undefined;
     let outcome: GateOutcome;
     try {
       if (op.scope !== null && !caller.scopes.has(op.scope)) {
@@ -183,35 +241,50 @@ export class Gate {
           },
         );
       }
-      const parsed = op.input.safeParse(rawArgs ?? {});
+      const parsed = op.input.safeParse(checkRawArgs(rawArgs));
       if (!parsed.success) throw zodIssuesToError(parsed.error.issues);
       call.args = parsed.data as I;
-      call.facts = op.facts ? await op.facts(call.args, this.env) : {};
+      call.facts = op.facts ? await op.facts(call.args, this.env, caller) : {};
+      const lane = typeof call.facts.lane === "string" ? call.facts.lane : undefined;
 
       let short: ShortCircuit | undefined;
       for (const step of this.steps) {
+        if (lane !== undefined && step.lane && !hold) hold = await this.env.lanes.acquire(lane);
         ran.push(step);
         short = (await step.check(call as GateCall, this.env)) ?? undefined;
         if (short) break;
       }
       if (short) outcome = { ok: true, result: short.result, replayed: true };
-      else outcome = { ok: true, result: await execute(call.args, call), replayed: false };
+      else {
+        if (lane !== undefined && !hold) hold = await this.env.lanes.acquire(lane);
+        outcome = { ok: true, result: await execute(call.args, call), replayed: false };
+      }
     } catch (err) {
       const e = toTwError(err);
       if (e.code === "INTERNAL") this.env.log.error({ err, tool: op.name, caller: caller.id }, "tool failed");
       outcome = { ok: false, error: e };
     }
-    for (const step of ran.reverse()) {
-      if (!step.after) continue;
-      try {
-        await step.after(call as GateCall, outcome, this.env);
-      } catch (err) {
-        // An after-hook failure must not hide the call's outcome; it is logged and audited below.
-        this.env.log.error({ err, step: step.name, tool: op.name }, "gate after-hook failed");
+    try {
+      for (const step of ran.reverse()) {
+        if (!step.after) continue;
+        try {
+          await step.after(call as GateCall, outcome, this.env);
+        } catch (err) {
+          // An after-hook failure must not hide the call's outcome; it is logged and audited below.
+          this.env.log.error({ err, step: step.name, tool: op.name }, "gate after-hook failed");
+        }
       }
+    } finally {
+      hold?.release();
     }
     const durationMs = performance.now() - t0;
-    this.audit(call as GateCall, outcome, durationMs);
+    try {
+      this.audit(call as GateCall, outcome, durationMs);
+    } catch (err) {
+      // The call already happened: reporting it as failed would be a lie (an order may be at the
+      // venue). Orders carry their own audit row written before the venue call; this is logged loudly.
+      this.env.log.error({ err, tool: op.name, caller: caller.id }, "audit append failed after the call");
+    }
     for (const o of this.observers) {
       o({
         tool: op.name,
@@ -226,7 +299,10 @@ export class Gate {
 
   private audit(call: GateCall, outcome: GateOutcome, durationMs: number): void {
     const op = call.op;
-    const keys = typeof call.facts.idempotencyKey === "string" ? [call.facts.idempotencyKey] : null;
+    const keys =
+      typeof call.facts.idempotencyKey === "string"
+        ? [call.facts.idempotencyKey]
+        : (call.facts.auditKeys ?? null);
     const decision = outcome.ok
       ? "allowed"
       : outcome.error.code === "INTERNAL" ||
@@ -252,6 +328,7 @@ export class Gate {
       result,
       durationMs,
       keys,
+      durable: call.facts.mutating === true,
     });
   }
 }

@@ -15,6 +15,10 @@ import type { GateCall, GateOutcome, GateStep } from "./gate.js";
  * Same key + same payload → the stored result (nothing re-executed); same key + different payload →
  * IDEMPOTENCY_CONFLICT. Operations whose handler writes its own reservation in the same transaction as
  * its record (order_submit) set `facts.idempotencyManaged`; the step then only checks.
+ *
+ * Keys are scoped by operation AND caller (`<caller id>:<key>`): one caller's key never answers,
+ * blocks or conflicts with another's. The exception is order_submit's managed key
+ * `<venue>:<client_order_id>`: a client order id is unique per venue account whoever sends it.
  */
 
 /** sha256 of the canonical JSON (keys sorted recursively) of a payload. */
@@ -107,13 +111,17 @@ export type PendingView = (row: IdemRow) => unknown;
 
 /** The idempotency gate step (order 50). */
 export function idempotencyStep(views: Record<string, PendingView> = {}): GateStep {
-  const keyOf = (call: GateCall) =>
-    typeof call.facts.idempotencyKey === "string" ? call.facts.idempotencyKey : undefined;
+  const keyOf = (call: GateCall) => {
+    const k = call.facts.idempotencyKey;
+    if (typeof k !== "string") return undefined;
+    return call.facts.idempotencyManaged === true ? k : `${call.caller.id}:${k}`;
+  };
   const hashOf = (call: GateCall) =>
     typeof call.facts.payloadHash === "string" ? call.facts.payloadHash : payloadHash(call.args);
   return {
     name: "idempotency",
     order: 50,
+    lane: true,
     check(call, env) {
       const key = keyOf(call);
       if (key === undefined) return undefined;
@@ -124,29 +132,37 @@ export function idempotencyStep(views: Record<string, PendingView> = {}): GateSt
         if (row.payload_hash !== hash) {
           throw new TwError(
             "IDEMPOTENCY_CONFLICT",
-            `Key "${key}" was already used by ${scope} with a different payload.`,
+            `Key "${String(call.facts.idempotencyKey)}" was already used by ${scope} with a different payload.`,
             {
               hint: "Use a new client_order_id / idempotency_key for a different request, or repeat the original one exactly.",
-              details: { scope, key },
+              details: { scope, key: call.facts.idempotencyKey },
             },
           );
         }
         if (row.status === "done") return { result: replayDone(row) };
         const view = views[scope];
         if (view) return { result: view(row) };
-        throw new TwError("IDEMPOTENCY_CONFLICT", `A ${scope} call with key "${key}" is still in progress.`, {
-          retryable: true,
-          hint: "Retry in a moment with the same key; it will return that call's result.",
-          details: { scope, key, in_progress: true },
-        });
+        throw new TwError(
+          "IDEMPOTENCY_CONFLICT",
+          `A ${scope} call with key "${String(call.facts.idempotencyKey)}" is still in progress.`,
+          {
+            retryable: true,
+            hint: "Retry in a moment with the same key; it will return that call's result.",
+            details: { scope, key: call.facts.idempotencyKey, in_progress: true },
+          },
+        );
       }
       if (call.facts.idempotencyManaged === true) return undefined;
       if (!reserveKey(env.db, scope, key, hash, env.clock.now())) {
-        throw new TwError("IDEMPOTENCY_CONFLICT", `A ${scope} call with key "${key}" is still in progress.`, {
-          retryable: true,
-          hint: "Retry in a moment with the same key.",
-          details: { scope, key, in_progress: true },
-        });
+        throw new TwError(
+          "IDEMPOTENCY_CONFLICT",
+          `A ${scope} call with key "${String(call.facts.idempotencyKey)}" is still in progress.`,
+          {
+            retryable: true,
+            hint: "Retry in a moment with the same key.",
+            details: { scope, key: call.facts.idempotencyKey, in_progress: true },
+          },
+        );
       }
       call.state.idemReserved = { scope, key };
       return undefined;

@@ -5,7 +5,7 @@ import { Dec } from "../exchange/fillModel.js";
 import { marketClockOf, marketOf } from "../exchange/venues.js";
 import type { OrderSide, OrderType, Tif } from "../exchange/venue.js";
 import type { CheckResult } from "../store/intents.js";
-import { sentNotionalSince } from "../store/orders.js";
+import { inflightOrders, sentNotionalSince } from "../store/orders.js";
 import { currentLimits } from "../store/riskLimits.js";
 import type { GateStep } from "./gate.js";
 
@@ -19,8 +19,21 @@ import type { GateStep } from "./gate.js";
  *  blocked by turnover)
  *  24 h sent notional on the venue + this order) · max_leverage (gross notional after fill / equity,
  *  skipped for orders that do not increase exposure) · price_band (|limit − mid| / mid) ·
- *  max_open_orders (open + what this order leaves resting) · bracket_prices (TP beyond, SL short of
- *  the reference price). Notional = size × (limit price, or mid for market orders), quote currency.
+ *  max_open_orders (open + in flight + what this order leaves resting) · bracket_prices (TP beyond, SL
+ *  short of the reference price).
+ *
+ * Prices (quote currency): `notional` = size × (limit, or mid for market orders) is what the preview
+ * shows; the limits that bound money at risk — max_order_notional, daily_notional and max_leverage —
+ * use `worst_notional` = size × the worst price the order can execute at: its limit, or for a market
+ * order the protection price mid × (1 ± price_band_fraction) that real venues receive as an IOC limit
+ * (the paper venue fills inside it). A market intent of 49,987 at mid is 52,486 at a 5 % band, and
+ * is refused under a 50,000 cap.
+ *
+ * Headroom counts reservations, not only the venue's book: every order of ours on the venue that is
+ * not reduce-only and may still fill (pending, unknown, open, partially filled) adds its unfilled
+ * worst-case notional to gross exposure, and counts as an open order when the venue does not list it
+ * yet. Run inside the account's execution lane (the gate holds it for order_submit), so the check and
+ * the reservation that follows see the same state.
  */
 
 /** Order arguments as tools and the cycle give them (sizes in coins, notional/prices in quote). */
@@ -51,6 +64,8 @@ export interface PreparedOrder {
   price: string | null;
   ref_price: string;
   notional: string;
+  /** size × worst execution price (limit, or market protection price), quote. */
+  worst_notional: string;
   est_fee: string;
   reduce_only: boolean;
   take_profit: string | null;
@@ -98,6 +113,10 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
   const size = new Dec(r.size);
   const price = r.price === null ? null : new Dec(r.price);
   const notional = size.times(a.type === "limit" && price ? price : ref);
+  const worstPx =
+    price ?? ref.times(a.side === "buy" ? band.plus(1) : new Dec(1).minus(band)).toDecimalPlaces(12);
+  // A sell's worst price is the lowest, but its exposure is at least size × mid: bound from above.
+  const worstNotional = size.times(a.side === "buy" ? worstPx : Dec.max(worstPx, ref));
   const tif: Tif = a.tif ?? (a.type === "market" ? "IOC" : "GTC");
   const tp =
     a.take_profit !== undefined ? (await venue.round(a.symbol, r.size, String(a.take_profit))).price : null;
@@ -161,14 +180,14 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
   checks.push(
     chk(
       "max_order_notional",
-      notional.lte(limits.max_order_notional),
+      worstNotional.lte(limits.max_order_notional),
       limits.max_order_notional,
-      num(notional),
-      `notional ${notional.toFixed(2)} must be ≤ ${limits.max_order_notional}`,
+      num(worstNotional),
+      `notional at the worst execution price ${worstNotional.toFixed(2)} must be ≤ ${limits.max_order_notional}`,
     ),
   );
   const sent = sentNotionalSince(app.db, venueId, app.clock.now() - DAY);
-  const day = sent.plus(notional);
+  const day = sent.plus(worstNotional);
   checks.push(
     chk(
       "daily_notional",
@@ -183,9 +202,12 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
   const pos = acct.positions.find((p) => p.symbol === a.symbol);
   const cur = new Dec(pos?.size ?? 0);
   const after = cur.plus(a.side === "buy" ? size : size.negated());
+  const inflight = inflightOrders(app.db, venueId);
   if (!reduceOnly && after.abs().gt(cur.abs())) {
-    const mark = new Dec(pos?.mark_px ?? ref);
-    const grossAfter = new Dec(acct.gross_notional).minus(cur.abs().times(mark)).plus(after.abs().times(ref));
+    // Worst case: every live order of ours fills on top of the book, then this one at its worst price.
+    const reserved = inflight.reduce((s, o) => s.plus(o.notional), new Dec(0));
+    const increase = Dec.max(0, after.abs().minus(cur.abs())).times(worstPx);
+    const grossAfter = new Dec(acct.gross_notional).plus(reserved).plus(increase);
     const equity = new Dec(acct.equity);
     const lev = equity.gt(0) ? grossAfter.dividedBy(equity) : new Dec(Number.POSITIVE_INFINITY);
     checks.push(
@@ -194,7 +216,7 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
         lev.lte(limits.max_leverage),
         limits.max_leverage,
         lev.isFinite() ? num(lev) : null,
-        `leverage after fill ${lev.isFinite() ? lev.toFixed(3) : "∞"} (gross ${grossAfter.toFixed(2)} / equity ${equity.toFixed(2)}) must be ≤ ${limits.max_leverage}`,
+        `leverage after fill ${lev.isFinite() ? lev.toFixed(3) : "∞"} (gross ${acct.gross_notional} + in flight ${reserved.toFixed(2)} + this order ${increase.toFixed(2)}, over equity ${equity.toFixed(2)}) must be ≤ ${limits.max_leverage}`,
       ),
     );
   }
@@ -210,7 +232,10 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
       ),
     );
   }
-  const open = (await venue.openOrders()).length;
+  // Ours in flight (pending/unknown) are not on the venue's list yet, but may rest there.
+  const open =
+    (await venue.openOrders()).length +
+    inflight.filter((o) => o.status === "pending" || o.status === "unknown").length;
   const rests = a.type === "limit" && tif !== "IOC" ? 1 : 0;
   const children = (tp ? 1 : 0) + (sl ? 1 : 0);
   const openAfter = open + rests + children;
@@ -249,7 +274,8 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
     price: r.price,
     ref_price: ref.toString(),
     notional: notional.toString(),
-    est_fee: notional.times(feeRate).toSignificantDigits(12).toString(),
+    worst_notional: worstNotional.toString(),
+    est_fee: worstNotional.times(feeRate).toSignificantDigits(12).toString(),
     reduce_only: reduceOnly,
     take_profit: tp,
     stop_loss: sl,
@@ -271,11 +297,15 @@ export function riskRejected(failed: CheckResult[]): TwError {
   );
 }
 
-/** The risk gate step (order 70): runs when the call's facts carry `order` (OrderArgs). */
+/**
+ * The risk gate step (order 70, inside the execution lane): runs when the call's facts carry `order`
+ * (OrderArgs).
+ */
 export function riskStep(app: App): GateStep {
   return {
     name: "risk",
     order: 70,
+    lane: true,
     async check(call) {
       const order = call.facts.order as OrderArgs | undefined;
       if (!order) return undefined;

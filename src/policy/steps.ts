@@ -8,7 +8,8 @@ import { venueGuardStep } from "./venueGuard.js";
 
 /**
  * Registers the policy steps of DESIGN.md §3 on the App's gate, in their fixed order:
- * control 30 · rate limit 40 · idempotency 50 · venue guard 60 · risk 70 · approval 80.
+ * rate limit 40 · [execution lane] idempotency 50 · control 55 · venue guard 60 · risk 70 ·
+ * approval 80 (src/policy/gate.ts explains the lane and the order).
  * @param views how the idempotency step shows an in-flight/ambiguous call per operation.
  */
 export function registerPolicySteps(app: App, views: Record<string, PendingView>): void {
@@ -18,5 +19,5 @@ export function registerPolicySteps(app: App, views: Record<string, PendingView>
     .use(idempotencyStep(views))
     .use(venueGuardStep(app.config))
     .use(riskStep(app))
-    .use(approvalStep(app));
+    .use(approvalStep(app.approval, app.approval.consoleUrl));
 }

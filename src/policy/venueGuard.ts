@@ -29,6 +29,7 @@ export function venueGuardStep(cfg: Config): GateStep {
   return {
     name: "venue_guard",
     order: 60,
+    lane: true,
     check(call) {
       if (typeof call.facts.venue === "string") assertVenueAllowed(cfg, call.facts.venue);
       return undefined;

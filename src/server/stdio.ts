@@ -1,7 +1,7 @@
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { App } from "../app.js";
 import { callerFor } from "../policy/scopes.js";
 import { createMcpServer } from "./mcp.js";
+import { SafeStdioTransport } from "./stdioTransport.js";
 
 /**
  * Serves MCP over stdio for the configured profile (`TW_PROFILE`). stdout carries protocol messages
@@ -9,11 +9,12 @@ import { createMcpServer } from "./mcp.js";
  */
 export async function serveStdio(app: App): Promise<void> {
   const profile = app.config.profile;
-  const server = createMcpServer(app, callerFor(`stdio:${profile}`, profile, "stdio"));
-  const transport = new StdioServerTransport();
+  const name = app.config.callerName ?? profile;
+  const server = createMcpServer(app, callerFor(`stdio:${name}`, profile, "stdio"));
+  const transport = new SafeStdioTransport({ log: app.log });
   const closed = new Promise<void>((resolve) => {
-    transport.onclose = () => resolve();
     process.stdin.once("end", () => resolve());
+    process.stdin.once("close", () => resolve());
   });
   await server.connect(transport);
   app.log.info({ profile }, "serving MCP over stdio");

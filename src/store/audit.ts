@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { Db } from "./db.js";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { retryBusy, type Db } from "./db.js";
 
 /**
  * The append-only, hash-chained audit log (DESIGN.md §6). Each row stores
@@ -7,7 +8,90 @@ import type { Db } from "./db.js";
  * content columns in a fixed order, and `prev_hash` is the previous row's hash (64 zeros for the
  * first row). `audit_head` keeps the last id, hash and row count, so removing the newest rows is
  * detected too. SQL triggers refuse UPDATE/DELETE; `verifyAudit` catches edits made around them.
+ *
+ * Outside the database, the head is also appended (`<count> <hash>` lines, fsynced) to an anchor
+ * file — `$TW_HOME/audit.anchor` for the home's database — so a wiped log, a dropped and recreated
+ * table, a truncated tail with the head row moved, or rows re-hashed after an edit all disagree with
+ * a head recorded earlier. `audit verify --expect COUNT:HASH` checks a head kept elsewhere too.
+ *
+ * Stored `args` and `result` are capped at {@link AUDIT_FIELD_MAX} bytes of JSON: a larger value is
+ * replaced by `{ truncated, bytes, sha256, preview }`, so a caller cannot fill the log (the sha256
+ * still proves what was sent).
  */
+
+/** Largest JSON kept verbatim in an audit row's `args` or `result` (bytes). */
+export const AUDIT_FIELD_MAX = 16_384;
+
+/** A value capped to {@link AUDIT_FIELD_MAX} bytes of JSON (see the module docs). */
+export function capAuditValue(v: unknown): string {
+  const json = JSON.stringify(v ?? null);
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= AUDIT_FIELD_MAX) return json;
+  return JSON.stringify({
+    truncated: true,
+    bytes,
+    sha256: createHash("sha256").update(json).digest("hex"),
+    preview: json.slice(0, 1024),
+  });
+}
+
+interface AnchorState {
+  path: string;
+  /** Wall-clock ms of the last line written. */
+  lastWrite: number;
+  /** Head (count) last written. */
+  lastCount: number;
+}
+
+const anchors = new WeakMap<Db, AnchorState>();
+
+/**
+ * Names the anchor file of a database (call once after opening it). Appends then mirror the head
+ * there: every append marked `durable`, and others at most once a second (plus {@link flushAnchor}).
+ * The first time a database is anchored (a new home, or a log kept before anchors existed) its
+ * current head becomes the first line and the database records that it is anchored, so from then
+ * on a missing anchor file is itself a finding. An existing anchor file is never rewritten.
+ */
+export function setAuditAnchor(db: Db, path: string): void {
+  const a: AnchorState = { path, lastWrite: 0, lastCount: -1 };
+  anchors.set(db, a);
+  const started = db.prepare("SELECT value FROM meta WHERE key = 'audit.anchor'").get() !== undefined;
+  if (started || existsSync(path)) return;
+  retryBusy(() => db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('audit.anchor', ?)").run(path));
+  const h = auditHead(db);
+  writeAnchorLine(path, h.count, h.hash);
+  a.lastWrite = Date.now();
+  a.lastCount = h.count;
+}
+
+function writeAnchorLine(path: string, count: number, hash: string): void {
+  const fd = openSync(path, "a", 0o600);
+  try {
+    writeSync(fd, `${count} ${hash}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes the current head to the anchor file if it moved since the last line. */
+export function flushAnchor(db: Db): void {
+  const a = anchors.get(db);
+  if (!a || !db.open) return;
+  const h = auditHead(db);
+  if (h.count === a.lastCount) return;
+  writeAnchorLine(a.path, h.count, h.hash);
+  a.lastWrite = Date.now();
+  a.lastCount = h.count;
+}
+
+/** The chain head: number of rows and the newest row's hash (64 zeros for an empty log). */
+export function auditHead(db: Db): { count: number; hash: string } {
+  const head = db.prepare("SELECT row_count, last_hash FROM audit_head WHERE singleton = 1").get() as
+    | { row_count: number; last_hash: string }
+    | undefined;
+  return { count: head?.row_count ?? 0, hash: head?.last_hash ?? "0".repeat(64) };
+}
 
 /** Decision recorded for a call: allowed and executed, refused by policy, or failed while executing. */
 export type AuditDecision = "allowed" | "refused" | "error";
@@ -30,6 +114,12 @@ export interface AuditEntry {
   durationMs: number;
   /** Idempotency / client order keys involved. */
   keys?: string[] | null;
+  /**
+   * Mirror the new head to the anchor file now (fsynced) instead of at most once a second: set for
+   * anything that changed state (orders, control, limits, approvals), so no such row can be removed
+   * without the anchor disagreeing.
+   */
+  durable?: boolean;
 }
 
 /** A stored audit row (snake_case, as returned by `audit_query`). */
@@ -85,11 +175,13 @@ function chainHash(prev: string, r: Omit<RawRow, "hash" | "prev_hash">): string 
 }
 
 /**
- * Appends one entry in a transaction (read head → hash → insert → move head).
+ * Appends one entry in a transaction (read head → hash → insert → move head), waiting out other
+ * processes' write locks (never fails with "database is locked"), then mirrors the head to the
+ * anchor file when one is set.
  * @returns the new row id.
  */
 export function appendAudit(db: Db, e: AuditEntry): number {
-  const tx = db.transaction((): number => {
+  const tx = db.transaction((): { id: number; hash: string } => {
     const head = db
       .prepare("SELECT last_id, last_hash, row_count FROM audit_head WHERE singleton = 1")
       .get() as { last_id: number; last_hash: string; row_count: number } | undefined;
@@ -100,10 +192,10 @@ export function appendAudit(db: Db, e: AuditEntry): number {
       ts: e.ts,
       caller: e.caller,
       tool: e.tool,
-      args: JSON.stringify(e.args ?? null),
+      args: capAuditValue(e.args),
       decision: e.decision,
       code: e.code ?? null,
-      result: e.result === undefined ? null : JSON.stringify(e.result),
+      result: e.result === undefined ? null : capAuditValue(e.result),
       duration_ms: Math.max(0, Math.round(e.durationMs)),
       keys: e.keys && e.keys.length > 0 ? JSON.stringify(e.keys) : null,
     };
@@ -116,60 +208,127 @@ export function appendAudit(db: Db, e: AuditEntry): number {
       `INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, @id, @hash, 1)
        ON CONFLICT(singleton) DO UPDATE SET last_id = @id, last_hash = @hash, row_count = row_count + 1`,
     ).run({ id, hash });
-    return id;
+    return { id, hash };
   });
-  return tx();
+  const written = retryBusy(() => tx());
+  const a = anchors.get(db);
+  if (a && !db.inTransaction && (e.durable === true || Date.now() - a.lastWrite >= 1000)) {
+    // Outside a transaction only: inside one the row may still roll back.
+    writeAnchorLine(a.path, written.id, written.hash);
+    a.lastWrite = Date.now();
+    a.lastCount = written.id;
+  }
+  return written.id;
 }
 
 /** Result of {@link verifyAudit}. `firstBadId` names the first row that fails, when any. */
 export interface AuditVerifyResult {
   ok: boolean;
   rows: number;
+  /** The head found: `<count>:<hash>`. */
+  head: string;
   firstBadId?: number;
   reason?: string;
+  /** Anchor lines checked (0 when there is no anchor file). */
+  anchorLines: number;
+}
+
+/** Options of {@link verifyAudit}. */
+export interface AuditVerifyOptions {
+  /** Anchor file to check against (default: the one set with {@link setAuditAnchor}, if any). */
+  anchorPath?: string;
+  /** A head kept elsewhere, `COUNT:HASH` (from `audit head`): row COUNT must have HASH. */
+  expect?: string;
+}
+
+/** Parses `COUNT:HASH`. @throws RangeError when malformed. */
+export function parseHead(s: string): { count: number; hash: string } {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(s.trim());
+  if (!m) throw new RangeError(`expected COUNT:HASH (from \`tradewarden audit head\`), got "${s}"`);
+  return { count: Number(m[1]), hash: m[2] };
 }
 
 /**
- * Walks the whole chain in id order and checks every link and hash, then the head.
+ * Walks the whole chain in id order and checks every link and hash, then the head, then every
+ * recorded head (anchor file lines and `expect`): row COUNT must exist and carry HASH.
  * Detects an edited row (hash mismatch), a removed row (id gap / prev_hash mismatch), reordered or
- * swapped rows (prev_hash mismatch) and truncation of the newest rows (head mismatch).
+ * swapped rows (prev_hash mismatch), truncation of the newest rows (head mismatch), and — against a
+ * recorded head — a wiped log, a recreated table, a truncated tail with the head moved, and rows
+ * re-hashed after an edit.
+ * @throws RangeError when `expect` is malformed.
  */
-export function verifyAudit(db: Db): AuditVerifyResult {
+export function verifyAudit(db: Db, opts: AuditVerifyOptions = {}): AuditVerifyResult {
+  const expect = opts.expect === undefined ? undefined : parseHead(opts.expect);
   let prev = GENESIS;
   let expectedId = 1;
   let rows = 0;
+  const fail = (firstBadId: number, reason: string, anchorLines = 0): AuditVerifyResult => ({
+    ok: false,
+    rows,
+    head: `${rows}:${prev}`,
+    firstBadId,
+    reason,
+    anchorLines,
+  });
   for (const r of db.prepare("SELECT * FROM audit_log ORDER BY id").iterate() as IterableIterator<RawRow>) {
     rows++;
-    if (r.id !== expectedId) {
-      return {
-        ok: false,
-        rows,
-        firstBadId: r.id,
-        reason: `row ${expectedId} is missing (found ${r.id} next)`,
-      };
-    }
-    if (r.prev_hash !== prev) {
-      return { ok: false, rows, firstBadId: r.id, reason: "prev_hash does not match the previous row" };
-    }
-    if (chainHash(prev, r) !== r.hash) {
-      return { ok: false, rows, firstBadId: r.id, reason: "content does not match its hash (row altered)" };
-    }
+    if (r.id !== expectedId) return fail(r.id, `row ${expectedId} is missing (found ${r.id} next)`);
+    if (r.prev_hash !== prev) return fail(r.id, "prev_hash does not match the previous row");
+    if (chainHash(prev, r) !== r.hash) return fail(r.id, "content does not match its hash (row altered)");
     prev = r.hash;
     expectedId++;
   }
-  const head = db.prepare("SELECT last_id, last_hash, row_count FROM audit_head WHERE singleton = 1").get() as
-    | { last_id: number; last_hash: string; row_count: number }
-    | undefined;
-  const headCount = head?.row_count ?? 0;
-  if (headCount !== rows || (head && head.last_hash !== prev)) {
-    return {
-      ok: false,
-      rows,
-      firstBadId: rows + 1,
-      reason: `log ends at row ${rows} but the head records ${headCount} rows (newest rows removed)`,
-    };
+  const head = auditHead(db);
+  if (head.count !== rows || (rows > 0 && head.hash !== prev)) {
+    return fail(
+      rows + 1,
+      `log ends at row ${rows} but the head records ${head.count} rows (newest rows removed)`,
+    );
   }
-  return { ok: true, rows };
+  const recorded: Array<{ count: number; hash: string; from: string }> = [];
+  const recordedPath = (
+    db.prepare("SELECT value FROM meta WHERE key = 'audit.anchor'").get() as { value: string } | undefined
+  )?.value;
+  const anchorPath = opts.anchorPath ?? anchors.get(db)?.path ?? recordedPath;
+  let anchorLines = 0;
+  if (anchorPath !== undefined) {
+    if (!existsSync(anchorPath)) {
+      if (recordedPath !== undefined)
+        return fail(rows, `the anchor file ${anchorPath} is missing (deleted?)`);
+    } else {
+      for (const [i, line] of readFileSync(anchorPath, "utf8").split("\n").entries()) {
+        if (line.trim() === "") continue;
+        const m = /^(\d+) ([0-9a-f]{64})$/.exec(line.trim());
+        if (!m) return fail(rows, `anchor line ${i + 1} is malformed`, anchorLines);
+        recorded.push({ count: Number(m[1]), hash: m[2], from: `anchor line ${i + 1}` });
+        anchorLines++;
+      }
+    }
+  }
+  if (expect) recorded.push({ ...expect, from: "--expect" });
+  // The longest recorded head first: its finding says the most (how many rows went missing).
+  recorded.sort((a, b) => b.count - a.count);
+  for (const h of recorded) {
+    if (h.count > rows) {
+      return fail(
+        rows + 1,
+        `${h.from} records ${h.count} rows but the log has ${rows} (rows removed, or the log wiped or recreated)`,
+        anchorLines,
+      );
+    }
+    const at =
+      h.count > 0
+        ? (db.prepare("SELECT hash FROM audit_log WHERE id = ?").get(h.count) as { hash: string })
+        : null;
+    if (at && at.hash !== h.hash) {
+      return fail(
+        h.count,
+        `row ${h.count} does not have the hash ${h.from} records (rows rewritten)`,
+        anchorLines,
+      );
+    }
+  }
+  return { ok: true, rows, head: `${rows}:${prev}`, anchorLines };
 }
 
 /** Filters of {@link queryAudit}. Times are ms UTC, inclusive. */

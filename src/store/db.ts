@@ -18,10 +18,60 @@ export function openDb(path: string, migrations: readonly Migration[] = MIGRATIO
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   cacheStatements(db);
+  immediateTransactions(db);
   migrate(db, migrations);
   return db;
+}
+
+/**
+ * How long a write waits for another connection's write lock before SQLITE_BUSY (ms). Several
+ * processes may share one home (DESIGN.md §10); writes are short, so a long wait is only ever spent
+ * behind another process's burst.
+ */
+export const BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * Runs a synchronous store operation, retrying while SQLite reports the database busy beyond the busy
+ * timeout (another process in a long write burst). For records that must not be lost — an audit row,
+ * the outcome of an order a venue already accepted — giving up is worse than waiting.
+ * @throws the last SQLITE_BUSY after `maxMs` (default 120 s), or any other error at once.
+ */
+export function retryBusy<T>(fn: () => T, maxMs = 120_000): T {
+  const t0 = Date.now();
+  let pause = 10;
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || Date.now() - t0 > maxMs) throw e;
+      // Synchronous callers cannot await: block this thread briefly instead of spinning.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+      pause = Math.min(500, pause * 2);
+    }
+  }
+}
+
+/**
+ * Makes every `db.transaction(fn)` begin with `BEGIN IMMEDIATE` (its `.immediate` variant). A
+ * deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
+ * process wrote in between (the busy timeout cannot help an upgrade from a stale read snapshot);
+ * taking the write lock up front makes it wait its turn instead. Nested calls stay savepoints.
+ */
+function immediateTransactions(db: Database.Database): void {
+  const original = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
+    const t = original(fn);
+    const run = (...args: unknown[]) => t.immediate(...args);
+    return Object.assign(run, {
+      default: t.default,
+      deferred: t.deferred,
+      immediate: t.immediate,
+      exclusive: t.exclusive,
+    });
+  }) as typeof db.transaction;
 }
 
 /**

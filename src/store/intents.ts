@@ -31,6 +31,12 @@ export interface IntentRow {
   /** Mid price (quote) the preview used. */
   ref_price: string;
   notional: string;
+  /**
+   * Notional at the worst price the order can execute at (its limit, or the market-order protection
+   * price): what notional and leverage limits are checked and reserved at. Null on intents stored
+   * before it existed (then `notional` is used).
+   */
+  worst_notional: string | null;
   est_fee: string;
   reduce_only: boolean;
   take_profit: string | null;
@@ -60,9 +66,10 @@ function parse(r: Raw): IntentRow {
 export function insertIntent(db: Db, i: IntentRow): void {
   db.prepare(
     `INSERT INTO intents (id, created_at, caller, venue, symbol, side, type, tif, size, price, ref_price, notional,
-       est_fee, reduce_only, take_profit, stop_loss, client_order_id, payload_hash, approval_needed, checks)
+       worst_notional, est_fee, reduce_only, take_profit, stop_loss, client_order_id, payload_hash, approval_needed, checks)
      VALUES (@id, @created_at, @caller, @venue, @symbol, @side, @type, @tif, @size, @price, @ref_price, @notional,
-       @est_fee, @reduce_only, @take_profit, @stop_loss, @client_order_id, @payload_hash, @approval_needed, @checks)`,
+       @worst_notional, @est_fee, @reduce_only, @take_profit, @stop_loss, @client_order_id, @payload_hash,
+       @approval_needed, @checks)`,
   ).run({
     ...i,
     reduce_only: i.reduce_only ? 1 : 0,

@@ -24,7 +24,10 @@ export interface OrderRow {
   trigger_px: string | null;
   tpsl: "tp" | "sl" | null;
   reduce_only: boolean;
-  /** Notional at proposal (quote). */
+  /**
+   * Notional reserved for the order (quote): at the worst price it can execute at (limit, or the
+   * market-order protection price). Counted against the rolling 24 h notional.
+   */
   notional: string;
   client_order_id: string;
   venue_order_id: string | null;
@@ -123,6 +126,8 @@ export function ordersOfIntent(db: Db, intentId: string): OrderRow[] {
 export interface OrderQuery {
   venue?: string;
   symbol?: string;
+  /** Only orders of this caller (per-caller isolation). */
+  caller?: string;
   statuses?: OrderStatus[];
   limit: number;
   before?: { created_at: number; id: string };
@@ -139,6 +144,10 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   if (q.symbol) {
     where.push("symbol = @symbol");
     p.symbol = q.symbol;
+  }
+  if (q.caller !== undefined) {
+    where.push("caller = @caller");
+    p.caller = q.caller;
   }
   if (q.statuses && q.statuses.length > 0) {
     where.push(`status IN (${q.statuses.map((_, i) => `@s${i}`).join(",")})`);
@@ -169,6 +178,61 @@ export function sentNotionalSince(db: Db, venue: string, since: number): Decimal
     .safeIntegers(true)
     .get(venue, since) as { m: bigint };
   return new Dec(row.m.toString()).dividedBy(1_000_000);
+}
+
+/** One order still able to add exposure: resting, in flight, or with an unconfirmed outcome. */
+export interface InflightOrder {
+  symbol: string;
+  side: OrderSide;
+  /** Unfilled size (coins). */
+  remaining: Decimal;
+  /** Unfilled share of the reserved (worst-case) notional, quote. */
+  notional: Decimal;
+  status: OrderStatus;
+}
+
+/**
+ * Parent orders on a venue that are not reduce-only and may still fill (pending, unknown, open,
+ * partially filled): the reservations risk checks add to the account's current exposure.
+ */
+export function inflightOrders(db: Db, venue: string): InflightOrder[] {
+  const rows = db
+    .prepare(
+      `SELECT symbol, side, size, filled_size, notional, status FROM orders
+       WHERE venue = ? AND status IN ('pending','unknown','open','partially_filled') AND parent_id IS NULL AND reduce_only = 0`,
+    )
+    .all(venue) as Array<{
+    symbol: string;
+    side: OrderSide;
+    size: string;
+    filled_size: string;
+    notional: string;
+    status: OrderStatus;
+  }>;
+  return rows.map((r) => {
+    const size = new Dec(r.size);
+    const remaining = size.minus(r.filled_size);
+    const share = size.isZero() ? new Dec(0) : remaining.dividedBy(size);
+    return {
+      symbol: r.symbol,
+      side: r.side,
+      remaining,
+      notional: new Dec(r.notional).abs().times(share),
+      status: r.status,
+    };
+  });
+}
+
+/**
+ * Client order ids (parents and TP/SL children) of one caller's orders on a venue: what per-caller
+ * isolation filters venue-level lists (fills, open orders) by.
+ */
+export function clientOrderIdsOf(db: Db, venue: string, caller: string): Set<string> {
+  const rows = db
+    .prepare("SELECT client_order_id FROM orders WHERE venue = ? AND caller = ?")
+    .pluck()
+    .all(venue, caller) as string[];
+  return new Set(rows);
 }
 
 /** Status history of an order, oldest first. */

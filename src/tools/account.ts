@@ -3,14 +3,17 @@ import { TwError } from "../errors.js";
 import { VENUE_ARG } from "../orders/ops.js";
 import { orderView } from "../orders/views.js";
 import { decodeCursor, encodeCursor } from "../store/audit.js";
-import { listOrders } from "../store/orders.js";
+import { ownedOrNotFound, ownerFilter } from "../policy/ownership.js";
+import { clientOrderIdsOf, getOrder, listOrders } from "../store/orders.js";
 import { getMeta } from "../store/meta.js";
 import { orderSchema, submitSchema } from "./orders.js";
 import { defineTool } from "./registry.js";
 
 /**
  * account toolset (scope account:read): venue account state, our order records and fills. Read-only;
- * order_get also settles an `unknown` order by asking the venue for its status.
+ * order_get also settles an `unknown` order by asking the venue for its status. Per-caller isolation
+ * (src/policy/ownership.ts): agent and readonly callers see only their own orders, open orders and
+ * fills (the account's equity and positions are the account's, shown to all); operators see all.
  */
 
 const dec = z.string().describe("decimal string");
@@ -24,6 +27,7 @@ const STATUSES = [
   "rejected",
   "not_found",
 ] as const;
+const orderHint = "Use an order_id from order_submit or order_list.";
 const badCursor = () =>
   new TwError("INVALID_INPUT", "cursor is not valid.", { hint: "Pass next_cursor exactly as returned." });
 
@@ -80,11 +84,16 @@ export const accountTools = [
       positions: r.positions.length,
       open_orders: r.open_orders.length,
     }),
-    handler: async (args, { app }) => {
+    handler: async (args, { app, caller }) => {
       const id = args.venue ?? app.config.venues.default;
       const v = app.venues.get(id);
       const st = await v.accountState();
-      const open = await v.openOrders();
+      let open = await v.openOrders();
+      const owner = ownerFilter(caller);
+      if (owner !== undefined) {
+        const mine = clientOrderIdsOf(app.db, id, owner);
+        open = open.filter((o) => o.client_order_id !== null && mine.has(o.client_order_id));
+      }
       const last = getMeta<number>(app.db, `reconcile.${id}.last_at`) ?? null;
       return { ...st, open_orders: open, last_reconcile: last };
     },
@@ -118,7 +127,7 @@ export const accountTools = [
     }),
     facts: (args) => ({ venue: args.venue, exposure: "none" }),
     summarize: (r) => ({ orders: r.orders.length, truncated: r.truncated }),
-    handler: async (args, { app }) => {
+    handler: async (args, { app, caller }) => {
       let before: { created_at: number; id: string } | undefined;
       if (args.cursor !== undefined) {
         const c = decodeCursor(args.cursor);
@@ -128,6 +137,7 @@ export const accountTools = [
       const rows = listOrders(app.db, {
         venue: args.venue,
         symbol: args.symbol,
+        caller: ownerFilter(caller),
         statuses: args.status,
         limit: args.limit,
         before,
@@ -154,6 +164,10 @@ export const accountTools = [
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64) }).strict(),
     output: submitSchema,
+    facts: (args, env, caller) => {
+      ownedOrNotFound(caller, getOrder(env.db, args.order_id), `order ${args.order_id}`, orderHint);
+      return { exposure: "none" };
+    },
     handler: async (args, { app }) => app.orders.get(args.order_id),
   }),
   defineTool({
@@ -196,7 +210,7 @@ export const accountTools = [
     }),
     facts: (args) => ({ venue: args.venue, exposure: "none" }),
     summarize: (r) => ({ venue: r.venue, fills: r.fills.length, truncated: r.truncated }),
-    handler: async (args, { app }) => {
+    handler: async (args, { app, caller }) => {
       const id = args.venue ?? app.config.venues.default;
       let cursor: string | undefined;
       if (args.cursor !== undefined) {
@@ -205,9 +219,13 @@ export const accountTools = [
         cursor = c.c;
       }
       const page = await app.venues.get(id).fills({ since: args.since, limit: args.limit, cursor });
+      const owner = ownerFilter(caller);
+      const mine = owner === undefined ? undefined : clientOrderIdsOf(app.db, id, owner);
       return {
         venue: id,
-        fills: page.fills,
+        fills: mine
+          ? page.fills.filter((f) => f.client_order_id !== null && mine.has(f.client_order_id))
+          : page.fills,
         truncated: page.truncated,
         next_cursor: page.next_cursor === null ? null : encodeCursor({ c: page.next_cursor }),
       };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TwError } from "../errors.js";
+import { ownerFilter } from "../policy/ownership.js";
 import { queryAudit } from "../store/audit.js";
 import { defineTool } from "./registry.js";
 
@@ -34,7 +35,8 @@ export const auditTools = [
     description:
       "Audit rows, newest first: every tool call (allowed, refused or failed) with caller, redacted args, decision, " +
       "error code, result summary and duration. Filters: since/until (ms UTC or ISO-8601, inclusive), tool, caller, " +
-      "decision. limit 1..500 (default 50); pass next_cursor back as cursor for the next page; truncated says more exist.",
+      "decision. limit 1..500 (default 50); pass next_cursor back as cursor for the next page; truncated says more exist. " +
+      "Agent and readonly callers see only their own rows.",
     scope: "audit:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -54,13 +56,17 @@ export const auditTools = [
       next_cursor: z.string().nullable(),
     }),
     summarize: (r) => ({ rows: r.rows.length, truncated: r.truncated }),
-    handler: async (args, { app }) => {
+    handler: async (args, { app, caller }) => {
+      const owner = ownerFilter(caller);
+      if (owner !== undefined && args.caller !== undefined && args.caller !== owner) {
+        return { rows: [], truncated: false, next_cursor: null }; // another caller's rows: none for you
+      }
       try {
         const page = queryAudit(app.db, {
           since: toMs(args.since),
           until: toMs(args.until),
           tool: args.tool,
-          caller: args.caller,
+          caller: owner ?? args.caller,
           decision: args.decision,
           limit: args.limit,
           cursor: args.cursor,

@@ -20,10 +20,19 @@ const idemKey = z
 const controlOut = z.object({
   mode: z.string(),
   previous_mode: z.string(),
+  /** False when the mode was already in effect (nothing written). */
+  changed: z.boolean(),
   reason: z.string(),
   actor: z.string(),
   since: z.number(),
 });
+/** Control calls are idempotent by nature (see changeMode), so a key is recorded, never replayed. */
+const controlKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .optional()
+  .describe("Recorded for your bookkeeping; repeating a call re-applies its mode if it no longer holds.");
 
 function modeTool(
   name: string,
@@ -39,12 +48,16 @@ function modeTool(
     description,
     scope,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-    input: z.object({ reason, idempotency_key: idemKey }).strict(),
+    input: z.object({ reason, idempotency_key: controlKey }).strict(),
     output: controlOut,
-    facts: (args) => ({ mutating: true, exposure: "none", idempotencyKey: args.idempotency_key }),
+    facts: (args) => ({
+      mutating: true,
+      exposure: "none",
+      auditKeys: args.idempotency_key ? [args.idempotency_key] : undefined,
+    }),
     handler: async (args, { app, caller }) => {
-      const { previous, current } = changeMode(app.db, app.clock, caller, mode, args.reason);
-      return { ...current, previous_mode: previous.mode };
+      const { previous, current, changed } = changeMode(app.db, app.clock, caller, mode, args.reason);
+      return { ...current, previous_mode: previous.mode, changed };
     },
   });
 }

@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { decide } from "../policy/approval.js";
+import type { TwError } from "../errors.js";
+import { decide, requestApproval } from "../policy/approval.js";
+import { ownedOrNotFound, ownerFilter } from "../policy/ownership.js";
 import {
   handlePropose,
   handleSubmit,
@@ -10,8 +12,9 @@ import {
   VENUE_ARG,
 } from "../orders/ops.js";
 import { intentView } from "../orders/views.js";
+import { getIntent } from "../store/intents.js";
 import { getOrder } from "../store/orders.js";
-import { defineTool, type ToolContext } from "./registry.js";
+import { defineTool, type RefusalContext, type ToolContext } from "./registry.js";
 
 /**
  * orders + approval toolsets: thin adapters over src/orders (domain) and src/policy/approval.ts.
@@ -105,7 +108,7 @@ const decisionOutput = z.object({
 function decisionHandler(decision: "approved" | "rejected") {
   return async (args: { intent_id: string; reason?: string }, { app, caller }: ToolContext) => {
     const { intent, approval } = decide(
-      app,
+      app.approval,
       args.intent_id,
       decision,
       caller.id,
@@ -117,10 +120,24 @@ function decisionHandler(decision: "approved" | "rejected") {
       decision: approval.decision,
       actor: approval.actor,
       expires_at: approval.expires_at,
-      intent: intentView(app, intent, caller),
+      intent: intentView(app.approval, intent, caller),
     };
   };
 }
+
+/**
+ * order_submit's refusal hook: when approval is missing or expired, ask the human through a channel
+ * that counts (URL elicitation to the console, or a form the operator trusts) and retry once.
+ */
+async function askForApproval(error: TwError, { app, caller, rawArgs, channels }: RefusalContext) {
+  const state = error.details?.state;
+  if (error.code !== "APPROVAL_REQUIRED" || (state !== "missing" && state !== "expired")) return false;
+  const intent = getIntent(app.db, String((rawArgs as { intent_id?: unknown }).intent_id));
+  if (!intent) return false;
+  return requestApproval(app.approval, caller, intent, channels);
+}
+
+const orderHint = "Use an order_id from order_submit or order_list.";
 
 export const orderTools = [
   defineTool({
@@ -145,8 +162,8 @@ export const orderTools = [
     toolset: "orders",
     title: "Submit an approved intent",
     description:
-      "Sends the intent's exact order to its venue. Needs approval when the intent says approval_needed: if missing, the " +
-      "human is asked (when your client supports elicitation), else APPROVAL_REQUIRED says what the operator must run. " +
+      "Sends the intent's exact order to its venue. Needs approval when the intent says approval_needed: if missing, " +
+      "APPROVAL_REQUIRED says how the operator approves (CLI, console); a URL-elicitation client is sent the console page. " +
       "Idempotent by the intent's client_order_id: a retry never sends twice and returns the recorded order. Status is the " +
       "venue's (open, filled, rejected → EXCHANGE_REJECTED, ...); `unknown` means the venue did not confirm in time — call " +
       "order_get to resolve it, never resubmit.",
@@ -154,9 +171,10 @@ export const orderTools = [
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: submitInput,
     output: submitSchema,
-    facts: (args, env) => submitFacts(env.db, args, true),
+    facts: (args, env, caller) => submitFacts(env.db, args, caller),
     summarize: (r) => ({ order_id: r.order_id, status: r.status, replayed: r.replayed }),
-    handler: async (args, { app, caller, call, elicit }) => handleSubmit(app, caller, args, call, elicit),
+    handler: async (args, { app, caller }) => handleSubmit(app, caller, args),
+    onRefused: askForApproval,
   }),
   defineTool({
     name: "order_cancel",
@@ -169,12 +187,16 @@ export const orderTools = [
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64), idempotency_key: idemKey }).strict(),
     output: orderSchema,
-    facts: (args, env) => ({
-      mutating: true,
-      exposure: "none",
-      venue: getOrder(env.db, args.order_id)?.venue,
-      idempotencyKey: args.idempotency_key,
-    }),
+    facts: (args, env, caller) => {
+      const o = ownedOrNotFound(caller, getOrder(env.db, args.order_id), `order ${args.order_id}`, orderHint);
+      return {
+        mutating: true,
+        exposure: "none",
+        venue: o.venue,
+        lane: o.venue,
+        idempotencyKey: args.idempotency_key,
+      };
+    },
     handler: async (args, { app }) => app.orders.cancel(args.order_id),
   }),
   defineTool({
@@ -200,15 +222,16 @@ export const orderTools = [
       venue: z.string(),
       results: z.array(z.object({ order_id: z.string(), ok: z.boolean(), error: z.string().nullable() })),
     }),
-    facts: (args) => ({
+    facts: (args, env) => ({
       mutating: true,
       exposure: "none",
       venue: args.venue,
+      lane: args.venue ?? env.defaultVenue,
       idempotencyKey: args.idempotency_key,
     }),
-    handler: async (args, { app }) => {
+    handler: async (args, { app, caller }) => {
       const venue = args.venue ?? app.config.venues.default;
-      return { venue, results: await app.orders.cancelAll(venue, args.symbol) };
+      return { venue, results: await app.orders.cancelAll(venue, args.symbol, ownerFilter(caller)) };
     },
   }),
   defineTool({

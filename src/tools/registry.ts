@@ -1,9 +1,9 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Protocol } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
-  CallToolRequestSchema,
   type CallToolResult,
   type ElicitRequestFormParams,
-  type ElicitResult,
+  type ElicitRequestURLParams,
   ListToolsRequestSchema,
   type Tool,
   type ToolAnnotations,
@@ -11,6 +11,7 @@ import {
 import { z } from "zod";
 import type { App } from "../app.js";
 import { TwError } from "../errors.js";
+import type { ApprovalChannels } from "../policy/approval.js";
 import type { GateCall, GatedOperation, PolicyFacts } from "../policy/gate.js";
 import type { Caller, Scope } from "../policy/scopes.js";
 
@@ -32,8 +33,16 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Reports MCP progress when the client asked for it (no-op otherwise). */
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
-  /** Form elicitation, present only when the client declared the capability. */
-  elicit?: (params: Omit<ElicitRequestFormParams, "mode">) => Promise<ElicitResult>;
+}
+
+/** What a tool's {@link ToolDef.onRefused} hook gets. */
+export interface RefusalContext {
+  app: App;
+  caller: Caller;
+  /** The raw arguments of the refused call. */
+  rawArgs: unknown;
+  /** Ways to reach the human behind the calling client (only those it declared). */
+  channels: ApprovalChannels;
 }
 
 /** One tool. `input` must be a strict zod object; `output` a zod object (the structuredContent). */
@@ -53,6 +62,7 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   facts?: (
     args: z.infer<I>,
     env: Parameters<NonNullable<GatedOperation["facts"]>>[1],
+    caller: Caller,
   ) => PolicyFacts | Promise<PolicyFacts>;
   handler: (args: z.infer<I>, ctx: ToolContext) => Promise<z.infer<O>>;
   /**
@@ -60,6 +70,11 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
    * image plus a text summary. structuredContent is the result either way.
    */
   content?: (result: z.infer<O>) => CallToolResult["content"];
+  /**
+   * Called when the gate refuses the call; returning true runs the gate once more. Used by
+   * order_submit to ask a human for approval through a channel that counts, then retry.
+   */
+  onRefused?: (error: TwError, ctx: RefusalContext) => Promise<boolean>;
 }
 
 /**
@@ -161,7 +176,7 @@ export async function callTool(
   opts: {
     signal?: AbortSignal;
     progress?: ToolContext["progress"];
-    elicit?: ToolContext["elicit"];
+    channels?: ApprovalChannels;
   } = {},
 ): Promise<CallToolResult> {
   const tool = app.tools.find((t) => t.name === name);
@@ -173,26 +188,36 @@ export async function callTool(
     );
   }
   const signal = opts.signal ?? new AbortController().signal;
-  const outcome = await app.gate.run(tool, caller, rawArgs, async (args, call) => {
-    const ctx: ToolContext = {
-      app,
-      caller,
-      call,
-      signal,
-      progress: opts.progress ?? (async () => {}),
-      elicit: opts.elicit,
-    };
-    const result = await tool.handler(args, ctx);
-    const checked = tool.output.safeParse(result);
-    if (!checked.success) {
-      app.log.error(
-        { tool: name, issues: checked.error.issues },
-        "tool result does not match its output schema",
-      );
-      throw new TwError("INTERNAL", `${name} produced a malformed result; the incident was logged.`);
-    }
-    return checked.data;
-  });
+  const run = () =>
+    app.gate.run(tool, caller, rawArgs, async (args, call) => {
+      const ctx: ToolContext = {
+        app,
+        caller,
+        call,
+        signal,
+        progress: opts.progress ?? (async () => {}),
+      };
+      const result = await tool.handler(args, ctx);
+      const checked = tool.output.safeParse(result);
+      if (!checked.success) {
+        app.log.error(
+          { tool: name, issues: checked.error.issues },
+          "tool result does not match its output schema",
+        );
+        throw new TwError("INTERNAL", `${name} produced a malformed result; the incident was logged.`);
+      }
+      return checked.data;
+    });
+  let outcome = await run();
+  if (!outcome.ok && tool.onRefused) {
+    const again = await tool
+      .onRefused(outcome.error, { app, caller, rawArgs, channels: opts.channels ?? {} })
+      .catch((err) => {
+        app.log.error({ err, tool: name }, "refusal hook failed");
+        return false;
+      });
+    if (again) outcome = await run();
+  }
   if (!outcome.ok) return errorResult(outcome.error);
   const structured = outcome.result as Record<string, unknown>;
   const content = tool.content
@@ -200,6 +225,24 @@ export async function callTool(
     : [{ type: "text" as const, text: JSON.stringify(structured) }];
   return { structuredContent: structured, content };
 }
+
+/**
+ * tools/call as sent: `arguments` unchecked (the gate checks it and audits a refusal) and every
+ * other param passed through.
+ */
+const LooseCallToolRequestSchema = z.object({
+  method: z.literal("tools/call"),
+  params: z
+    .object({
+      name: z.unknown(),
+      arguments: z.unknown().optional(),
+      _meta: z
+        .object({ progressToken: z.union([z.string(), z.number()]).optional() })
+        .passthrough()
+        .optional(),
+    })
+    .passthrough(),
+});
 
 /**
  * Installs tools/list and tools/call on an McpServer for one caller (one McpServer per stdio process
@@ -211,7 +254,10 @@ export function attachTools(mcp: McpServer, app: App, caller: Caller): void {
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: visibleTools(app.tools, caller, app.config.toolsets).map(describeTool),
   }));
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+  // Registered below the Server's own tools/call wrapper, whose schema would answer non-object
+  // arguments with a raw zod dump before any audit, and whose record parsing silently drops a
+  // `__proto__` key: the gate must see the arguments exactly as sent (src/policy/gate.ts).
+  Protocol.prototype.setRequestHandler.call(server, LooseCallToolRequestSchema, async (req, extra) => {
     const token = req.params._meta?.progressToken;
     const progress: ToolContext["progress"] = async (p, total, message) => {
       if (token === undefined) return;
@@ -220,14 +266,29 @@ export function attachTools(mcp: McpServer, app: App, caller: Caller): void {
         params: { progressToken: token, progress: p, total, message },
       });
     };
-    const canElicit = server.getClientCapabilities()?.elicitation !== undefined;
-    const elicit: ToolContext["elicit"] = canElicit
-      ? (params) => server.elicitInput({ mode: "form", ...params } as ElicitRequestFormParams)
-      : undefined;
-    return callTool(app, caller, req.params.name, req.params.arguments ?? {}, {
+    const el = server.getClientCapabilities()?.elicitation as { form?: object; url?: object } | undefined;
+    // An empty elicitation capability is form-only (MCP 2025-06-18 clients).
+    const form = el !== undefined && (el.form !== undefined || el.url === undefined);
+    const channels: ApprovalChannels = {
+      form: form
+        ? (params) => server.elicitInput({ mode: "form", ...params } as ElicitRequestFormParams)
+        : undefined,
+      url: el?.url
+        ? (params) => server.elicitInput({ mode: "url", ...params } as ElicitRequestURLParams)
+        : undefined,
+      complete: el?.url ? (id) => server.createElicitationCompletionNotifier(id)() : undefined,
+    };
+    if (typeof req.params.name !== "string") {
+      return errorResult(
+        new TwError("INVALID_INPUT", "tools/call needs a tool name (a string).", {
+          hint: "Call tools/list for the names.",
+        }),
+      );
+    }
+    return callTool(app, caller, req.params.name, req.params.arguments, {
       signal: extra.signal,
       progress,
-      elicit,
+      channels,
     });
   });
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { getControl } from "../store/control.js";
 import { dbPath } from "../config.js";
+import type { LeaseStatus } from "../background.js";
 import { defineTool } from "./registry.js";
 
 /** system toolset: status of the server as seen by the caller. */
@@ -11,7 +12,8 @@ export const systemTools = [
     title: "Server status",
     description:
       "Version, your profile and scopes, configured venues and network, control mode (NORMAL | REDUCE_ONLY | HALT), " +
-      "market-data source and freshness, DB path and uptime. Read-only; call it first to learn what you may do. " +
+      "market-data source and freshness, DB path, uptime, and whether this process holds the background lease (runs the " +
+      "cycle and reconciler). Read-only; call it first to learn what you may do. " +
       "Times are ms UTC.",
     scope: null,
     annotations: { readOnlyHint: true, openWorldHint: false },
@@ -26,6 +28,13 @@ export const systemTools = [
       control: z.object({ mode: z.string(), reason: z.string(), actor: z.string(), since: z.number() }),
       gate_steps: z.array(z.string()),
       db_path: z.string(),
+      lease: z.object({
+        held: z.boolean(),
+        jobs: z.array(z.string()),
+        holder: z
+          .object({ host: z.string(), pid: z.number(), since: z.number(), expires_at: z.number() })
+          .nullable(),
+      }),
       now: z.number(),
       uptime_ms: z.number(),
       components: z.record(z.string(), z.unknown()),
@@ -39,7 +48,12 @@ export const systemTools = [
         return { id, network, allowed: network !== "mainnet" || cfg.venues.allowMainnet[id] === true };
       });
       const components: Record<string, unknown> = {};
-      for (const [name, fn] of app.statusProviders) components[name] = fn();
+      for (const [name, fn] of app.statusProviders) if (name !== "lease") components[name] = fn();
+      const lease = (app.statusProviders.get("lease")?.() as LeaseStatus | undefined) ?? {
+        held: false,
+        jobs: [],
+        holder: null,
+      };
       const now = app.clock.now();
       return {
         version: app.version,
@@ -51,6 +65,7 @@ export const systemTools = [
         control: getControl(app.db),
         gate_steps: app.gate.stepNames(),
         db_path: dbPath(cfg),
+        lease,
         now,
         uptime_ms: Math.max(0, now - app.startedAt),
         components,

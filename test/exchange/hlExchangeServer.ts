@@ -168,6 +168,9 @@ export async function startHlExchangeServer(opts: { isTestnet?: boolean } = {}):
       res.writeHead(404).end();
     });
   });
+  // Never close an idle keep-alive socket from this side: a client reusing it at that instant gets
+  // ECONNRESET (a race that a loaded machine hits). close() ends every connection itself.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.dropHeld = () => {

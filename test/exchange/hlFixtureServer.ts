@@ -168,6 +168,9 @@ export async function startHlFixtureServer(): Promise<HlFixtureServer> {
       send(res, status, out);
     });
   });
+  // Never close an idle keep-alive socket from this side: a client reusing it at that instant gets
+  // ECONNRESET (a race that a loaded machine hits). close() ends every connection itself.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -90,11 +90,32 @@ describe("RISK_REJECTED", () => {
     await reset();
   });
 
-  it("max_order_notional: an order above the per-order maximum", async () => {
+  it("max_order_notional: an order above the per-order maximum, at its worst execution price", async () => {
     const sc = await refused({ size: 0.5 });
     expect(failedIds(sc)).toEqual(["max_order_notional"]);
     expect(sc.details.failed[0].limit).toBe(50_000);
-    expect(sc.details.failed[0].value).toBeCloseTo(0.5 * mid, 6);
+    // A market buy can execute up to the protection price mid × (1 + price band 0.05).
+    expect(sc.details.failed[0].value).toBeCloseTo(0.5 * mid * 1.05, 6);
+  });
+
+  it("max_order_notional is checked at the worst price: 49,987 at mid is 52,486 at the band and refused", async () => {
+    const lot = (await app.market.instruments()).find((i) => i.symbol === "BTC")!.lot_size;
+    const size = Number((Math.floor(49_987 / mid / lot) * lot).toFixed(8)); // whole lots
+    expect(size * mid).toBeLessThan(50_000);
+    expect(size * mid * 1.05).toBeGreaterThan(50_000);
+    const sc = await refused({ size });
+    expect(failedIds(sc)).toEqual(["max_order_notional"]);
+    expect(sc.details.failed[0].value).toBeCloseTo(size * mid * 1.05, 6);
+    expect(sc.details.failed[0].value as number).toBeGreaterThan(50_000);
+    // The same size as a limit at mid (its worst price) fits.
+    const ok = await call(agent, "order_propose", {
+      symbol: "BTC",
+      side: "buy",
+      type: "limit",
+      size,
+      price: Math.round(mid),
+    });
+    expect(ok.isError).toBe(false);
   });
 
   it("daily_notional: sent notional in the last 24 h plus this order above the rolling maximum", async () => {
@@ -104,7 +125,8 @@ describe("RISK_REJECTED", () => {
     const sc = await refused({ size: 0.01 });
     expect(failedIds(sc)).toEqual(["daily_notional"]);
     expect(sc.details.failed[0].limit).toBe(2000);
-    expect(sc.details.failed[0].value).toBeCloseTo(2 * 0.01 * mid, 6);
+    // Both orders count at their worst execution price (market: mid × 1.05).
+    expect(sc.details.failed[0].value).toBeCloseTo(2 * 0.01 * mid * 1.05, 6);
     await reset();
   });
 

@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { App } from "../../src/app.js";
-import { type HttpHandle, startHttp } from "../../src/server/http.js";
+import { type HttpHandle, startHttp, TOKEN_CACHE_MS } from "../../src/server/http.js";
 import { createToken, revokeToken } from "../../src/store/tokens.js";
 import { defineTool } from "../../src/tools/registry.js";
 import { testApp } from "../helpers/app.js";
@@ -15,7 +15,10 @@ afterEach(async () => {
   teardown = [];
 });
 
-async function setup(stateless = false): Promise<{ app: App; h: HttpHandle }> {
+async function setup(
+  stateless = false,
+  limits: { maxSessionsPerToken?: number; sessionIdleMs?: number } = {},
+): Promise<{ app: App; h: HttpHandle }> {
   const t = await testApp();
   teardown.push(t.cleanup);
   // A probe that needs an agent scope (orders:submit), so readonly/agent differences are testable.
@@ -38,6 +41,7 @@ async function setup(stateless = false): Promise<{ app: App; h: HttpHandle }> {
     stateless,
     allowedOrigins: [],
     allowedHosts: [],
+    ...limits,
   });
   teardown.push(() => h.close());
   return { app: t.app, h };
@@ -45,7 +49,7 @@ async function setup(stateless = false): Promise<{ app: App; h: HttpHandle }> {
 
 function raw(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: unknown },
+  opts: { method?: string; headers?: Record<string, string>; body?: unknown; rawBody?: string },
 ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
@@ -67,6 +71,7 @@ function raw(
     );
     req.on("error", reject);
     if (opts.body !== undefined) req.write(JSON.stringify(opts.body));
+    if (opts.rawBody !== undefined) req.write(opts.rawBody);
     req.end();
   });
 }
@@ -110,6 +115,7 @@ describe("streamable HTTP transport", () => {
       ).status,
     ).toBe(200);
     revokeToken(app.db, "gone", 2);
+    await new Promise((r) => setTimeout(r, TOKEN_CACHE_MS + 100)); // lookups are cached this long
     const r = await raw(`${h.url}/mcp`, {
       headers: { ...JSON_HEADERS, authorization: `Bearer ${token}` },
       body: INIT,
@@ -204,5 +210,78 @@ describe("streamable HTTP transport", () => {
     expect(m).toContain('tradewarden_tool_calls_total{tool="system_get_status",outcome="ok"} 1');
     expect(m).toContain('tradewarden_tool_errors_total{tool="probe_agent_tool",code="FORBIDDEN_SCOPE"} 1');
     expect(m).toContain("tradewarden_tool_call_duration_seconds_bucket");
+  });
+});
+
+/** Hostile HTTP callers (issue 12, finding 5). */
+describe("HTTP hardening", () => {
+  const noLeak = (body: string) => {
+    expect(body).not.toMatch(/<html|<pre|at \S+ \(|\/work\/|node_modules|Error:/i);
+  };
+
+  it("malformed JSON with a valid token → 400 JSON-RPC -32700, no HTML, stack or path", async () => {
+    const { app, h } = await setup();
+    const { token } = createToken(app.db, "a", "agent", 1);
+    const r = await raw(`${h.url}/mcp`, {
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${token}` },
+      rawBody: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
+    expect(r.status).toBe(400);
+    expect(String(r.headers["content-type"])).toContain("application/json");
+    expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 }, id: null });
+    noLeak(r.body);
+  });
+
+  it("a body over 4 MB → 413 JSON; without a token the body is never parsed (401)", async () => {
+    const { app, h } = await setup();
+    const { token } = createToken(app.db, "a", "agent", 1);
+    const big = `{"x":"${"a".repeat(5 * 1024 * 1024)}"}`;
+    const r = await raw(`${h.url}/mcp`, {
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${token}` },
+      rawBody: big,
+    });
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body).error.message).toContain("too large");
+    noLeak(r.body);
+    const anon = await raw(`${h.url}/mcp`, { headers: JSON_HEADERS, rawBody: "{not json" });
+    expect(anon.status).toBe(401);
+    noLeak(anon.body);
+  });
+
+  it("a token holds at most maxSessionsPerToken sessions: the next initialize gets 429, another token is unaffected", async () => {
+    const { app, h } = await setup(false, { maxSessionsPerToken: 3 });
+    const { token } = createToken(app.db, "a", "agent", 1);
+    const { token: other } = createToken(app.db, "b", "agent", 1);
+    const init = (t: string) =>
+      raw(`${h.url}/mcp`, { headers: { ...JSON_HEADERS, authorization: `Bearer ${t}` }, body: INIT });
+    for (let i = 0; i < 3; i++) expect((await init(token)).status).toBe(200);
+    const fourth = await init(token);
+    expect(fourth.status).toBe(429);
+    expect(JSON.parse(fourth.body).error.message).toContain("limit is 3");
+    expect((await init(other)).status).toBe(200);
+  });
+
+  it("an idle session expires: its next request is 404 (initialize again)", async () => {
+    const { app, h } = await setup(false, { sessionIdleMs: 1_000 });
+    const { token } = createToken(app.db, "a", "agent", 1);
+    const auth = { ...JSON_HEADERS, authorization: `Bearer ${token}` };
+    const r = await raw(`${h.url}/mcp`, { headers: auth, body: INIT });
+    const sid = String(r.headers["mcp-session-id"]);
+    await new Promise((res) => setTimeout(res, 2_500));
+    const later = await raw(`${h.url}/mcp`, {
+      headers: { ...auth, "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" },
+      body: { jsonrpc: "2.0", id: 2, method: "tools/list" },
+    });
+    expect(later.status).toBe(404);
+  });
+
+  it("revoking a token ends its open session at the next request (401), within the token cache time", async () => {
+    const { app, h } = await setup();
+    const { token } = createToken(app.db, "bot", "agent", 1);
+    const c = await client(h, token);
+    expect((await c.listTools()).tools.length).toBeGreaterThan(0);
+    revokeToken(app.db, "bot", 2);
+    await new Promise((r) => setTimeout(r, TOKEN_CACHE_MS + 100));
+    await expect(c.listTools()).rejects.toThrow(/401|revoked|Invalid/i);
   });
 });

@@ -1,9 +1,13 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { appendAudit, verifyAudit } from "../../src/store/audit.js";
+import { existsSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createApp } from "../../src/app.js";
+import { createLogger } from "../../src/log.js";
+import { AUDIT_FIELD_MAX, appendAudit, verifyAudit } from "../../src/store/audit.js";
 import { openDb, type Db } from "../../src/store/db.js";
-import { tempHome } from "../helpers/app.js";
+import { call, connectClient, tempHome, testConfig } from "../helpers/app.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 
@@ -36,7 +40,7 @@ function seeded(n: number): { db: Db; home: string } {
 describe("audit log hash chain", () => {
   it("an untouched log verifies", () => {
     const { db } = seeded(5);
-    expect(verifyAudit(db)).toEqual({ ok: true, rows: 5 });
+    expect(verifyAudit(db)).toMatchObject({ ok: true, rows: 5, anchorLines: 0 });
   });
 
   it("UPDATE and DELETE are refused by the append-only triggers", () => {
@@ -103,5 +107,174 @@ describe("audit log hash chain", () => {
     const bad = spawnSync("node", [CLI, "audit", "verify", "--json"], { env, cwd: home, encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, first_bad_id: 2 });
+  });
+});
+
+/**
+ * The anchor (issue 12, finding 4): an attacker with the database file can rewrite it consistently
+ * (drop the triggers, recompute every hash and the head row). The head mirrored to
+ * `$TW_HOME/audit.anchor` — or kept elsewhere and passed with `--expect` — still disagrees.
+ */
+describe("audit anchor", () => {
+  /** A home whose log was written by the server (so it is anchored), with n rows. */
+  async function anchoredHome(n: number) {
+    const { home, cleanup } = tempHome();
+    cleanups.push(cleanup);
+    const app = await createApp(testConfig(home), { log: createLogger("silent") });
+    for (let i = 1; i <= n; i++) {
+      appendAudit(app.db, {
+        ts: 1_700_000_000_000 + i,
+        caller: "memory:agent",
+        tool: "control_halt",
+        args: { i },
+        decision: "allowed",
+        durationMs: 1,
+        durable: true,
+      });
+    }
+    await app.close();
+    const env = { ...process.env, TW_HOME: home, TW_LOG_LEVEL: "silent" };
+    const verify = (...extra: string[]) =>
+      spawnSync("node", [CLI, "audit", "verify", "--json", ...extra], { env, cwd: home, encoding: "utf8" });
+    const head = () =>
+      execFileSync("node", [CLI, "audit", "head"], { env, cwd: home, encoding: "utf8" }).trim();
+    const open = () => {
+      const db = openDb(join(home, "tradewarden.db"));
+      db.exec("DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete;");
+      return db;
+    };
+    return { home, verify, head, open };
+  }
+
+  /** Recomputes every hash from row `from` on and moves the head: a consistent forgery. */
+  function rehash(db: Db, from: number) {
+    const rows = db.prepare("SELECT * FROM audit_log WHERE id >= ? ORDER BY id").all(from) as Array<
+      Record<string, unknown> & { id: number; prev_hash: string; hash: string }
+    >;
+    let prev = (
+      db.prepare("SELECT hash FROM audit_log WHERE id = ?").get(from - 1) as { hash: string } | undefined
+    )?.hash;
+    prev ??= "0".repeat(64);
+    for (const r of rows) {
+      const canon = JSON.stringify([
+        r.id,
+        r.ts,
+        r.caller,
+        r.tool,
+        r.args,
+        r.decision,
+        r.code,
+        r.result,
+        r.duration_ms,
+        r.keys,
+      ]);
+      const hash = createHash("sha256").update(prev).update("\n").update(canon).digest("hex");
+      db.prepare("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?").run(prev, hash, r.id);
+      prev = hash;
+    }
+    const n = (db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n;
+    db.prepare("UPDATE audit_head SET last_id = ?, last_hash = ?, row_count = ?").run(n, prev, n);
+  }
+
+  it("an untouched anchored log verifies, and `audit head` prints COUNT:HASH that --expect accepts", async () => {
+    const h = await anchoredHome(6);
+    const ok = h.verify();
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, rows: 6 });
+    expect(JSON.parse(ok.stdout).anchor_lines).toBeGreaterThan(1);
+    const head = h.head();
+    expect(head).toMatch(/^6:[0-9a-f]{64}$/);
+    expect(h.verify("--expect", head).status).toBe(0);
+  });
+
+  it("a wiped log (database deleted) fails verify", async () => {
+    const h = await anchoredHome(5);
+    for (const f of ["tradewarden.db", "tradewarden.db-wal", "tradewarden.db-shm"])
+      rmSync(join(h.home, f), { force: true });
+    const r = h.verify();
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout).reason).toContain("records 5 rows but the log has 0");
+  });
+
+  it("a dropped and recreated audit table fails verify", async () => {
+    const h = await anchoredHome(5);
+    const db = h.open();
+    db.exec(
+      "DROP TABLE audit_log; DELETE FROM audit_head; CREATE TABLE audit_log (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, caller TEXT NOT NULL, tool TEXT NOT NULL, args TEXT NOT NULL, decision TEXT NOT NULL, code TEXT, result TEXT, duration_ms INTEGER NOT NULL, keys TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
+    );
+    db.close();
+    expect(h.verify().status).toBe(1);
+  });
+
+  it("a truncated tail with the head row moved to match fails verify", async () => {
+    const h = await anchoredHome(6);
+    const db = h.open();
+    db.prepare("DELETE FROM audit_log WHERE id > 3").run();
+    const last = db.prepare("SELECT hash FROM audit_log WHERE id = 3").get() as { hash: string };
+    db.prepare("UPDATE audit_head SET last_id = 3, last_hash = ?, row_count = 3").run(last.hash);
+    db.close();
+    const r = h.verify();
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout).reason).toContain("but the log has 3");
+  });
+
+  it("an edit with every later hash and the head recomputed fails verify against the anchor", async () => {
+    const h = await anchoredHome(6);
+    const db = h.open();
+    db.prepare(`UPDATE audit_log SET args = '{"i":42}' WHERE id = 2`).run();
+    rehash(db, 2);
+    db.close();
+    // The chain alone is consistent again: only the anchored heads catch it.
+    const r = h.verify();
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout).reason).toContain("rows rewritten");
+  });
+
+  it("with the anchor file deleted too, a head kept elsewhere still catches a forgery (--expect)", async () => {
+    const h = await anchoredHome(6);
+    const kept = h.head();
+    const db = h.open();
+    db.prepare(`UPDATE audit_log SET args = '{"i":7}' WHERE id = 4`).run();
+    rehash(db, 4);
+    db.prepare("DELETE FROM meta WHERE key = 'audit.anchor'").run();
+    db.close();
+    rmSync(join(h.home, "audit.anchor"));
+    expect(existsSync(join(h.home, "audit.anchor"))).toBe(false);
+    const r = h.verify("--expect", kept);
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout).reason).toContain("--expect");
+  });
+
+  it("deleting only the anchor file of an anchored home fails verify", async () => {
+    const h = await anchoredHome(3);
+    rmSync(join(h.home, "audit.anchor"));
+    const r = h.verify();
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout).reason).toContain("missing");
+  });
+});
+
+describe("audit rows cannot fill the log", () => {
+  it("a refused call with 4 MB of arguments stores at most 16 KB plus the sha256 of the whole", async () => {
+    const { home, cleanup } = tempHome();
+    cleanups.push(cleanup);
+    const app = await createApp(testConfig(home), { log: createLogger("silent") });
+    try {
+      const readonly = await connectClient(app, "readonly");
+      const big = "x".repeat(4 * 1024 * 1024);
+      const r = await call(readonly, "control_halt", { reason: big });
+      expect(r.sc.code).toBe("FORBIDDEN_SCOPE");
+      const row = app.db
+        .prepare("SELECT args, length(args) AS n FROM audit_log WHERE tool = 'control_halt'")
+        .get() as { args: string; n: number };
+      expect(row.n).toBeLessThanOrEqual(AUDIT_FIELD_MAX);
+      const stored = JSON.parse(row.args);
+      const full = JSON.stringify({ reason: big });
+      expect(stored).toMatchObject({ truncated: true, bytes: full.length });
+      expect(stored.sha256).toBe(createHash("sha256").update(full).digest("hex"));
+      expect(verifyAudit(app.db).ok).toBe(true);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -1,4 +1,3 @@
-import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { App } from "../../src/app.js";
 import { callerFor } from "../../src/policy/scopes.js";
@@ -75,15 +74,16 @@ describe("order flow on paper over replay data", () => {
       "order_propose:allowed",
       "order_submit:refused",
       "order_approve:allowed",
+      "order_submit.send:allowed",
       "order_submit:allowed",
       "account_get_state:allowed",
     ]);
     expect(app.gate.stepNames()).toEqual([
       "scope",
       "validation",
-      "control",
       "rate_limit",
       "idempotency",
+      "control",
       "venue_guard",
       "risk",
       "approval",
@@ -324,50 +324,6 @@ describe("process killed mid-submit", () => {
     expect(app.db.prepare("SELECT COUNT(*) AS n FROM paper_orders").get()).toEqual({ n: 1 });
     const st = await call(agent2, "account_get_state", {});
     expect(st.sc.positions[0]).toMatchObject({ symbol: "ETH", size: "1" });
-  });
-});
-
-describe("elicitation", () => {
-  async function elicitingAgent(app: App, answer: "accept" | "decline") {
-    const client = await connectClient(app, "agent", { elicitation: { form: {} } });
-    const asked: string[] = [];
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      asked.push(String(req.params.message));
-      return answer === "accept" ? { action: "accept", content: { approve: true } } : { action: "decline" };
-    });
-    return { client, asked };
-  }
-
-  it("accept → the order is approved by the human and submitted", async () => {
-    const { app, agent } = await setup();
-    const p = await call(agent, "order_propose", { symbol: "BTC", side: "buy", type: "market", size: 0.3 });
-    const { client, asked } = await elicitingAgent(app, "accept");
-    const s = await call(client, "order_submit", { intent_id: p.sc.intent_id });
-    expect(s.isError).toBe(false);
-    expect(s.sc.status).toBe("filled");
-    expect(asked[0]).toContain("BUY 0.3 BTC on paper");
-    const row = app.db
-      .prepare("SELECT decision, actor, via FROM approvals WHERE intent_id = ?")
-      .get(p.sc.intent_id);
-    expect(row).toEqual({ decision: "approved", actor: "human@memory:agent", via: "elicitation" });
-  });
-
-  it("decline → nothing is submitted, the rejection is recorded and audited", async () => {
-    const { app, agent, operator } = await setup();
-    const v = countingVenue(app.venues.get("paper"));
-    app.venues.register(v);
-    const p = await call(agent, "order_propose", { symbol: "BTC", side: "buy", type: "market", size: 0.3 });
-    const { client } = await elicitingAgent(app, "decline");
-    const s = await call(client, "order_submit", { intent_id: p.sc.intent_id });
-    expect(s.sc.code).toBe("APPROVAL_REQUIRED");
-    expect(s.sc.message).toContain("declined");
-    expect(v.placeCalls).toBe(0);
-    const again = await call(client, "order_submit", { intent_id: p.sc.intent_id });
-    expect(again.sc.message).toContain("rejected by human@memory:agent");
-    const audit = await call(operator, "audit_query", { limit: 10 });
-    const tools = audit.sc.rows.map((r: { tool: string; decision: string }) => `${r.tool}:${r.decision}`);
-    expect(tools).toContain("order_submit.elicitation:refused");
-    expect(tools.filter((t: string) => t === "order_submit:refused")).toHaveLength(2);
   });
 });
 

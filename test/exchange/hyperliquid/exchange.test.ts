@@ -224,7 +224,7 @@ describe("hyperliquid:testnet through the gate", () => {
       type: "market",
       size,
     });
-    expect(p.isError).toBe(false);
+    expect(p.isError, JSON.stringify(p.sc)).toBe(false);
     expect(p.sc.approval_needed).toBe(true);
     expect((await call(operator, "order_approve", { intent_id: p.sc.intent_id })).isError).toBe(false);
     return p.sc;
@@ -239,8 +239,9 @@ describe("hyperliquid:testnet through the gate", () => {
     ]);
     const c = await call(agent, "order_submit", { intent_id: intent.intent_id });
     expect(srv.exchange).toHaveLength(1);
-    // The concurrent twin sees the in-flight reservation (pending) instead of sending.
-    expect([a.sc.status, b.sc.status].sort()).toEqual(["filled", "pending"]);
+    // The concurrent twin waits for the account's execution lane, then finds the recorded outcome.
+    expect([a.sc.status, b.sc.status]).toEqual(["filled", "filled"]);
+    expect([a.sc.replayed, b.sc.replayed].sort()).toEqual([false, true]);
     expect(new Set([a.sc.order_id, b.sc.order_id, c.sc.order_id]).size).toBe(1);
     expect(c.sc).toMatchObject({ status: "filled", replayed: true });
     const o = (srv.exchange[0].body.action as { orders: Array<Record<string, unknown>> }).orders[0];
@@ -283,7 +284,9 @@ describe("hyperliquid:testnet through the gate", () => {
     call(agent, "order_submit", { intent_id: intent.intent_id }).catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
     expect(srv.exchange).toHaveLength(1);
-    // The first process never gets an answer (it is "dead"); a fresh App opens the same DB file.
+    // The first process never gets an answer (it is "dead"): kill -9 leaves its lane lease naming a
+    // pid that no longer exists, which the next process takes over at once.
+    app.db.prepare("UPDATE leases SET pid = 2147483646 WHERE name = 'lane:hyperliquid:testnet'").run();
     const fresh = await orderApp(patch, { TW_HL_API_URL: srv.url }, home);
     try {
       const a2 = await connectClient(fresh.app, "agent");
