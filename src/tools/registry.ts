@@ -34,6 +34,11 @@ export interface ToolContext {
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
   /** Form elicitation, present only when the client declared the capability. */
   elicit?: (params: Omit<ElicitRequestFormParams, "mode">) => Promise<ElicitResult>;
+  /**
+   * Adds a content block (e.g. an image) sent before the result's text and kept out of
+   * structuredContent, so binary data travels once.
+   */
+  attach: (block: CallToolResult["content"][number]) => void;
 }
 
 /** One tool. `input` must be a strict zod object; `output` a zod object (the structuredContent). */
@@ -173,6 +178,7 @@ export async function callTool(
     );
   }
   const signal = opts.signal ?? new AbortController().signal;
+  const attached: CallToolResult["content"] = [];
   const outcome = await app.gate.run(tool, caller, rawArgs, async (args, call) => {
     const ctx: ToolContext = {
       app,
@@ -181,6 +187,7 @@ export async function callTool(
       signal,
       progress: opts.progress ?? (async () => {}),
       elicit: opts.elicit,
+      attach: (block) => attached.push(block),
     };
     const result = await tool.handler(args, ctx);
     const checked = tool.output.safeParse(result);
@@ -198,7 +205,7 @@ export async function callTool(
   const content = tool.content
     ? tool.content(structured)
     : [{ type: "text" as const, text: JSON.stringify(structured) }];
-  return { structuredContent: structured, content };
+  return { structuredContent: structured, content: [...attached, ...content] };
 }
 
 /**

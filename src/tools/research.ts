@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_MARKERS, renderChartPng } from "../backtest/chart.js";
 import { ExperimentSpec, SplitSpec } from "../backtest/experiment.js";
+import { CRITERIA, GateConfig } from "../backtest/gate.js";
 import { RULE_VOCABULARY } from "../backtest/rules.js";
 import { BacktestSpec } from "../backtest/run.js";
 import { describeStrategies } from "../backtest/strategies/index.js";
@@ -79,6 +80,40 @@ const trade = z.object({
   open: z.boolean(),
 });
 
+const warnings = z
+  .array(z.string())
+  .describe(
+    "what makes this result weak evidence (sample size, funding, replay clock, grid edge); empty when nothing",
+  );
+const fundingCoverage = z
+  .record(z.string(), num)
+  .describe("symbol → fraction of the run's 8-hour funding times covered by funding data (1 = all)");
+
+const criterion = z.object({
+  criterion: z.enum(CRITERIA),
+  rule: z.string(),
+  value: num.nullable(),
+  op: z.enum([">", ">="]),
+  threshold: num,
+  passed: z.boolean(),
+  required: z.boolean(),
+});
+
+const gateResult = z.object({
+  name: z.enum(["default", "custom"]),
+  config: GateConfig,
+  passed: z.boolean(),
+  decision: z.string(),
+  failed: z.array(z.enum(CRITERIA)),
+  criteria: z.array(criterion),
+});
+
+const nextExperiment = z.object({
+  kind: z.enum(["extend_grid", "other_coin", "finer_interval", "coarser_interval"]),
+  reason: z.string(),
+  arguments: z.record(z.string(), z.unknown()).describe("experiment_run arguments"),
+});
+
 const summary = z.object({
   id: z.string(),
   created_at: num,
@@ -92,6 +127,8 @@ const summary = z.object({
   bars: num,
   trade_count: num,
   elapsed_ms: num,
+  warnings,
+  funding_coverage: fundingCoverage.nullable(),
 });
 
 function summarise(r: BacktestRecord): z.infer<typeof summary> {
@@ -168,9 +205,11 @@ export const researchTools = [
       "equity × leverage × weight / (fill × (1 + fee)); funding −qty × close × rate when the source has it; equity " +
       "marked at every close, open positions kept at the end. Returns metrics (fractions; Sharpe/Sortino from daily " +
       "UTC returns × √365) and an id for backtest_get / backtest_chart. At most 5,000,000 bar × symbol cells; reports " +
-      "progress and honours cancellation. Stored with its full spec (repeatable). Not idempotent: each call stores a new run.",
+      "progress and honours cancellation. `warnings` says what makes the result weak evidence (fewer than 1,000 bars " +
+      "or 30 trades, missing funding, a window cut by the replay clock); `funding_coverage` per symbol. Stores the " +
+      "run with its full spec (repeatable) and an evidence card in memory; not idempotent: each call stores a new run.",
     scope: "research:run",
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
       .object({
         strategy: z.string().min(1).max(64).describe("see strategy_list"),
@@ -191,6 +230,8 @@ export const researchTools = [
       trade_count: num,
       elapsed_ms: num,
       bars_per_second: num,
+      warnings,
+      funding_coverage: fundingCoverage,
       evidence_id: num.nullable(),
       spec: z.record(z.string(), z.unknown()),
     }),
@@ -199,6 +240,7 @@ export const researchTools = [
       total_return: r.metrics.total_return,
       trades: r.metrics.trades,
       bars: r.bars,
+      warnings: r.warnings.length,
     }),
     handler: async (a, ctx) => {
       const spec = BacktestSpec.parse({
@@ -235,6 +277,8 @@ export const researchTools = [
         trade_count: record.trade_count,
         elapsed_ms: record.elapsed_ms,
         bars_per_second,
+        warnings: record.warnings,
+        funding_coverage: record.funding_coverage ?? {},
         evidence_id,
         spec: record.spec,
       };
@@ -246,9 +290,10 @@ export const researchTools = [
     toolset: "research",
     title: "Get a backtest",
     description:
-      "A stored backtest: its spec, metrics, downsampled equity/drawdown/close samples (≤ 1000 points, times ms UTC) and " +
-      "round-trip trades in order, trades_limit per page (0..500, default 50); pass next_cursor back as cursor for the " +
-      "next page; truncated says more exist. Open trades (exit_time null) are marked to the last close. Read-only.",
+      "A stored backtest: its spec, metrics, warnings, funding coverage and round-trip trades in order, trades_limit per " +
+      "page (0..500, default 50); pass next_cursor back as cursor for the next page; truncated says more exist. Open " +
+      "trades (exit_time null) are marked to the last close. Downsampled equity/drawdown/close samples (≤ 1000 points, " +
+      "times ms UTC) only with include_samples: true. Read-only.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -256,7 +301,7 @@ export const researchTools = [
         id: z.string().min(1).max(100),
         trades_limit: z.number().int().min(0).max(500).default(50),
         cursor: z.string().max(200).optional(),
-        include_samples: z.boolean().default(true),
+        include_samples: z.boolean().default(false).describe("add the equity/drawdown/close samples"),
       })
       .strict(),
     output: z.object({
@@ -357,14 +402,17 @@ export const researchTools = [
     toolset: "research",
     title: "Run a parameter experiment",
     description:
-      "Grid search with out-of-sample gating: every combination of `grid` (param → values, merged over base_params; at " +
-      "most max_variants ≤ 1000) is backtested in-sample and out-of-sample (split train_test with train_fraction, or " +
-      "walk_forward with folds), ranked by out-of-sample Sharpe. Reports the winner's deflated Sharpe ratio (Bailey & " +
-      "López de Prado) given the variants tried, buy-and-hold on the same windows, and the gate: passed, or which check " +
-      "failed (beats_buy_and_hold out of sample, min_trades, optional min_deflated_sharpe). Progress per variant; " +
-      "honours cancellation. Stored with its spec; not idempotent.",
+      "Grid search with an out-of-sample gate: every combination of `grid` (param → values, merged over base_params; " +
+      "at most max_variants ≤ 1000) is backtested in-sample and out-of-sample (split train_test with train_fraction, " +
+      "or walk_forward with folds), ranked by out-of-sample Sharpe. The default gate passes only when the winner's " +
+      "out-of-sample return is positive, its Sharpe > 0, its deflated-Sharpe probability for the variants tried > " +
+      "0.95, it made ≥ 30 round trips, and it beats buy-and-hold; `gate.criteria` lists each with value, threshold " +
+      "and pass/fail. `gate` (optional) sets looser or stricter thresholds (null turns one off; a positive return is " +
+      "always required) and is recorded as a custom gate. Returns `warnings`, `funding_coverage` and " +
+      "`next_experiment` (arguments for the next adjacent experiment). Progress per variant; honours cancellation. " +
+      "Stores the experiment and an evidence card in memory; not idempotent.",
     scope: "research:run",
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
       .object({
         strategy: z.string().min(1).max(64),
@@ -377,8 +425,12 @@ export const researchTools = [
             .max(1000),
         ),
         split: SplitSpec,
-        min_trades: z.number().int().min(0).default(5),
-        min_deflated_sharpe: z.number().min(0).max(1).nullable().default(null),
+        gate: GateConfig.partial()
+          .strict()
+          .optional()
+          .describe(
+            "custom gate thresholds over the default (min_sharpe, min_deflated_sharpe: null = off; min_trades; beat_buy_and_hold)",
+          ),
         max_variants: z.number().int().min(1).max(1000).default(1000),
         ...common,
       })
@@ -387,10 +439,16 @@ export const researchTools = [
       id: z.string(),
       passed: z.boolean(),
       decision: z.string(),
-      outcome: z.record(z.string(), z.unknown()),
+      gate: gateResult,
+      warnings,
+      funding_coverage: fundingCoverage,
+      next_experiment: nextExperiment,
+      outcome: z
+        .record(z.string(), z.unknown())
+        .describe("variants, windows, ranking (top 10), winner with deflated Sharpe, buy-and-hold"),
       evidence_id: num.nullable(),
     }),
-    summarize: (r) => ({ id: r.id, passed: r.passed, decision: r.decision }),
+    summarize: (r) => ({ id: r.id, passed: r.passed, decision: r.decision, warnings: r.warnings.length }),
     handler: async (a, ctx) => {
       const spec = ExperimentSpec.parse({
         strategy: a.strategy,
@@ -405,24 +463,28 @@ export const researchTools = [
           funding: a.funding,
         },
         split: a.split,
-        min_trades: a.min_trades,
-        min_deflated_sharpe: a.min_deflated_sharpe,
+        gate: ctx.app.research.resolveGate(a.gate),
         max_variants: a.max_variants,
         fee_bps: a.fee_bps,
         slippage_bps: a.slippage_bps,
         initial_equity: a.initial_equity,
         leverage: a.leverage,
       });
-      const { record, outcome, evidence_id } = await ctx.app.research.experiment(spec, {
+      const { record, outcome, evidence_id, next_experiment } = await ctx.app.research.experiment(spec, {
         caller: ctx.caller.id,
         signal: ctx.signal,
         progress: progressOf(ctx),
       });
+      const { gate, warnings, funding_coverage, ...rest } = outcome;
       return {
         id: record.id,
         passed: record.passed,
         decision: record.decision,
-        outcome: { ...outcome, ranking: outcome.ranking.slice(0, 10) } as unknown as Record<string, unknown>,
+        gate,
+        warnings,
+        funding_coverage,
+        next_experiment: { ...next_experiment, arguments: { ...next_experiment.arguments } },
+        outcome: { ...rest, ranking: rest.ranking.slice(0, 10) } as unknown as Record<string, unknown>,
         evidence_id,
       };
     },
@@ -435,7 +497,7 @@ export const researchTools = [
     description:
       `PNG chart of a stored backtest as image content: price of the first symbol with entries (▲ long, ▼ short) and exits ` +
       `(●) — the latest ${MAX_MARKERS} trades — then equity and drawdown panels, on the stored ≤ 1000-point samples. ` +
-      "width 600..2000 px (default 1000). structuredContent carries the same PNG as png_base64. Read-only.",
+      "width 600..2000 px (default 1000). The PNG is sent once, as image content; structuredContent has its size. Read-only.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -447,22 +509,8 @@ export const researchTools = [
       width: num,
       height: num,
       bytes: num,
-      png_base64: z.string(),
     }),
     summarize: (r) => ({ id: r.id, width: r.width, height: r.height, bytes: r.bytes }),
-    content: (r) => [
-      { type: "image", data: r.png_base64, mimeType: "image/png" },
-      {
-        type: "text",
-        text: JSON.stringify({
-          id: r.id,
-          mime_type: r.mime_type,
-          width: r.width,
-          height: r.height,
-          bytes: r.bytes,
-        }),
-      },
-    ],
     handler: async (a, ctx) => {
       const r = requireBacktest(ctx, a.id);
       const m = r.metrics;
@@ -474,14 +522,8 @@ export const researchTools = [
         trades: ctx.app.research.store.allTrades(a.id),
         width: a.width,
       });
-      return {
-        id: r.id,
-        mime_type: "image/png" as const,
-        width,
-        height,
-        bytes: png.length,
-        png_base64: png.toString("base64"),
-      };
+      ctx.attach({ type: "image", data: png.toString("base64"), mimeType: "image/png" });
+      return { id: r.id, mime_type: "image/png" as const, width, height, bytes: png.length };
     },
   }),
 ];
