@@ -106,11 +106,6 @@ export class ResearchService {
     this.store = new ResearchStore(deps.db);
   }
 
-  /** The research settings in force. */
-  get settings(): ResearchSettings {
-    return this.deps.settings;
-  }
-
   /**
    * The gate of an experiment: the default gate when `custom` is omitted, else `custom` over the
    * default thresholds, named `custom` so the result and the evidence card say a caller chose it.

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { MAX_MARKERS, renderChartPng } from "../backtest/chart.js";
 import { ExperimentSpec, SplitSpec } from "../backtest/experiment.js";
-import { CRITERIA, GateConfig } from "../backtest/gate.js";
+import { GateConfig } from "../backtest/gate.js";
 import { RULE_VOCABULARY } from "../backtest/rules.js";
 import { BacktestSpec } from "../backtest/run.js";
 import { describeStrategies } from "../backtest/strategies/index.js";
@@ -80,38 +80,39 @@ const trade = z.object({
   open: z.boolean(),
 });
 
-const warnings = z
-  .array(z.string())
-  .describe(
-    "what makes this result weak evidence (sample size, funding, replay clock, grid edge); empty when nothing",
-  );
-const fundingCoverage = z
-  .record(z.string(), num)
-  .describe("symbol → fraction of the run's 8-hour funding times covered by funding data (1 = all)");
-
-const criterion = z.object({
-  criterion: z.enum(CRITERIA),
-  rule: z.string(),
-  value: num.nullable(),
-  op: z.enum([">", ">="]),
-  threshold: num,
-  passed: z.boolean(),
-  required: z.boolean(),
-});
+// Output shapes stay plain (no enums, bounds or descriptions): docs/backtesting.md documents them and
+// tools/list is kept small for a model's context.
+const warnings = z.array(z.string());
+const fundingCoverage = z.record(z.string(), num);
 
 const gateResult = z.object({
-  name: z.enum(["default", "custom"]),
-  config: GateConfig,
+  name: z.string(),
+  config: z.object({
+    min_sharpe: num.nullable(),
+    min_deflated_sharpe: num.nullable(),
+    min_trades: num,
+    beat_buy_and_hold: z.boolean(),
+  }),
   passed: z.boolean(),
   decision: z.string(),
-  failed: z.array(z.enum(CRITERIA)),
-  criteria: z.array(criterion),
+  failed: z.array(z.string()),
+  criteria: z.array(
+    z.object({
+      criterion: z.string(),
+      rule: z.string(),
+      value: num.nullable(),
+      op: z.string(),
+      threshold: num,
+      passed: z.boolean(),
+      required: z.boolean(),
+    }),
+  ),
 });
 
 const nextExperiment = z.object({
-  kind: z.enum(["extend_grid", "other_coin", "finer_interval", "coarser_interval"]),
+  kind: z.string(),
   reason: z.string(),
-  arguments: z.record(z.string(), z.unknown()).describe("experiment_run arguments"),
+  arguments: z.record(z.string(), z.unknown()),
 });
 
 const summary = z.object({
@@ -205,9 +206,9 @@ export const researchTools = [
       "equity × leverage × weight / (fill × (1 + fee)); funding −qty × close × rate when the source has it; equity " +
       "marked at every close, open positions kept at the end. Returns metrics (fractions; Sharpe/Sortino from daily " +
       "UTC returns × √365) and an id for backtest_get / backtest_chart. At most 5,000,000 bar × symbol cells; reports " +
-      "progress and honours cancellation. `warnings` says what makes the result weak evidence (fewer than 1,000 bars " +
-      "or 30 trades, missing funding, a window cut by the replay clock); `funding_coverage` per symbol. Stores the " +
-      "run with its full spec (repeatable) and an evidence card in memory; not idempotent: each call stores a new run.",
+      "progress and honours cancellation. `warnings` lists what makes the result weak evidence (empty: none); " +
+      "`funding_coverage`: symbol → fraction of 8-hour funding times with data. Stores the run (full spec, " +
+      "repeatable) and an evidence card; not idempotent.",
     scope: "research:run",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
@@ -402,15 +403,13 @@ export const researchTools = [
     toolset: "research",
     title: "Run a parameter experiment",
     description:
-      "Grid search with an out-of-sample gate: every combination of `grid` (param → values, merged over base_params; " +
-      "at most max_variants ≤ 1000) is backtested in-sample and out-of-sample (split train_test with train_fraction, " +
-      "or walk_forward with folds), ranked by out-of-sample Sharpe. The default gate passes only when the winner's " +
-      "out-of-sample return is positive, its Sharpe > 0, its deflated-Sharpe probability for the variants tried > " +
-      "0.95, it made ≥ 30 round trips, and it beats buy-and-hold; `gate.criteria` lists each with value, threshold " +
-      "and pass/fail. `gate` (optional) sets looser or stricter thresholds (null turns one off; a positive return is " +
-      "always required) and is recorded as a custom gate. Returns `warnings`, `funding_coverage` and " +
-      "`next_experiment` (arguments for the next adjacent experiment). Progress per variant; honours cancellation. " +
-      "Stores the experiment and an evidence card in memory; not idempotent.",
+      "Grid search: every combination of `grid` (param → values, over base_params; ≤ max_variants) is backtested " +
+      "in-sample and out-of-sample (train_test or walk_forward), ranked by out-of-sample Sharpe. The default gate " +
+      "passes only if the winner's out-of-sample return > 0, Sharpe > 0, deflated-Sharpe probability for the " +
+      "variants tried > 0.95, round trips ≥ 30, and return > buy-and-hold; gate.criteria gives each value, threshold " +
+      "and verdict. `gate` sets other thresholds (null = off; a positive return is always required), recorded as " +
+      "custom. Also `warnings`, `funding_coverage`, `next_experiment` (arguments for the next adjacent experiment). " +
+      "Progress per variant; cancellable. Stores the experiment and an evidence card; not idempotent.",
     scope: "research:run",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
@@ -425,12 +424,7 @@ export const researchTools = [
             .max(1000),
         ),
         split: SplitSpec,
-        gate: GateConfig.partial()
-          .strict()
-          .optional()
-          .describe(
-            "custom gate thresholds over the default (min_sharpe, min_deflated_sharpe: null = off; min_trades; beat_buy_and_hold)",
-          ),
+        gate: GateConfig.partial().strict().optional().describe("thresholds over the default gate's"),
         max_variants: z.number().int().min(1).max(1000).default(1000),
         ...common,
       })
@@ -443,9 +437,7 @@ export const researchTools = [
       warnings,
       funding_coverage: fundingCoverage,
       next_experiment: nextExperiment,
-      outcome: z
-        .record(z.string(), z.unknown())
-        .describe("variants, windows, ranking (top 10), winner with deflated Sharpe, buy-and-hold"),
+      outcome: z.record(z.string(), z.unknown()),
       evidence_id: num.nullable(),
     }),
     summarize: (r) => ({ id: r.id, passed: r.passed, decision: r.decision, warnings: r.warnings.length }),

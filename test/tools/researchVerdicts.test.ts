@@ -1,8 +1,11 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { App } from "../../src/app.js";
+import { type App, createApp } from "../../src/app.js";
 import { SimClock } from "../../src/clock.js";
-import { call, connectClient, testApp } from "../helpers/app.js";
+import { createLogger } from "../../src/log.js";
+import { call, connectClient, tempHome, testApp, testConfig } from "../helpers/app.js";
 
 /**
  * Research results that cannot mislead an agent (issue 18), on the embedded default data (30 days of
@@ -130,6 +133,45 @@ describe("experiment_run gate", () => {
     expect(c.text).toContain("gate passed (custom gate)");
     expect(c.text).toMatch(/deflated_sharpe [0-9.]+ vs > 0\.95: fail \(not required\)/);
     expect(card(def.sc.evidence_id).tags).not.toContain("gate_custom");
+  });
+});
+
+describe("operator config", () => {
+  it("sets the default gate's thresholds and the warning limits; the gate is still named default", async () => {
+    const { home, cleanup: rm } = tempHome();
+    writeFileSync(
+      join(home, "tradewarden.config.json"),
+      JSON.stringify({
+        research: {
+          gate: { minSharpe: -10, minDeflatedSharpe: null, minTrades: 10, beatBuyAndHold: true },
+          warnMinBars: 500,
+          warnMinTrades: 10,
+        },
+      }),
+    );
+    const a = await createApp(testConfig(home, { TW_MARKET_DATA: "replay" }), {
+      clock: new SimClock(Date.UTC(2025, 5, 25)),
+      log: createLogger("silent"),
+    });
+    try {
+      const c = await connectClient(a, "agent");
+      const r = await call(c, "experiment_run", LOSER);
+      expect(r.sc.gate.name).toBe("default");
+      expect(r.sc.gate.config).toEqual({
+        min_sharpe: -10,
+        min_deflated_sharpe: null,
+        min_trades: 10,
+        beat_buy_and_hold: true,
+      });
+      // Sharpe −5.67 > −10 and 14 trades ≥ 10 pass now; the loss still fails.
+      expect(r.sc.gate.failed).toEqual(["positive_return"]);
+      // 807 out-of-sample bars and 14 trades are above these limits: only the grid-edge warning is left.
+      expect(r.sc.warnings).toEqual([expect.stringContaining("slow = 26 is at the lower edge")]);
+      await c.close();
+    } finally {
+      await a.close();
+      rm();
+    }
   });
 });
 
