@@ -99,7 +99,9 @@ export function nextExperiment(i: NextInput): NextExperiment {
   if (coarser) {
     return {
       kind: "coarser_interval",
-      reason: `No edge in the grid's interior on ${spec.data.interval}; try ${coarser} bars (fewer trades, lower costs).`,
+      reason: i.gate.passed
+        ? `The gate passed on ${spec.data.interval} and no other coin is left; confirm on ${coarser} bars.`
+        : `The gate failed with the winner inside the grid on ${spec.data.interval}; try ${coarser} bars (fewer trades, lower costs).`,
       arguments: { ...base, interval: coarser },
     };
   }
