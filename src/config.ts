@@ -221,6 +221,31 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Research verdicts (docs/backtesting.md "The gate" and "Warnings"): the default out-of-sample gate
+     * (null turns a criterion off; a positive out-of-sample return is always required) and the sample
+     * sizes below which results carry a warning.
+     */
+    research: z
+      .object({
+        gate: z
+          .object({
+            minSharpe: z.number().min(-100).max(100).nullable().default(0),
+            minDeflatedSharpe: z.number().min(0).max(1).nullable().default(0.95),
+            minTrades: z.number().int().min(0).default(30),
+            beatBuyAndHold: z.boolean().default(true),
+          })
+          .strict()
+          .default({ minSharpe: 0, minDeflatedSharpe: 0.95, minTrades: 30, beatBuyAndHold: true }),
+        warnMinBars: z.number().int().min(0).default(1000),
+        warnMinTrades: z.number().int().min(0).default(30),
+      })
+      .strict()
+      .default({
+        gate: { minSharpe: 0, minDeflatedSharpe: 0.95, minTrades: 30, beatBuyAndHold: true },
+        warnMinBars: 1000,
+        warnMinTrades: 30,
+      }),
     /** Optional file holding exchange secrets (JSON); see src/secrets.ts. */
     secretsFile: z.string().optional(),
   })

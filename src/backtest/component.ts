@@ -1,6 +1,7 @@
 import type { App } from "../app.js";
 import type { Component } from "../components.js";
-import { ResearchService } from "./service.js";
+import { recordEvidence } from "./evidence.js";
+import { ResearchService, researchSettings } from "./service.js";
 
 declare module "../app.js" {
   interface App {
@@ -13,6 +14,13 @@ declare module "../app.js" {
 export const researchComponent: Component = {
   name: "research",
   install(app: App) {
-    app.research = new ResearchService(app);
+    app.research = new ResearchService({
+      db: app.db,
+      clock: app.clock,
+      // Read at each call: the market component owns the source and its clock.
+      market: () => ({ service: app.market, clock: app.marketClock }),
+      settings: researchSettings(app.config),
+      evidence: (card) => recordEvidence(app, card),
+    });
   },
 };

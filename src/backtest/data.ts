@@ -7,6 +7,7 @@ import {
   openReplayDir,
 } from "../exchange/replay/index.js";
 import { type FundingPoint, INTERVAL_MS, INTERVALS, type Interval } from "../exchange/types.js";
+import { fundingCoverage } from "./coverage.js";
 import type { Bars, Frame } from "./types.js";
 
 /**
@@ -15,6 +16,7 @@ import type { Bars, Frame } from "./types.js";
  * Symbols are intersected on open time (files of one folder start 1–2 minutes apart), the range is
  * cut to [from, to] (bar open times, inclusive), and funding events are bucketed into the bar that
  * contains them (times rounded to the minute, since exchange settlement times jitter by a few ms).
+ * Each frame records its funding coverage per symbol (src/backtest/coverage.ts).
  */
 
 /** What to load. */
@@ -81,12 +83,22 @@ export function buildFrame(
   }
   const assets: Bars[] = cols.map((c) => pick(c, common));
   const intervalMs = INTERVAL_MS[req.interval];
+  const end = common[common.length - 1] + intervalMs;
   return {
     symbols: [...req.symbols],
     intervalMs,
     time: common,
     assets,
     funding: funding ? funding.map((f) => bucketFunding(common, intervalMs, f)) : null,
+    fundingCoverage: req.symbols.map((_, j) =>
+      funding
+        ? fundingCoverage(
+            funding[j].map((e) => e.time),
+            common[0],
+            end,
+          )
+        : 0,
+    ),
   };
 }
 

@@ -2,17 +2,28 @@ import { z } from "zod";
 import { TwError } from "../errors.js";
 import { bps } from "../exchange/fillModel.js";
 import { type EngineResult, runEngine } from "./engine.js";
+import { DEFAULT_GATE, evaluateGate, type GateConfig, type GateResult, GateSpec } from "./gate.js";
 import { computeMetrics, dailyReturns } from "./metrics.js";
 import { cancelled, DataSpec } from "./run.js";
 import { buyAndHold } from "./strategies/single.js";
 import { resolveStrategy } from "./strategies/index.js";
 import { deflatedSharpe, moments } from "./stats.js";
 import type { Frame, IndicatorCache, Metrics, Signals } from "./types.js";
+import {
+  coverageOf,
+  DEFAULT_WARNING_LIMITS,
+  type FundingRemedy,
+  fundingWarnings,
+  gridEdgeWarnings,
+  sampleWarnings,
+  type WarningLimits,
+} from "./warnings.js";
 
 /**
  * Experiments: a bounded parameter grid evaluated in-sample and out-of-sample, ranked by
  * out-of-sample Sharpe, with the deflated Sharpe ratio of the winner given the number of variants
- * tried (Bailey & López de Prado 2014, see stats.ts) and a gate (docs/backtesting.md "Experiments").
+ * tried (Bailey & López de Prado 2014, see stats.ts), the out-of-sample gate (gate.ts) and warnings
+ * about the sample (warnings.ts); docs/backtesting.md "Experiments".
  *
  * Windows: `train_test` cuts the bars at `train_fraction`; `walk_forward` cuts them into folds + 1
  * equal segments, fold f training on segment f−1 and testing on segment f. Signals are computed once
@@ -26,7 +37,6 @@ const gridValue = z.union([z.number(), z.boolean(), z.string().max(1000)]);
 /** Hard cap on variants per experiment. */
 export const MAX_VARIANTS = 5000;
 
-/** An experiment specification (snake_case; stored verbatim). */
 /**
  * In-sample / out-of-sample split: `train_test` (first `train_fraction` of the bars in-sample) or
  * `walk_forward` (`folds` consecutive train/test windows). Shared by the spec and the experiment_run tool.
@@ -38,6 +48,7 @@ export const SplitSpec = z
   ])
   .default({ kind: "train_test", train_fraction: 0.7 });
 
+/** An experiment specification (snake_case; stored verbatim). */
 export const ExperimentSpec = z
   .object({
     strategy: z.string().min(1).max(64),
@@ -47,9 +58,8 @@ export const ExperimentSpec = z
     grid: z.record(z.string(), z.array(gridValue).min(1).max(1000)),
     data: DataSpec,
     split: SplitSpec,
-    min_trades: z.number().int().min(0).default(5),
-    /** Optional extra gate on the winner's deflated Sharpe (probability, 0..1). */
-    min_deflated_sharpe: z.number().min(0).max(1).nullable().default(null),
+    /** The gate in force (gate.ts); default: the default gate. */
+    gate: GateSpec.default({ name: "default", ...DEFAULT_GATE }),
     max_variants: z.number().int().min(1).max(MAX_VARIANTS).default(1000),
     fee_bps: z.number().min(0).max(1000).default(4.5),
     slippage_bps: z.number().min(0).max(1000).default(1),
@@ -83,12 +93,12 @@ export interface ExperimentOutcome {
       })
     | null;
   buy_and_hold: { in_sample: Metrics; out_of_sample: Metrics };
-  gate: {
-    passed: boolean;
-    /** "passed" or the first failed gate. */
-    decision: string;
-    checks: Array<{ gate: string; passed: boolean; detail: string }>;
-  };
+  /** The gate's verdict with every criterion (gate.ts). */
+  gate: GateResult;
+  /** What makes this result weak evidence (warnings.ts); empty when nothing does. */
+  warnings: string[];
+  /** Symbol → fraction of the run's 8-hour funding times covered by funding data. */
+  funding_coverage: Record<string, number>;
   elapsed_ms: number;
 }
 
@@ -96,6 +106,16 @@ export interface ExperimentOutcome {
 export interface ExperimentHooks {
   signal?: AbortSignal;
   progress?: (done: number, total: number) => void | Promise<void>;
+}
+
+/** Settings of an experiment's verdict and warnings that are not part of its spec. */
+export interface ExperimentOptions {
+  /** Thresholds listed for criteria a looser gate turns off. Default {@link DEFAULT_GATE}. */
+  gateDefaults?: GateConfig;
+  /** Default {@link DEFAULT_WARNING_LIMITS}. */
+  limits?: WarningLimits;
+  /** How funding warnings say to add funding. Default `server`. */
+  remedy?: FundingRemedy;
 }
 
 /**
@@ -144,7 +164,9 @@ export function windowsFor(
 
 function tooShort(n: number): TwError {
   return new TwError("INVALID_INPUT", `Only ${n} bars: too few to split into windows.`, {
-    hint: "Use a longer range or a finer interval.",
+    hint:
+      "Use a longer range or a finer interval; on a replay source, research sees only the bars closed by the " +
+      "replay clock.",
   });
 }
 
@@ -211,6 +233,7 @@ export async function runExperiment(
   frame: Frame,
   spec: ExperimentSpec,
   hooks: ExperimentHooks = {},
+  opts: ExperimentOptions = {},
 ): Promise<ExperimentOutcome> {
   const t0 = performance.now();
   const variants = expandGrid(spec.base_params, spec.grid, spec.max_variants);
@@ -266,26 +289,29 @@ export async function runExperiment(
     best.daily,
     results.map((r) => r.daily),
   );
-  const checks = [
+  const gate = evaluateGate(
     {
-      gate: "beats_buy_and_hold",
-      passed: best.out_of_sample.total_return > bh.out_of_sample.total_return,
-      detail: `out-of-sample total return ${fmt(best.out_of_sample.total_return)} vs buy-and-hold ${fmt(bh.out_of_sample.total_return)}`,
+      oos_return: best.out_of_sample.total_return,
+      oos_sharpe: best.out_of_sample.sharpe,
+      deflated_sharpe: dsr.dsr,
+      oos_trades: best.out_of_sample.trades,
+      buy_and_hold_return: bh.out_of_sample.total_return,
+      variants: results.length,
     },
-    {
-      gate: "min_trades",
-      passed: best.out_of_sample.trades >= spec.min_trades,
-      detail: `${best.out_of_sample.trades} out-of-sample round trips, minimum ${spec.min_trades}`,
-    },
+    spec.gate,
+    opts.gateDefaults,
+  );
+  const coverage = coverageOf(frame);
+  const warnings = [
+    ...sampleWarnings(
+      best.out_of_sample.bars,
+      best.out_of_sample.trades,
+      opts.limits ?? DEFAULT_WARNING_LIMITS,
+      "out-of-sample",
+    ),
+    ...fundingWarnings(coverage, spec.data.funding, opts.remedy ?? "server"),
+    ...gridEdgeWarnings(spec.grid, best.params),
   ];
-  if (spec.min_deflated_sharpe !== null) {
-    checks.push({
-      gate: "min_deflated_sharpe",
-      passed: dsr.dsr !== null && dsr.dsr >= spec.min_deflated_sharpe,
-      detail: `deflated Sharpe ${dsr.dsr === null ? "undefined" : fmt(dsr.dsr)}, minimum ${spec.min_deflated_sharpe}`,
-    });
-  }
-  const failed = checks.find((c) => !c.passed);
   const strip = ({ daily: _d, ...r }: VariantResult & { daily: Float64Array }): VariantResult => r;
   return {
     variants_total: variants.length,
@@ -303,17 +329,15 @@ export async function runExperiment(
       daily_observations: best.daily.length,
     },
     buy_and_hold: bh,
-    gate: { passed: failed === undefined, decision: failed?.gate ?? "passed", checks },
+    gate,
+    warnings,
+    funding_coverage: coverage,
     elapsed_ms: Math.round(performance.now() - t0),
   };
 }
 
 function span(frame: Frame, [a, b]: [number, number]): [number, number] {
   return [frame.time[a], frame.time[b - 1]];
-}
-
-function fmt(x: number): string {
-  return x.toFixed(6);
 }
 
 /**

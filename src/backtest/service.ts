@@ -1,25 +1,33 @@
-import type { App } from "../app.js";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config.js";
 import { TwError } from "../errors.js";
 import { type CandleColumns, ReplaySource } from "../exchange/replay/index.js";
+import type { MarketService } from "../exchange/service.js";
 import { type FundingPoint, INTERVAL_MS } from "../exchange/types.js";
+import type { EvidenceCard } from "../knowledge/evidence.js";
 import { type BacktestRecord, type ExperimentRecord, ResearchStore } from "../store/backtests.js";
+import type { Db } from "../store/db.js";
 import { buildFrame } from "./data.js";
-import { cardMetrics, recordEvidence } from "./evidence.js";
+import { cardMetrics } from "./evidence.js";
 import { type ExperimentOutcome, type ExperimentSpec, runExperiment } from "./experiment.js";
+import { type GateConfig, GateSpec } from "./gate.js";
+import { type NextExperiment, nextExperiment } from "./next.js";
 import { type BacktestSpec, type DataSpec, runBacktest } from "./run.js";
 import { resolveStrategy } from "./strategies/index.js";
 import type { Frame } from "./types.js";
+import { backtestDiagnostics, clockWarning, type FundingRemedy, type WarningLimits } from "./warnings.js";
 import type { z } from "zod";
 
 /**
- * Research service (`app.research`): loads frames from the app's market-data source, runs
- * backtests and experiments, stores them with their full spec, and writes evidence cards. Tools and
- * the CLI are thin adapters over it.
+ * Research service (`app.research`): loads frames from the market-data source, runs backtests and
+ * experiments, judges experiments with the gate, attaches warnings and funding coverage, stores
+ * every run with its full spec, and writes evidence cards. Tools and the CLI are thin adapters over it.
  *
  * Data: the configured source only (tools never name files). Replay folders are read in full through
  * the replay source's clock-free column loader, but bars are cut at the market clock — only bars
- * closed by `now` are used, so a backtest inside a replay never sees its future. Live sources are
- * read through `app.market.candles`/`funding` (the candle cache applies).
+ * closed by `now` are used, so a backtest inside a replay never sees its future (and says so in a
+ * warning when that cut the window short). Live sources are read through `market.candles`/`funding`
+ * (the candle cache applies).
  */
 
 /** Most bar × symbol cells a tool-started run may simulate. */
@@ -30,6 +38,50 @@ export interface RunContext {
   caller: string;
   signal?: AbortSignal;
   progress?: (done: number, total: number, message?: string) => void | Promise<void>;
+  /** How funding warnings say to add funding: `server` (default) or `cli`. */
+  remedy?: FundingRemedy;
+}
+
+/** The research settings (config `research`, `universe`). */
+export interface ResearchSettings {
+  /** The default gate's thresholds. */
+  gate: GateConfig;
+  limits: WarningLimits;
+  /** Coins next_experiment may suggest. */
+  universe: string[];
+}
+
+/** Research settings from the app config. */
+export function researchSettings(c: Config): ResearchSettings {
+  const g = c.research.gate;
+  return {
+    gate: {
+      min_sharpe: g.minSharpe,
+      min_deflated_sharpe: g.minDeflatedSharpe,
+      min_trades: g.minTrades,
+      beat_buy_and_hold: g.beatBuyAndHold,
+    },
+    limits: { min_bars: c.research.warnMinBars, min_trades: c.research.warnMinTrades },
+    universe: c.universe,
+  };
+}
+
+/** What the service uses (explicit, so it is testable without an App). */
+export interface ResearchDeps {
+  db: Db;
+  /** Wall clock of records (created_at). */
+  clock: Clock;
+  /** The active market-data service and its clock, read at each call. */
+  market: () => { service: MarketService; clock: Clock };
+  settings: ResearchSettings;
+  /** Writes a strategy_evidence card; null when it could not be written (the run stays stored). */
+  evidence: (card: EvidenceCard) => number | null;
+}
+
+/** A frame loaded by the service with the warnings its loading raised (the replay clock's cut). */
+export interface LoadedFrame {
+  frame: Frame;
+  warnings: string[];
 }
 
 /** A stored backtest plus the id of its evidence card. */
@@ -44,33 +96,44 @@ export interface StoredExperiment {
   record: ExperimentRecord;
   outcome: ExperimentOutcome;
   evidence_id: number | null;
+  next_experiment: NextExperiment;
 }
 
 export class ResearchService {
   readonly store: ResearchStore;
 
-  constructor(private readonly app: App) {
-    this.store = new ResearchStore(app.db);
+  constructor(private readonly deps: ResearchDeps) {
+    this.store = new ResearchStore(deps.db);
   }
 
   /**
-   * Loads the frame a data spec names from the app's source, cut at the market clock.
+   * The gate of an experiment: the default gate when `custom` is omitted, else `custom` over the
+   * default thresholds, named `custom` so the result and the evidence card say a caller chose it.
+   */
+  resolveGate(custom?: Partial<GateConfig>): GateSpec {
+    if (custom === undefined) return { name: "default", ...this.deps.settings.gate };
+    return GateSpec.parse({ ...this.deps.settings.gate, ...custom, name: "custom" });
+  }
+
+  /**
+   * Loads the frame a data spec names from the market-data source, cut at the market clock.
    * @throws TwError INVALID_INPUT (source is not the configured one, empty range, too many bars),
    *   NOT_FOUND (symbol), EXCHANGE_UNAVAILABLE from live sources.
    */
-  async loadFrame(data: z.infer<typeof DataSpec>): Promise<Frame> {
-    const market = this.app.market;
+  async loadFrame(data: z.infer<typeof DataSpec>): Promise<LoadedFrame> {
+    const { service: market, clock } = this.deps.market();
     if (data.source !== market.id) {
       throw new TwError("INVALID_INPUT", `This server backtests on ${market.id} only.`, {
         hint: "Omit the source (or repeat the stored spec on a server configured with that source).",
       });
     }
     const iv = INTERVAL_MS[data.interval];
-    const closedBy = this.app.marketClock.now() - iv;
+    const now = clock.now();
+    const closedBy = now - iv;
     const to = data.to === null ? closedBy : Math.min(data.to, closedBy);
     const from = data.from ?? undefined;
     const req = { symbols: data.symbols, interval: data.interval, from, to, funding: data.funding };
-    const src = (market as unknown as { source?: unknown }).source;
+    const src = market.source;
     const cols: CandleColumns[] = [];
     for (const sym of data.symbols) {
       if (src instanceof ReplaySource) cols.push(src.columns(sym, data.interval));
@@ -92,20 +155,38 @@ export class ResearchService {
         },
       );
     }
-    return frame;
+    const warnings: string[] = [];
+    if (src instanceof ReplaySource) {
+      // The data's own end (bars common to every symbol end at the earliest last bar).
+      const dataEnd = Math.min(...cols.map((c) => c.time[c.length - 1]), data.to ?? Number.POSITIVE_INFINITY);
+      const last = frame.time[frame.time.length - 1];
+      if (closedBy < dataEnd && last < dataEnd) warnings.push(clockWarning(last, dataEnd, now));
+    }
+    return { frame, warnings };
   }
 
-  /** Runs, stores and records evidence for a backtest. Errors as {@link runBacktest} and {@link loadFrame}. */
+  /**
+   * Runs, stores and records evidence for a backtest; the record carries warnings and funding
+   * coverage. Errors as {@link runBacktest} and {@link loadFrame}.
+   */
   async backtest(input: BacktestSpec, ctx: RunContext, frame?: Frame): Promise<StoredBacktest> {
     // Store params with defaults filled in, so a later default change cannot alter a repeat.
     const spec = { ...input, params: resolveStrategy(input.strategy, input.params).params };
-    const f = frame ?? (await this.loadFrame(spec.data));
+    const loaded = frame ? { frame, warnings: [] } : await this.loadFrame(spec.data);
+    const f = loaded.frame;
     const out = await runBacktest(f, spec, {
       signal: ctx.signal,
       progress: (done, total) => ctx.progress?.(done, total, `${done}/${total} bars`),
     });
+    const diag = backtestDiagnostics(
+      f,
+      out.metrics,
+      spec.data.funding,
+      this.deps.settings.limits,
+      ctx.remedy,
+    );
     const base = {
-      created_at: this.app.clock.now(),
+      created_at: this.deps.clock.now(),
       caller: ctx.caller,
       strategy: spec.strategy,
       symbols: spec.data.symbols,
@@ -117,9 +198,11 @@ export class ResearchService {
       last_bar: out.last_bar,
       bars: out.metrics.bars,
       elapsed_ms: out.elapsed_ms,
+      warnings: [...loaded.warnings, ...diag.warnings],
+      funding_coverage: diag.funding_coverage,
     };
     const id = this.store.insertBacktest(base, out.trades);
-    const evidence_id = recordEvidence(this.app, {
+    const evidence_id = this.deps.evidence({
       strategy: spec.strategy,
       params: spec.params,
       symbols: spec.data.symbols,
@@ -127,6 +210,7 @@ export class ResearchService {
       data_range: { start: out.first_bar, end: out.last_bar },
       metrics: cardMetrics(out.metrics as unknown as Record<string, unknown>),
       gate: null,
+      warnings: base.warnings,
       run_id: id,
       run_kind: "backtest",
       author: ctx.caller,
@@ -138,25 +222,45 @@ export class ResearchService {
     };
   }
 
-  /** Runs, stores and records evidence for an experiment. Errors as {@link runExperiment}. */
+  /**
+   * Runs, judges, stores and records evidence for an experiment, and picks the next experiment.
+   * Errors as {@link runExperiment} and {@link loadFrame}.
+   */
   async experiment(spec: ExperimentSpec, ctx: RunContext, frame?: Frame): Promise<StoredExperiment> {
-    const f = frame ?? (await this.loadFrame(spec.data));
-    const outcome = await runExperiment(f, spec, {
-      signal: ctx.signal,
-      progress: (done, total) => ctx.progress?.(done, total, `${done}/${total} variants`),
+    const loaded = frame ? { frame, warnings: [] } : await this.loadFrame(spec.data);
+    const f = loaded.frame;
+    const { settings } = this.deps;
+    const run = await runExperiment(
+      f,
+      spec,
+      {
+        signal: ctx.signal,
+        progress: (done, total) => ctx.progress?.(done, total, `${done}/${total} variants`),
+      },
+      { gateDefaults: settings.gate, limits: settings.limits, remedy: ctx.remedy },
+    );
+    const outcome: ExperimentOutcome = { ...run, warnings: [...loaded.warnings, ...run.warnings] };
+    const w = outcome.winner;
+    const next = nextExperiment({
+      spec,
+      winner: w?.params ?? spec.base_params,
+      gate: outcome.gate,
+      oos_bars: w?.out_of_sample.bars ?? 0,
+      oos_trades: w?.out_of_sample.trades ?? 0,
+      min_bars: settings.limits.min_bars,
+      universe: settings.universe,
     });
     const rec = {
-      created_at: this.app.clock.now(),
+      created_at: this.deps.clock.now(),
       caller: ctx.caller,
       strategy: spec.strategy,
       spec: spec as unknown as Record<string, unknown>,
-      outcome: outcome as unknown as Record<string, unknown>,
+      outcome: { ...outcome, next_experiment: next } as unknown as Record<string, unknown>,
       passed: outcome.gate.passed,
       decision: outcome.gate.decision,
     };
     const id = this.store.insertExperiment(rec);
-    const w = outcome.winner;
-    const evidence_id = recordEvidence(this.app, {
+    const evidence_id = this.deps.evidence({
       strategy: spec.strategy,
       params: w?.params ?? spec.base_params,
       symbols: spec.data.symbols,
@@ -168,14 +272,17 @@ export class ResearchService {
         ...(w?.deflated_sharpe != null ? { deflated_sharpe: w.deflated_sharpe } : {}),
       },
       gate: {
+        name: outcome.gate.name,
         passed: outcome.gate.passed,
-        failed: outcome.gate.checks.filter((c) => !c.passed).map((c) => c.gate),
+        failed: outcome.gate.failed,
+        criteria: outcome.gate.criteria,
       },
+      warnings: outcome.warnings,
       run_id: id,
       run_kind: "experiment",
       author: ctx.caller,
     });
-    return { record: { ...rec, id }, outcome, evidence_id };
+    return { record: { ...rec, id }, outcome, evidence_id, next_experiment: next };
   }
 }
 

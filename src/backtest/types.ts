@@ -28,6 +28,12 @@ export interface Frame {
   time: Float64Array;
   assets: Bars[];
   funding: Float64Array[] | null;
+  /**
+   * Per symbol (same order), the fraction of the frame's 8-hour funding times covered by the funding
+   * data attached (src/backtest/coverage.ts); 0 without funding. Set by buildFrame; absent on frames
+   * built by hand, which count as uncovered.
+   */
+  fundingCoverage?: number[];
 }
 
 /**

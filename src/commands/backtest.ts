@@ -3,23 +3,30 @@ import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
 import { loadFrameFromDirs } from "../backtest/data.js";
 import { BacktestSpec, runBacktest } from "../backtest/run.js";
+import { researchSettings } from "../backtest/service.js";
 import { resolveStrategy } from "../backtest/strategies/index.js";
+import { backtestDiagnostics } from "../backtest/warnings.js";
 import { TwError } from "../errors.js";
+import { embeddedReplayDirs } from "../exchange/replay/embedded.js";
 import { INTERVALS } from "../exchange/types.js";
-import { EXIT, printJson, withApp } from "./context.js";
+import { configFrom, EXIT, printJson, withApp } from "./context.js";
 import type { CliModule } from "./types.js";
 
 /**
  * `tradewarden backtest`: runs one backtest on CSV/CSV.gz folders (the data/ layout) without
- * a server. `--json` prints one JSON object on stdout: the metrics (snake_case) plus bars, elapsed_ms,
- * bars_per_second, the range and the full spec. `--save` also stores it (and its evidence card) in
- * the database like backtest_run does. Errors go to stderr; exit 2 for bad input, 1 for failures.
+ * a server; without `--data`, on the embedded 30 days with funding. Funding files are found in the
+ * `--data` and `--funding` folders. `--json` prints one JSON object on stdout: the metrics
+ * (snake_case) plus bars, elapsed_ms, bars_per_second, the range, `funding_coverage`, `warnings` and
+ * the full spec. `--save` also stores it (and its evidence card) in the database like backtest_run
+ * does. Errors go to stderr; exit 2 for bad input, 1 for failures.
  */
 
 interface Opts {
   strategy: string;
   params: string;
-  data: string;
+  data?: string[];
+  /** Folders from `--funding DIR`; false with `--no-funding` (commander shares the key). */
+  funding?: string[] | false;
   symbols: string;
   interval: string;
   from?: string;
@@ -28,7 +35,6 @@ interface Opts {
   slippageBps: string;
   equity: string;
   leverage: string;
-  funding: boolean;
   save?: boolean;
   json?: boolean;
 }
@@ -53,8 +59,17 @@ function parseParams(s: string): Record<string, unknown> {
   });
 }
 
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Candle and funding folders: `--data` (each may hold several, `:`-separated) then `--funding`. */
+function folders(o: Opts): string[] {
+  const data = o.data?.length ? o.data.flatMap((d) => d.split(delimiter)) : embeddedReplayDirs();
+  return [...data, ...(o.funding || [])].filter((d) => d !== "").map((d) => resolve(d));
+}
+
 async function run(o: Opts, cmd: Command): Promise<void> {
-  const dirs = o.data.split(delimiter).map((d) => resolve(d));
+  const dirs = [...new Set(folders(o))];
+  const settings = researchSettings(configFrom(cmd));
   const spec = BacktestSpec.parse({
     strategy: o.strategy,
     params: parseParams(o.params),
@@ -64,7 +79,7 @@ async function run(o: Opts, cmd: Command): Promise<void> {
       interval: o.interval,
       from: parseTime(o.from, "--from"),
       to: parseTime(o.to, "--to"),
-      funding: o.funding,
+      funding: o.funding !== false,
     },
     fee_bps: Number(o.feeBps),
     slippage_bps: Number(o.slippageBps),
@@ -94,7 +109,11 @@ async function run(o: Opts, cmd: Command): Promise<void> {
   let out: Awaited<ReturnType<typeof runBacktest>>;
   if (o.save) {
     const stored = await withApp(cmd, (app) =>
-      app.research.backtest(spec, { caller: `cli:${process.env.USER ?? "user"}`, progress }, frame),
+      app.research.backtest(
+        spec,
+        { caller: `cli:${process.env.USER ?? "user"}`, progress, remedy: "cli" },
+        frame,
+      ),
     );
     id = stored.record.id;
     out = {
@@ -108,6 +127,7 @@ async function run(o: Opts, cmd: Command): Promise<void> {
     };
   } else out = await runBacktest(frame, spec, { progress });
   bar?.stop();
+  const diag = backtestDiagnostics(frame, out.metrics, spec.data.funding, settings.limits, "cli");
   const doc = {
     ...out.metrics,
     elapsed_ms: out.elapsed_ms,
@@ -115,6 +135,8 @@ async function run(o: Opts, cmd: Command): Promise<void> {
     load_ms: Math.round(loadMs),
     first_bar: out.first_bar,
     last_bar: out.last_bar,
+    funding_coverage: diag.funding_coverage,
+    warnings: diag.warnings,
     id,
     spec,
   };
@@ -125,13 +147,18 @@ async function run(o: Opts, cmd: Command): Promise<void> {
   const m = out.metrics;
   const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(2)}%`);
   const f2 = (x: number | null) => (x === null ? "n/a" : x.toFixed(2));
+  const cover = Object.entries(diag.funding_coverage)
+    .map(([s, c]) => `${s} ${pct(c)}`)
+    .join(", ");
   process.stdout.write(
     `${spec.strategy} ${JSON.stringify(spec.params)} on ${spec.data.symbols.join(",")} ${spec.data.interval}, ` +
       `${new Date(out.first_bar).toISOString()} → ${new Date(out.last_bar).toISOString()}\n` +
       `  total return ${pct(m.total_return)}  CAGR ${pct(m.cagr)}  max drawdown ${pct(m.max_drawdown)}\n` +
       `  Sharpe ${f2(m.sharpe)}  Sortino ${f2(m.sortino)}  trades ${m.trades}  win rate ${pct(m.win_rate)}  profit factor ${f2(m.profit_factor)}\n` +
       `  exposure ${pct(m.exposure)}  turnover ${f2(m.turnover)}  fees ${m.fees_paid.toFixed(2)}  funding ${m.funding_paid.toFixed(2)}\n` +
-      `  ${m.bars} bars in ${out.elapsed_ms.toFixed(1)} ms (${out.bars_per_second.toLocaleString("en-US")} bars/s)${id ? `, saved as ${id}` : ""}\n`,
+      `  funding coverage ${cover}\n` +
+      `  ${m.bars} bars in ${out.elapsed_ms.toFixed(1)} ms (${out.bars_per_second.toLocaleString("en-US")} bars/s)${id ? `, saved as ${id}` : ""}\n` +
+      diag.warnings.map((w) => `  warning: ${w}\n`).join(""),
   );
 }
 
@@ -140,16 +167,21 @@ export const backtestCommand: CliModule = {
   register(program: Command) {
     program
       .command("backtest")
-      .description("backtest a strategy on CSV/CSV.gz candle folders (conventions: docs/backtesting.md)")
+      .description(
+        "backtest a strategy on CSV/CSV.gz candle folders, by default the embedded data (conventions: docs/backtesting.md)",
+      )
       .requiredOption(
         "--strategy <name>",
         "strategy name (buy_and_hold, ema_cross, rsi_reversion, donchian_breakout, momentum_vol_target, rules)",
       )
       .option("--params <json>", "strategy params as a JSON object", "{}")
-      .requiredOption(
+      .option(
         "--data <dir>",
-        `folder(s) with <COIN>USDT_<interval>.csv.gz files (and _funding), separated by "${delimiter}"`,
+        `folder of <COIN>USDT_<interval>.csv[.gz] candles (and <COIN>USDT_funding*.csv[.gz]); repeatable or ` +
+          `"${delimiter}"-separated; default: the embedded 30 days with funding`,
+        collect,
       )
+      .option("--funding <dir>", "folder of <COIN><QUOTE>_funding*.csv[.gz] files; repeatable", collect)
       .requiredOption("--symbols <list>", "comma-separated base coins, e.g. BTC,ETH")
       .option("--interval <iv>", `bar interval (${INTERVALS.join(", ")})`, "1m")
       .option("--from <time>", "first bar open time (ISO-8601 or ms UTC)")
@@ -158,7 +190,7 @@ export const backtestCommand: CliModule = {
       .option("--slippage-bps <n>", "slippage in bps", "1")
       .option("--equity <n>", "initial equity (quote)", "100000")
       .option("--leverage <n>", "leverage applied to target weights", "1")
-      .option("--no-funding", "ignore funding files")
+      .option("--no-funding", "ignore funding files (results then carry a warning per symbol)")
       .option("--save", "store the run (and its evidence card) in the database")
       .option("--json", "print one JSON object (snake_case) on stdout")
       .action(async (o: Opts, cmd: Command) => {

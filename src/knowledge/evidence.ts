@@ -23,13 +23,35 @@ export interface EvidenceCard {
   data_range: { start: number; end: number };
   /** Key metrics (fractions for returns/drawdowns, ratios as plain numbers), e.g. `{ sharpe: 1.2 }`. */
   metrics: Record<string, number>;
-  /** Acceptance gate of the run, when it had one; `failed` names the failed checks. */
-  gate?: { passed: boolean; failed?: string[] } | null;
+  /**
+   * Acceptance gate of the run, when it had one: which gate (`default`, or `custom` when the caller
+   * chose its thresholds), the verdict, the failed criteria, and every criterion with its value,
+   * threshold and pass/fail (src/backtest/gate.ts).
+   */
+  gate?: {
+    name?: string;
+    passed: boolean;
+    failed?: string[];
+    criteria?: EvidenceCriterion[];
+  } | null;
+  /** Warnings the run's result carried (src/backtest/warnings.ts). */
+  warnings?: string[];
   /** Id of the run record (backtest_get / experiment id). */
   run_id: string;
   run_kind: "backtest" | "experiment";
   /** Caller id that started the run (audit identity). */
   author: string;
+}
+
+/** One gate criterion as the card records it. */
+export interface EvidenceCriterion {
+  criterion: string;
+  value: number | null;
+  op: ">" | ">=";
+  threshold: number;
+  passed: boolean;
+  /** False when the gate in force did not require it. */
+  required: boolean;
 }
 
 function fmtNumber(n: number): string {
@@ -51,18 +73,34 @@ export function evidenceText(card: EvidenceCard): string {
   const metrics = Object.entries(card.metrics)
     .map(([k, v]) => `${k}=${fmtNumber(v)}`)
     .join(", ");
+  const g = card.gate;
+  const gateName = g?.name ? ` (${g.name} gate)` : "";
   const gate =
-    card.gate == null
+    g == null
       ? "no gate"
-      : card.gate.passed
-        ? "gate passed"
-        : `gate failed${card.gate.failed?.length ? ` (${card.gate.failed.join(", ")})` : ""}`;
+      : g.passed
+        ? `gate passed${gateName}`
+        : `gate failed${g.failed?.length ? ` (${g.failed.join(", ")})` : ""}${gateName}`;
+  const criteria = g?.criteria?.length ? ` Criteria: ${criteriaText(g.criteria)}.` : "";
+  const warnings = card.warnings?.length ? ` Warnings: ${card.warnings.join(" ")}` : "";
   return (
     `Strategy evidence: ${card.strategy} ${card.run_kind} on ${card.symbols.join(", ")} ${card.interval}, ` +
     `${isoMinute(card.data_range.start)} to ${isoMinute(card.data_range.end)}. ` +
-    `Params: ${params}. Metrics: ${metrics || "none"}. Result: ${gate}. ` +
+    `Params: ${params}. Metrics: ${metrics || "none"}. Result: ${gate}.${criteria}${warnings} ` +
     `Run: ${card.run_kind}:${card.run_id}.`
   );
+}
+
+/** "positive_return -0.0178 vs > 0: fail; ..." — every criterion with value, threshold and verdict. */
+function criteriaText(criteria: readonly EvidenceCriterion[]): string {
+  const f = (x: number | null) => (x === null ? "undefined" : fmtNumber(x));
+  return criteria
+    .map(
+      (c) =>
+        `${c.criterion} ${f(c.value)} vs ${c.op} ${f(c.threshold)}: ` +
+        `${c.passed ? "pass" : "fail"}${c.required ? "" : " (not required)"}`,
+    )
+    .join("; ");
 }
 
 /**
@@ -89,6 +127,8 @@ export function writeEvidence(app: App, card: EvidenceCard): number {
   const source = `${card.run_kind}:${card.run_id}`;
   const tags = [card.strategy, ...card.symbols, card.interval, card.run_kind];
   if (card.gate) tags.push(card.gate.passed ? "gate_passed" : "gate_failed");
+  if (card.gate?.name === "custom") tags.push("gate_custom");
+  if (card.warnings?.length) tags.push("warnings");
   const { id, created } = memory.write({
     kind: "strategy_evidence",
     text: evidenceText(card),

@@ -3,7 +3,7 @@ import type { Metrics, Trade } from "../backtest/types.js";
 import type { Db } from "./db.js";
 
 /**
- * Persistence of backtests and experiments (tables of migration 005). Everything needed to repeat a
+ * Persistence of backtests and experiments (tables of migrations 005 and 012). Everything needed to repeat a
  * run is in `spec`; results are stored as JSON next to it, trades one row each for cursor paging.
  * Rows are inserted once (in one transaction per run) and never updated or deleted.
  */
@@ -26,7 +26,15 @@ export interface BacktestRecord {
   bars: number;
   trade_count: number;
   elapsed_ms: number;
+  /** What makes the result weak evidence (src/backtest/warnings.ts). */
+  warnings: string[];
+  /** Symbol → funding coverage; null for runs stored before migration 012. */
+  funding_coverage: Record<string, number> | null;
 }
+
+/** The warning read back for backtests stored before migration 012 recorded warnings. */
+export const NOT_RECORDED =
+  "Stored before runs recorded warnings and funding coverage: run it again to check its sample and funding.";
 
 /** A stored experiment. */
 export interface ExperimentRecord {
@@ -58,6 +66,8 @@ function toBacktest(r: Row): BacktestRecord {
     bars: r.bars as number,
     trade_count: r.trade_count as number,
     elapsed_ms: r.elapsed_ms as number,
+    warnings: r.warnings == null ? [NOT_RECORDED] : JSON.parse(r.warnings as string),
+    funding_coverage: r.funding_coverage == null ? null : JSON.parse(r.funding_coverage as string),
   };
 }
 
@@ -85,11 +95,17 @@ export class ResearchStore {
   constructor(private readonly db: Db) {}
 
   /** Inserts a backtest and its trades atomically. @returns the new id (`bt_<uuid>`). */
-  insertBacktest(b: Omit<BacktestRecord, "id" | "trade_count">, trades: readonly Trade[]): string {
+  insertBacktest(
+    b: Omit<BacktestRecord, "id" | "trade_count" | "funding_coverage"> & {
+      funding_coverage: Record<string, number>;
+    },
+    trades: readonly Trade[],
+  ): string {
     const id = `bt_${randomUUID()}`;
     const insB = this.db.prepare(
       `INSERT INTO backtests (id, created_at, caller, strategy, symbols, interval, spec, metrics, samples,
-         first_bar, last_bar, bars, trade_count, elapsed_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+         first_bar, last_bar, bars, trade_count, elapsed_ms, warnings, funding_coverage)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
     const insT = this.db.prepare(
       `INSERT INTO backtest_trades (backtest_id, seq, symbol, side, entry_time, entry_price, exit_time, exit_price,
@@ -111,6 +127,8 @@ export class ResearchStore {
         b.bars,
         trades.length,
         b.elapsed_ms,
+        JSON.stringify(b.warnings),
+        JSON.stringify(b.funding_coverage),
       );
       trades.forEach((t, seq) => {
         insT.run(

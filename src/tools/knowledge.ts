@@ -181,7 +181,7 @@ export const knowledgeTools = [
       "resending the same key and payload returns the same id (replayed: true); the same key with other content " +
       "is IDEMPOTENCY_CONFLICT. Items are never deleted; use memory_disable for a wrong one.",
     scope: "memory:write",
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: z
       .object({
         kind: z.enum(MEMORY_KINDS),

@@ -151,7 +151,7 @@ export const orderTools = [
       "Symbols are base coins (BTC). Nothing is sent. Idempotent by client_order_id. Refusals: HALTED, REDUCE_ONLY, " +
       "MAINNET_BLOCKED, RISK_REJECTED (every failed check with limit and value).",
     scope: "orders:propose",
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: proposeInput,
     output: intentSchema,
     facts: (args) => proposeFacts(args),

@@ -22,7 +22,7 @@ export const portfolioTools = [
       "approves now (per-coin caps BTC/ETH 0.15 others 0.10, gross ≤ 0.40, |net| ≤ 0.20, EWMA α 0.5, turnover ≤ 0.10 " +
       "per cycle, control mode) with every rejection and its reason. Idempotent by idempotency_key.",
     scope: "portfolio:target",
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: z
       .object({
         targets: z

@@ -33,6 +33,11 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Reports MCP progress when the client asked for it (no-op otherwise). */
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
+  /**
+   * Adds a content block (e.g. an image) sent before the result's text and kept out of
+   * structuredContent, so binary data travels once.
+   */
+  attach: (block: CallToolResult["content"][number]) => void;
 }
 
 /** What a tool's {@link ToolDef.onRefused} hook gets. */
@@ -188,14 +193,17 @@ export async function callTool(
     );
   }
   const signal = opts.signal ?? new AbortController().signal;
-  const run = () =>
-    app.gate.run(tool, caller, rawArgs, async (args, call) => {
+  let attached: CallToolResult["content"] = [];
+  const run = () => {
+    attached = [];
+    return app.gate.run(tool, caller, rawArgs, async (args, call) => {
       const ctx: ToolContext = {
         app,
         caller,
         call,
         signal,
         progress: opts.progress ?? (async () => {}),
+        attach: (block) => attached.push(block),
       };
       const result = await tool.handler(args, ctx);
       const checked = tool.output.safeParse(result);
@@ -208,6 +216,7 @@ export async function callTool(
       }
       return checked.data;
     });
+  };
   let outcome = await run();
   if (!outcome.ok && tool.onRefused) {
     const again = await tool
@@ -223,7 +232,7 @@ export async function callTool(
   const content = tool.content
     ? tool.content(structured)
     : [{ type: "text" as const, text: JSON.stringify(structured) }];
-  return { structuredContent: structured, content };
+  return { structuredContent: structured, content: [...attached, ...content] };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_MARKERS, renderChartPng } from "../backtest/chart.js";
 import { ExperimentSpec, SplitSpec } from "../backtest/experiment.js";
+import { GateConfig } from "../backtest/gate.js";
 import { RULE_VOCABULARY } from "../backtest/rules.js";
 import { BacktestSpec } from "../backtest/run.js";
 import { describeStrategies } from "../backtest/strategies/index.js";
@@ -79,6 +80,41 @@ const trade = z.object({
   open: z.boolean(),
 });
 
+// Output shapes stay plain (no enums, bounds or descriptions): docs/backtesting.md documents them and
+// tools/list is kept small for a model's context.
+const warnings = z.array(z.string());
+const fundingCoverage = z.record(z.string(), num);
+
+const gateResult = z.object({
+  name: z.string(),
+  config: z.object({
+    min_sharpe: num.nullable(),
+    min_deflated_sharpe: num.nullable(),
+    min_trades: num,
+    beat_buy_and_hold: z.boolean(),
+  }),
+  passed: z.boolean(),
+  decision: z.string(),
+  failed: z.array(z.string()),
+  criteria: z.array(
+    z.object({
+      criterion: z.string(),
+      rule: z.string(),
+      value: num.nullable(),
+      op: z.string(),
+      threshold: num,
+      passed: z.boolean(),
+      required: z.boolean(),
+    }),
+  ),
+});
+
+const nextExperiment = z.object({
+  kind: z.string(),
+  reason: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+});
+
 const summary = z.object({
   id: z.string(),
   created_at: num,
@@ -92,6 +128,8 @@ const summary = z.object({
   bars: num,
   trade_count: num,
   elapsed_ms: num,
+  warnings,
+  funding_coverage: fundingCoverage.nullable(),
 });
 
 function summarise(r: BacktestRecord): z.infer<typeof summary> {
@@ -168,9 +206,11 @@ export const researchTools = [
       "equity × leverage × weight / (fill × (1 + fee)); funding −qty × close × rate when the source has it; equity " +
       "marked at every close, open positions kept at the end. Returns metrics (fractions; Sharpe/Sortino from daily " +
       "UTC returns × √365) and an id for backtest_get / backtest_chart. At most 5,000,000 bar × symbol cells; reports " +
-      "progress and honours cancellation. Stored with its full spec (repeatable). Not idempotent: each call stores a new run.",
+      "progress and honours cancellation. `warnings` lists what makes the result weak evidence (empty: none); " +
+      "`funding_coverage`: symbol → fraction of 8-hour funding times with data. Stores the run (full spec, " +
+      "repeatable) and an evidence card; not idempotent.",
     scope: "research:run",
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
       .object({
         strategy: z.string().min(1).max(64).describe("see strategy_list"),
@@ -191,6 +231,8 @@ export const researchTools = [
       trade_count: num,
       elapsed_ms: num,
       bars_per_second: num,
+      warnings,
+      funding_coverage: fundingCoverage,
       evidence_id: num.nullable(),
       spec: z.record(z.string(), z.unknown()),
     }),
@@ -199,6 +241,7 @@ export const researchTools = [
       total_return: r.metrics.total_return,
       trades: r.metrics.trades,
       bars: r.bars,
+      warnings: r.warnings.length,
     }),
     handler: async (a, ctx) => {
       const spec = BacktestSpec.parse({
@@ -235,6 +278,8 @@ export const researchTools = [
         trade_count: record.trade_count,
         elapsed_ms: record.elapsed_ms,
         bars_per_second,
+        warnings: record.warnings,
+        funding_coverage: record.funding_coverage ?? {},
         evidence_id,
         spec: record.spec,
       };
@@ -246,9 +291,10 @@ export const researchTools = [
     toolset: "research",
     title: "Get a backtest",
     description:
-      "A stored backtest: its spec, metrics, downsampled equity/drawdown/close samples (≤ 1000 points, times ms UTC) and " +
-      "round-trip trades in order, trades_limit per page (0..500, default 50); pass next_cursor back as cursor for the " +
-      "next page; truncated says more exist. Open trades (exit_time null) are marked to the last close. Read-only.",
+      "A stored backtest: its spec, metrics, warnings, funding coverage and round-trip trades in order, trades_limit per " +
+      "page (0..500, default 50); pass next_cursor back as cursor for the next page; truncated says more exist. Open " +
+      "trades (exit_time null) are marked to the last close. Downsampled equity/drawdown/close samples (≤ 1000 points, " +
+      "times ms UTC) only with include_samples: true. Read-only.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -256,7 +302,7 @@ export const researchTools = [
         id: z.string().min(1).max(100),
         trades_limit: z.number().int().min(0).max(500).default(50),
         cursor: z.string().max(200).optional(),
-        include_samples: z.boolean().default(true),
+        include_samples: z.boolean().default(false).describe("add the equity/drawdown/close samples"),
       })
       .strict(),
     output: z.object({
@@ -357,14 +403,15 @@ export const researchTools = [
     toolset: "research",
     title: "Run a parameter experiment",
     description:
-      "Grid search with out-of-sample gating: every combination of `grid` (param → values, merged over base_params; at " +
-      "most max_variants ≤ 1000) is backtested in-sample and out-of-sample (split train_test with train_fraction, or " +
-      "walk_forward with folds), ranked by out-of-sample Sharpe. Reports the winner's deflated Sharpe ratio (Bailey & " +
-      "López de Prado) given the variants tried, buy-and-hold on the same windows, and the gate: passed, or which check " +
-      "failed (beats_buy_and_hold out of sample, min_trades, optional min_deflated_sharpe). Progress per variant; " +
-      "honours cancellation. Stored with its spec; not idempotent.",
+      "Grid search: every combination of `grid` (param → values, over base_params; ≤ max_variants) is backtested " +
+      "in-sample and out-of-sample (train_test or walk_forward), ranked by out-of-sample Sharpe. The default gate " +
+      "passes only if the winner's out-of-sample return > 0, Sharpe > 0, deflated-Sharpe probability for the " +
+      "variants tried > 0.95, round trips ≥ 30, and return > buy-and-hold; gate.criteria gives each value, threshold " +
+      "and verdict. `gate` sets other thresholds (null = off; a positive return is always required), recorded as " +
+      "custom. Also `warnings`, `funding_coverage`, `next_experiment` (arguments for the next adjacent experiment). " +
+      "Progress per variant; cancellable. Stores the experiment and an evidence card; not idempotent.",
     scope: "research:run",
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
       .object({
         strategy: z.string().min(1).max(64),
@@ -377,8 +424,7 @@ export const researchTools = [
             .max(1000),
         ),
         split: SplitSpec,
-        min_trades: z.number().int().min(0).default(5),
-        min_deflated_sharpe: z.number().min(0).max(1).nullable().default(null),
+        gate: GateConfig.partial().strict().optional().describe("thresholds over the default gate's"),
         max_variants: z.number().int().min(1).max(1000).default(1000),
         ...common,
       })
@@ -387,10 +433,14 @@ export const researchTools = [
       id: z.string(),
       passed: z.boolean(),
       decision: z.string(),
+      gate: gateResult,
+      warnings,
+      funding_coverage: fundingCoverage,
+      next_experiment: nextExperiment,
       outcome: z.record(z.string(), z.unknown()),
       evidence_id: num.nullable(),
     }),
-    summarize: (r) => ({ id: r.id, passed: r.passed, decision: r.decision }),
+    summarize: (r) => ({ id: r.id, passed: r.passed, decision: r.decision, warnings: r.warnings.length }),
     handler: async (a, ctx) => {
       const spec = ExperimentSpec.parse({
         strategy: a.strategy,
@@ -405,24 +455,28 @@ export const researchTools = [
           funding: a.funding,
         },
         split: a.split,
-        min_trades: a.min_trades,
-        min_deflated_sharpe: a.min_deflated_sharpe,
+        gate: ctx.app.research.resolveGate(a.gate),
         max_variants: a.max_variants,
         fee_bps: a.fee_bps,
         slippage_bps: a.slippage_bps,
         initial_equity: a.initial_equity,
         leverage: a.leverage,
       });
-      const { record, outcome, evidence_id } = await ctx.app.research.experiment(spec, {
+      const { record, outcome, evidence_id, next_experiment } = await ctx.app.research.experiment(spec, {
         caller: ctx.caller.id,
         signal: ctx.signal,
         progress: progressOf(ctx),
       });
+      const { gate, warnings, funding_coverage, ...rest } = outcome;
       return {
         id: record.id,
         passed: record.passed,
         decision: record.decision,
-        outcome: { ...outcome, ranking: outcome.ranking.slice(0, 10) } as unknown as Record<string, unknown>,
+        gate,
+        warnings,
+        funding_coverage,
+        next_experiment: { ...next_experiment, arguments: { ...next_experiment.arguments } },
+        outcome: { ...rest, ranking: rest.ranking.slice(0, 10) } as unknown as Record<string, unknown>,
         evidence_id,
       };
     },
@@ -435,7 +489,7 @@ export const researchTools = [
     description:
       `PNG chart of a stored backtest as image content: price of the first symbol with entries (▲ long, ▼ short) and exits ` +
       `(●) — the latest ${MAX_MARKERS} trades — then equity and drawdown panels, on the stored ≤ 1000-point samples. ` +
-      "width 600..2000 px (default 1000). structuredContent carries the same PNG as png_base64. Read-only.",
+      "width 600..2000 px (default 1000). The PNG is sent once, as image content; structuredContent has its size. Read-only.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -447,22 +501,8 @@ export const researchTools = [
       width: num,
       height: num,
       bytes: num,
-      png_base64: z.string(),
     }),
     summarize: (r) => ({ id: r.id, width: r.width, height: r.height, bytes: r.bytes }),
-    content: (r) => [
-      { type: "image", data: r.png_base64, mimeType: "image/png" },
-      {
-        type: "text",
-        text: JSON.stringify({
-          id: r.id,
-          mime_type: r.mime_type,
-          width: r.width,
-          height: r.height,
-          bytes: r.bytes,
-        }),
-      },
-    ],
     handler: async (a, ctx) => {
       const r = requireBacktest(ctx, a.id);
       const m = r.metrics;
@@ -474,14 +514,8 @@ export const researchTools = [
         trades: ctx.app.research.store.allTrades(a.id),
         width: a.width,
       });
-      return {
-        id: r.id,
-        mime_type: "image/png" as const,
-        width,
-        height,
-        bytes: png.length,
-        png_base64: png.toString("base64"),
-      };
+      ctx.attach({ type: "image", data: png.toString("base64"), mimeType: "image/png" });
+      return { id: r.id, mime_type: "image/png" as const, width, height, bytes: png.length };
     },
   }),
 ];

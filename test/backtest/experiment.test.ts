@@ -54,7 +54,6 @@ describe("experiments", () => {
     const spec = ExperimentSpec.parse({
       ...base,
       split: { kind: "train_test", train_fraction: 0.7 },
-      min_trades: 5,
     });
     const out = await runExperiment(frame, spec);
     // 9 combinations; fast=60 with slow=30 is refused (fast must be below slow).
@@ -79,12 +78,20 @@ describe("experiments", () => {
     expect(relClose(out.buy_and_hold.out_of_sample.total_return, bh, 1e-9)).toBe(true);
     const bhIs = btc.close[cut - 1] / (btc.open[0] * (1 + 1e-4) * (1 + 4.5e-4)) - 1;
     expect(relClose(out.buy_and_hold.in_sample.total_return, bhIs, 1e-9)).toBe(true);
-    // The gate follows its two rules.
+    // The default gate follows its five rules, in order.
     const w = out.winner!;
-    const beats = w.out_of_sample.total_return > bh;
-    const enough = w.out_of_sample.trades >= 5;
-    expect(out.gate.passed).toBe(beats && enough);
-    expect(out.gate.decision).toBe(!beats ? "beats_buy_and_hold" : !enough ? "min_trades" : "passed");
+    const rules: Array<[string, boolean]> = [
+      ["positive_return", w.out_of_sample.total_return > 0],
+      ["min_sharpe", w.out_of_sample.sharpe !== null && w.out_of_sample.sharpe > 0],
+      ["deflated_sharpe", w.deflated_sharpe !== null && w.deflated_sharpe > 0.95],
+      ["min_trades", w.out_of_sample.trades >= 30],
+      ["beats_buy_and_hold", w.out_of_sample.total_return > bh],
+    ];
+    expect(out.gate.name).toBe("default");
+    expect(out.gate.criteria.map((c) => [c.criterion, c.passed])).toEqual(rules);
+    expect(out.gate.failed).toEqual(rules.filter(([, ok]) => !ok).map(([n]) => n));
+    expect(out.gate.passed).toBe(rules.every(([, ok]) => ok));
+    expect(out.gate.decision).toBe(rules.find(([, ok]) => !ok)?.[0] ?? "passed");
     expect(w.deflated_sharpe === null || (w.deflated_sharpe >= 0 && w.deflated_sharpe <= 1)).toBe(true);
     expect(w.daily_observations).toBeGreaterThanOrEqual(9);
   });
@@ -94,7 +101,13 @@ describe("experiments", () => {
       ...base,
       grid: { fast: [5, 20], slow: [120] },
       split: { kind: "walk_forward", folds: 3 },
-      min_trades: 1_000_000,
+      gate: {
+        name: "custom",
+        min_sharpe: null,
+        min_deflated_sharpe: null,
+        min_trades: 1_000_000,
+        beat_buy_and_hold: false,
+      },
     });
     const out = await runExperiment(frame, spec);
     const n = btc.time.length;
@@ -106,8 +119,9 @@ describe("experiments", () => {
     ]);
     expect(out.winner!.out_of_sample.bars).toBe(n - seg);
     expect(out.gate.passed).toBe(false);
-    const minTrades = out.gate.checks.find((c) => c.gate === "min_trades")!;
-    expect(minTrades.passed).toBe(false);
-    expect(minTrades.detail).toContain("minimum 1000000");
+    const minTrades = out.gate.criteria.find((c) => c.criterion === "min_trades")!;
+    expect(minTrades).toMatchObject({ passed: false, required: true, threshold: 1_000_000 });
+    expect(minTrades.value).toBe(out.winner!.out_of_sample.trades);
+    expect(out.gate.failed).toContain("min_trades");
   });
 });

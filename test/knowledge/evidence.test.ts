@@ -56,6 +56,40 @@ describe("evidence cards", () => {
     );
   });
 
+  it("records the gate by name with every criterion, and the run's warnings, in text and tags", () => {
+    const id = writeEvidence(app, {
+      ...card,
+      run_id: "ex_7",
+      run_kind: "experiment",
+      gate: {
+        name: "custom",
+        passed: true,
+        failed: [],
+        criteria: [
+          { criterion: "positive_return", value: 0.012, op: ">", threshold: 0, passed: true, required: true },
+          {
+            criterion: "deflated_sharpe",
+            value: 0.31,
+            op: ">",
+            threshold: 0.95,
+            passed: false,
+            required: false,
+          },
+          { criterion: "min_trades", value: 7, op: ">=", threshold: 5, passed: true, required: true },
+        ],
+      },
+      warnings: ["Only 7 closed round trips out of sample (fewer than 30): too few."],
+    });
+    const item = app.knowledge.memory.search({ query: "ema_cross", tags: ["gate_custom"], limit: 5 })[0];
+    expect(item.id).toBe(id);
+    expect(item.tags).toEqual(expect.arrayContaining(["gate_passed", "gate_custom", "warnings"]));
+    expect(item.text).toContain(
+      "Result: gate passed (custom gate). Criteria: positive_return 0.012 vs > 0: pass; " +
+        "deflated_sharpe 0.31 vs > 0.95: fail (not required); min_trades 7 vs >= 5: pass. " +
+        "Warnings: Only 7 closed round trips out of sample (fewer than 30): too few.",
+    );
+  });
+
   it("rejects a card without symbols or with an inverted range", () => {
     expect(() => writeEvidence(app, { ...card, symbols: [] })).toThrowError(/symbol/);
     expect(() => writeEvidence(app, { ...card, data_range: { start: 2, end: 1 } })).toThrowError(

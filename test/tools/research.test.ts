@@ -66,6 +66,13 @@ describe("research tools over MCP on the real 30-day replay", () => {
       total: btc.time.length,
     });
     expect(sc.evidence_id).toEqual(expect.any(Number));
+    // No funding files in this folder: the result says so, naming the symbol and what to configure.
+    expect(sc.funding_coverage).toEqual({ BTC: 0 });
+    expect(sc.warnings).toEqual([
+      expect.stringMatching(
+        /^BTC: funding data covers 0% .*TW_MARKET_DATA=replay:<candles dir>:<funding dir>/,
+      ),
+    ]);
 
     const seen: number[] = [];
     let cursor: string | undefined;
@@ -81,7 +88,9 @@ describe("research tools over MCP on the real 30-day replay", () => {
       if (pages === 0) {
         expect(page.sc.samples.equity.length).toBeLessThanOrEqual(1000);
         expect(page.sc.samples.time[page.sc.samples.time.length - 1]).toBe(sc.last_bar);
-      }
+        expect(page.sc.backtest.warnings).toEqual(sc.warnings);
+        expect(page.sc.backtest.funding_coverage).toEqual({ BTC: 0 });
+      } else expect(page.sc.samples).toBeNull();
       seen.push(...page.sc.trades.map((t: { seq: number }) => t.seq));
       cursor = page.sc.next_cursor ?? undefined;
       expect(page.sc.truncated).toBe(cursor !== undefined);
@@ -97,7 +106,19 @@ describe("research tools over MCP on the real 30-day replay", () => {
     expect(bad.sc.code).toBe("INVALID_INPUT");
   });
 
-  it("backtest_chart returns a PNG image content block", async () => {
+  it("backtest_get returns equity samples only when asked", async () => {
+    const run = await call(client, "backtest_run", {
+      strategy: "buy_and_hold",
+      symbols: ["ETH"],
+      interval: "1h",
+    });
+    const plain = await call(client, "backtest_get", { id: run.sc.id });
+    expect(plain.sc.samples).toBeNull();
+    const asked = await call(client, "backtest_get", { id: run.sc.id, include_samples: true });
+    expect(asked.sc.samples.time.length).toBe(run.sc.bars);
+  });
+
+  it("backtest_chart returns the PNG once, as image content, and not again in structuredContent", async () => {
     const run = await call(client, "backtest_run", {
       strategy: "donchian_breakout",
       params: { entry: 120, exit: 60 },
@@ -119,6 +140,11 @@ describe("research tools over MCP on the real 30-day replay", () => {
     expect(png.readUInt32BE(16)).toBe((res.structuredContent as any).width);
     expect((res.structuredContent as any).width).toBeGreaterThanOrEqual(800);
     expect(png.length).toBeGreaterThan(10_000);
+    expect((res.structuredContent as any).bytes).toBe(png.length);
+    const data = (img as { data: string }).data;
+    expect(res.content.filter((c) => c.type === "image")).toHaveLength(1);
+    expect(JSON.stringify(res.structuredContent)).not.toContain(data.slice(0, 64));
+    expect(JSON.stringify(res).split(data.slice(0, 64)).length - 1).toBe(1);
   });
 
   it("experiment_run reports in/out-of-sample metrics and the gate, and writes a strategy_evidence memory", async () => {
@@ -127,7 +153,7 @@ describe("research tools over MCP on the real 30-day replay", () => {
       grid: { fast: [10, 30], slow: [60, 240] },
       symbols: ["SOL"],
       split: { kind: "train_test", train_fraction: 0.6 },
-      min_trades: 3,
+      gate: { min_trades: 3 },
     });
     expect(r.isError).toBe(false);
     expect(r.sc.outcome.variants_tried).toBe(4);
@@ -135,7 +161,20 @@ describe("research tools over MCP on the real 30-day replay", () => {
       r.sc.outcome.buy_and_hold.in_sample.bars + r.sc.outcome.buy_and_hold.out_of_sample.bars,
     );
     expect(r.sc.passed).toBe(r.sc.decision === "passed");
-    expect(["passed", "beats_buy_and_hold", "min_trades"]).toContain(r.sc.decision);
+    expect(r.sc.gate.name).toBe("custom");
+    expect(r.sc.gate.config).toEqual({
+      min_sharpe: 0,
+      min_deflated_sharpe: 0.95,
+      min_trades: 3,
+      beat_buy_and_hold: true,
+    });
+    expect(r.sc.gate.criteria.map((c: { criterion: string }) => c.criterion)).toEqual([
+      "positive_return",
+      "min_sharpe",
+      "deflated_sharpe",
+      "min_trades",
+      "beats_buy_and_hold",
+    ]);
     const row = app.db
       .prepare("SELECT kind, source FROM memory_items WHERE id = ?")
       .get(r.sc.evidence_id) as { kind: string; source: string };

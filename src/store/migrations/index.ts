@@ -5,12 +5,14 @@ import { m004Engine } from "./004_engine.js";
 import { m005Research } from "./005_research.js";
 import { m006Knowledge } from "./006_knowledge.js";
 import { m007Gate } from "./007_gate.js";
+import { m012ResearchDiagnostics } from "./012_research_diagnostics.js";
 
 /**
  * A versioned schema change. `up` is plain SQL run in one transaction with the version bump.
  * Numbers are reserved per area so parallel work does not collide:
  * 1 foundation · 2 market data · 3 orders/venues · 4 engine/cycle · 5 research · 6 knowledge ·
- * 7 gate (leases, lanes) · 8 book · 9 console · 10 alerts · 11 decisions · 12 research II · 13 data.
+ * 7 gate (leases, lanes) · 8 book · 9 console · 10 alerts · 11 decisions · 12 research diagnostics ·
+ * 13 data.
  */
 export interface Migration {
   version: number;
@@ -27,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m005Research,
   m006Knowledge,
   m007Gate,
+  m012ResearchDiagnostics,
 ];
