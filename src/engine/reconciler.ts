@@ -196,6 +196,22 @@ export class Reconciler {
     };
   }
 
+  /**
+   * Health for monitors and metrics: the last pass, the last successful pass (ms UTC, null when none
+   * yet) and the current streak of failed passes.
+   */
+  health(): {
+    last: { at: number; ok: boolean; diffs?: number; error?: string } | null;
+    last_ok_at: number | null;
+    consecutive_failures: number;
+  } {
+    return {
+      last: this.last(),
+      last_ok_at: getMeta<number>(this.app.db, this.key("last_at")) ?? null,
+      consecutive_failures: getMeta<number>(this.app.db, this.key("failures")) ?? 0,
+    };
+  }
+
   /** Last pass summary (for portfolio_get_status). */
   last(): { at: number; ok: boolean; diffs?: number; error?: string } | null {
     return getMeta(this.app.db, this.key("last")) ?? null;
