@@ -46,15 +46,18 @@ export function createMetrics(app: App): Metrics {
       for (const c of app.alerts.openCounts()) this.set({ kind: c.kind, severity: c.severity }, c.n);
     },
   });
+  // Labelled by the cycle venue so an unknown value is absent rather than a misleading 0.
+  const venue = app.config.cycle.venue;
   const gauge = (name: string, help: string, pick: (g: TradingGauges) => number | null) =>
     new Gauge({
       name,
       help,
+      labelNames: ["venue"],
       registers: [registry],
       collect() {
         const v = pick(app.alerting.gauges());
         this.reset();
-        if (v !== null && Number.isFinite(v)) this.set(v);
+        if (v !== null && Number.isFinite(v)) this.set({ venue }, v);
       },
     });
   new Gauge({

@@ -246,3 +246,17 @@ export function mirrorEquity(db: Db, venue: string): { equity: string; updated_a
     | { equity: string; updated_at: number }
     | undefined;
 }
+
+/** Whether a venue fill belongs to one of our orders on that venue (by venue order id or client id). */
+export function isOwnFill(
+  db: Db,
+  venue: string,
+  venueOrderId: string,
+  clientOrderId: string | null,
+): boolean {
+  return (
+    db
+      .prepare("SELECT 1 FROM orders WHERE venue = ? AND (venue_order_id = ? OR client_order_id = ?) LIMIT 1")
+      .get(venue, venueOrderId, clientOrderId ?? "\u0000") !== undefined
+  );
+}

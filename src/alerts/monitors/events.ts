@@ -12,8 +12,9 @@ import type { EventMonitor } from "./types.js";
 
 /**
  * `position_divergence` (warning notice, key `position_divergence:<venue>:<COIN>`): a reconcile pass
- * found a position that differs from the local mirror (the venue's view was adopted). Subject to the
- * cooldown, so a position that keeps diverging notifies once per cooldown.
+ * found a position change that our own fills since the previous pass do not explain (a liquidation,
+ * a manual trade, a transfer; the venue's view was adopted). Subject to the cooldown, so a position
+ * that keeps diverging notifies once per cooldown.
  */
 export function divergenceMonitor(db: Db, alerts: AlertService, cooldownMs: number): EventMonitor {
   return follow(db, "position_divergence", "engine_events", (after) => {
@@ -26,16 +27,30 @@ export function divergenceMonitor(db: Db, alerts: AlertService, cooldownMs: numb
         local?: string;
         venue?: string;
         venue_id?: string;
+        own_fills?: string;
+        unexplained?: string;
       };
       if (d.kind !== "position") continue;
+      // A change our own fills account for is trading, not divergence (decimal strings: "0" is exact).
+      if (d.unexplained !== undefined && Number(d.unexplained) === 0) continue;
+      const moved =
+        d.own_fills && Number(d.own_fills) !== 0 ? `, our fills since moved it by ${d.own_fills}` : "";
       alerts.notice({
         kind: "position_divergence",
         severity: "warning",
         key: `position_divergence:${d.venue_id}:${d.symbol}`,
         source: `engine_events:${e.id}`,
         cooldownMs,
-        message: `Reconciliation found ${d.symbol} position ${d.local ?? "0"} locally but ${d.venue ?? "0"} on ${d.venue_id}; the venue's position was adopted.`,
-        details: { venue: d.venue_id, symbol: d.symbol, local_size: d.local, venue_size: d.venue, at: e.ts },
+        message: `Reconciliation found ${d.symbol} position ${d.venue ?? "0"} on ${d.venue_id} where ${d.local ?? "0"} was mirrored${moved}: ${d.unexplained ?? "the difference"} unexplained; the venue's position was adopted.`,
+        details: {
+          venue: d.venue_id,
+          symbol: d.symbol,
+          local_size: d.local,
+          venue_size: d.venue,
+          own_fills: d.own_fills ?? null,
+          unexplained: d.unexplained ?? null,
+          at: e.ts,
+        },
       });
     }
     return last;

@@ -74,5 +74,7 @@ CREATE TRIGGER alert_deliveries_no_delete BEFORE DELETE ON alert_deliveries
 
 -- rejection_rate counts RISK_REJECTED rows of the last hour.
 CREATE INDEX audit_log_code_ts ON audit_log(code, ts);
+-- The reconciler tells our own fills from others' by venue order id.
+CREATE INDEX orders_venue_oid ON orders(venue, venue_order_id);
 `,
 };
