@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import {
@@ -5,10 +7,11 @@ import {
   type DeliveryRow,
   failedAttempts,
   finishDelivery,
-  interruptStale,
+  markInterrupted,
   maxEventId,
   owedEvents,
   recentAttempts,
+  sendingAttempts,
   skipDelivery,
 } from "../store/alerts.js";
 import type { Db } from "../store/db.js";
@@ -31,8 +34,11 @@ import type { AlertEvent } from "./types.js";
  *   408/425/429);
  * - after `failingAfter` consecutive failures the channel raises its own `channel_failing` alert
  *   (warning; sent to the other channels, not to itself), resolved by its next success;
- * - an attempt whose process died mid-request is marked `interrupted` and not re-sent: the receiver
- *   probably has it, and a duplicate is what this module promises not to send.
+ * - an attempt whose process died mid-request (its owner process is gone, or it outlived its timeout
+ *   by a minute) is marked `interrupted` and the event is sent again with the same
+ *   `X-Tradewarden-Delivery` id. Its outcome is unknown: not re-sending could lose the alert, re-sending
+ *   could repeat it; a lost alert is the worse failure, and webhook receivers can drop the repeat by
+ *   its delivery id. This is the only path to a duplicate, and only for a crash inside a request.
  * Nothing here is on the trading path: a channel that hangs only delays its own queue.
  */
 
@@ -53,6 +59,24 @@ export interface DeliveryDeps {
 }
 
 const RETRY_AFTER_CAP_MS = 15 * 60_000;
+
+/** This process as the owner of its attempts: `host:pid:random`. */
+const OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+
+/** Whether the process that owns an attempt is known to be gone (same host, pid not running or reused by us). */
+export function ownerIsGone(owner: string | null): boolean {
+  if (owner === null) return false;
+  const [host, pidText] = owner.split(":");
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return owner !== OWNER;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
 const BATCH = 20;
 
 /** See the module comment. */
@@ -111,13 +135,21 @@ export class DeliveryWorker {
     for (const ch of this.deps.channels) this.since(ch);
   }
 
+  /** Finds attempts a dead process left `sending` (at start, then once a minute). */
   private sweep(): void {
     const now = this.deps.clock.now();
     if (now - this.lastSweep < 60_000) return;
     this.lastSweep = now;
-    // No attempt outlives its timeout: older `sending` rows belong to a process that died.
-    const n = interruptStale(this.deps.db, now - this.deps.timeoutMs - 60_000, now);
-    if (n > 0) this.deps.log.warn({ attempts: n }, "alert deliveries interrupted by a stopped process");
+    let n = 0;
+    for (const a of sendingAttempts(this.deps.db)) {
+      // No attempt outlives its timeout; a same-host owner that is gone will never finish it.
+      if (a.owner === OWNER) continue;
+      if (a.started_at < now - this.deps.timeoutMs - 60_000 || ownerIsGone(a.owner)) {
+        markInterrupted(this.deps.db, a.id, now);
+        n++;
+      }
+    }
+    if (n > 0) this.deps.log.warn({ attempts: n }, "alert deliveries interrupted by a stopped process; re-sending");
   }
 
   /** Starts a pass on every channel not already in one; resolves when those passes end. */
@@ -182,6 +214,7 @@ export class DeliveryWorker {
           channel: ch.id,
           attempt,
           now: clock.now(),
+          owner: OWNER,
         }),
       )
       .immediate();

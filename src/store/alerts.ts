@@ -221,7 +221,7 @@ export function owedEvents(
       `SELECT a.*, e.id AS event_id, e.phase, e.ts, e.push FROM alert_events e JOIN alerts a ON a.id = e.alert_id
        WHERE e.id > ? AND e.push = 1 AND ${RANK_SQL} >= ?
          AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.event_id = e.id AND d.channel = ?
-           AND d.status IN ('sending','ok','abandoned','interrupted','skipped'))
+           AND d.status IN ('sending','ok','abandoned','skipped'))
        ORDER BY e.id LIMIT ?`,
     )
     .all(afterId, SEVERITY_RANK[minSeverity], channel, limit) as RawEventJoin[];
@@ -244,14 +244,16 @@ export interface DeliveryRow {
   http_status: number | null;
   error: string | null;
   retry_after_ms: number | null;
+  /** Process that made the attempt (`host:pid:token`). */
+  owner: string | null;
 }
 
-/** Failed attempts of an event on a channel so far. */
+/** Attempts of an event on a channel that did not deliver (failed or interrupted) so far. */
 export function failedAttempts(db: Db, eventId: number, channel: string): number {
   return (
     db
       .prepare(
-        "SELECT COUNT(*) AS n FROM alert_deliveries WHERE event_id = ? AND channel = ? AND status = 'failed'",
+        "SELECT COUNT(*) AS n FROM alert_deliveries WHERE event_id = ? AND channel = ? AND status IN ('failed','interrupted')",
       )
       .get(eventId, channel) as { n: number }
   ).n;
@@ -264,14 +266,14 @@ export function failedAttempts(db: Db, eventId: number, channel: string): number
  */
 export function claimDelivery(
   db: Db,
-  d: { eventId: number; alertId: number; channel: string; attempt: number; now: number },
+  d: { eventId: number; alertId: number; channel: string; attempt: number; now: number; owner: string },
 ): number | null {
   const r = db
     .prepare(
-      `INSERT INTO alert_deliveries (event_id, alert_id, channel, attempt, status, started_at)
-       VALUES (?, ?, ?, ?, 'sending', ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO alert_deliveries (event_id, alert_id, channel, attempt, status, started_at, owner)
+       VALUES (?, ?, ?, ?, 'sending', ?, ?) ON CONFLICT DO NOTHING`,
     )
-    .run(d.eventId, d.alertId, d.channel, d.attempt, d.now);
+    .run(d.eventId, d.alertId, d.channel, d.attempt, d.now, d.owner);
   return r.changes === 1 ? Number(r.lastInsertRowid) : null;
 }
 
@@ -304,19 +306,23 @@ export function finishDelivery(
   ).run(r.status, r.now, r.httpStatus, r.error, r.retryAfterMs, id);
 }
 
-/**
- * Marks attempts left `sending` since before `before` (their process died mid-request) as
- * `interrupted`: the receiver may have the message, so it is not sent again.
- * @returns how many were marked.
- */
-export function interruptStale(db: Db, before: number, now: number): number {
+/** Attempts still `sending` (in flight here or elsewhere, or left by a process that died). */
+export function sendingAttempts(db: Db): Array<{ id: number; started_at: number; owner: string | null }> {
   return db
-    .prepare(
-      `UPDATE alert_deliveries SET status = 'interrupted', finished_at = ?,
-         error = 'the sending process stopped before the answer; not re-sent (the receiver may have it)'
-       WHERE status = 'sending' AND started_at < ?`,
-    )
-    .run(now, before).changes;
+    .prepare("SELECT id, started_at, owner FROM alert_deliveries WHERE status = 'sending' ORDER BY id")
+    .all() as Array<{ id: number; started_at: number; owner: string | null }>;
+}
+
+/**
+ * Marks an attempt whose process died mid-request as `interrupted`: its outcome is unknown, so the
+ * event is owed again and re-sent with the same delivery id.
+ */
+export function markInterrupted(db: Db, id: number, now: number): void {
+  db.prepare(
+    `UPDATE alert_deliveries SET status = 'interrupted', finished_at = ?,
+       error = 'the sending process stopped before the answer; sent again with the same X-Tradewarden-Delivery id'
+     WHERE id = ? AND status = 'sending'`,
+  ).run(now, id);
 }
 
 /** The newest attempts of a channel (newest first), for its backoff. */

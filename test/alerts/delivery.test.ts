@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
+import { hostname } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
 import type { App } from "../../src/app.js";
 import { telegramChannel } from "../../src/alerts/channels/telegram.js";
@@ -42,7 +44,8 @@ function hook(name: string, r: Receiver, secret?: string): Channel {
   });
 }
 
-function worker(app: App, channels: Channel[], o: Partial<DeliveryDeps> = {}): DeliveryWorker {
+/** A delivery worker, started unless `start` is false (then only its queues are initialised). */
+function worker(app: App, channels: Channel[], o: Partial<DeliveryDeps> = {}, start = true): DeliveryWorker {
   const w = new DeliveryWorker({
     db: app.db,
     clock: app.clock,
@@ -57,6 +60,10 @@ function worker(app: App, channels: Channel[], o: Partial<DeliveryDeps> = {}): D
     pollMs: 20,
     ...o,
   });
+  if (!start) {
+    w.init();
+    return w;
+  }
   const stop = w.start();
   teardown.push(stop);
   return w;
@@ -236,26 +243,63 @@ describe("alert delivery", () => {
     expect(attempts(app, "telegram").map((a) => a.http_status)).toEqual([429, 200]);
   });
 
-  it("an attempt left in flight by a process that died is recorded as interrupted and never re-sent", async () => {
+  it("an attempt left in flight by a process that died is recorded as interrupted and sent again, once, with the same delivery id", async () => {
     const { app } = await setup();
     const r = await receiver();
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid as number;
+    const cases = [
+      { owner: `${hostname()}:${dead}:gone`, ageMs: 1_000 }, // its process is gone: at once
+      { owner: "elsewhere:1:x", ageMs: 5 * 60_000 }, // unknown host: once it outlived its timeout
+    ];
+    const w = worker(app, [hook("ops", r)], {}, false);
+    const ids: number[] = [];
+    for (const c of cases) {
+      const { alert } = app.alerts.raise({ ...HALT, key: `halt:${c.owner}` }, 0);
+      const ev = app.db.prepare("SELECT id FROM alert_events WHERE alert_id = ?").get(alert.alert_id) as {
+        id: number;
+      };
+      ids.push(ev.id);
+      // What a kill -9 during the HTTP request leaves behind: a claimed attempt that never completed.
+      claimDelivery(app.db, {
+        eventId: ev.id,
+        alertId: alert.alert_id,
+        channel: "webhook:ops",
+        attempt: 1,
+        now: app.clock.now() - c.ageMs,
+        owner: c.owner,
+      });
+    }
+    await w.runOnce();
+    await sleep(200);
+    expect(r.received.map((x) => Number(x.headers["x-tradewarden-delivery"]))).toEqual(ids);
+    expect(attempts(app, "webhook:ops")).toEqual([
+      { status: "interrupted", attempt: 1, http_status: null },
+      { status: "interrupted", attempt: 1, http_status: null },
+      { status: "ok", attempt: 2, http_status: 200 },
+      { status: "ok", attempt: 2, http_status: 200 },
+    ]);
+  });
+
+  it("an attempt another live process is making is left alone", async () => {
+    const { app } = await setup();
+    const r = await receiver();
+    const w = worker(app, [hook("ops", r)], {}, false);
     const { alert } = app.alerts.raise(HALT, 0);
     const ev = app.db.prepare("SELECT id FROM alert_events WHERE alert_id = ?").get(alert.alert_id) as {
       id: number;
     };
-    // What a kill -9 during the HTTP request leaves behind: a claimed attempt that never completed.
     claimDelivery(app.db, {
       eventId: ev.id,
       alertId: alert.alert_id,
       channel: "webhook:ops",
       attempt: 1,
-      now: app.clock.now() - 5 * 60_000,
+      now: app.clock.now(),
+      owner: `${hostname()}:${process.ppid}:alive`,
     });
-    const w = worker(app, [hook("ops", r)]);
     await w.runOnce();
     await sleep(200);
     expect(r.received).toHaveLength(0);
-    expect(attempts(app, "webhook:ops").map((a) => a.status)).toEqual(["interrupted"]);
+    expect(attempts(app, "webhook:ops").map((a) => a.status)).toEqual(["sending"]);
   });
 
   it("a channel gets only events at or above its minimum severity, and not the history from before it existed", async () => {

@@ -273,3 +273,69 @@ describe("alerts from serve processes", () => {
     expect(failed[0].error).toContain("[redacted]");
   }, 30_000);
 });
+
+/** Runs a one-shot CLI command against `home` and waits for it. */
+async function cli(home: string, args: string[]): Promise<number | null> {
+  const child = spawn("node", [CLI, ...args], {
+    cwd: home,
+    // A control change reads no market data; an unreachable source keeps the start-up short.
+    env: {
+      ...process.env,
+      TW_HOME: home,
+      TW_LOG_LEVEL: "silent",
+      TW_MARKET_DATA: "hyperliquid",
+      TW_HL_API_URL: "http://127.0.0.1:9",
+    },
+    stdio: "ignore",
+  });
+  return new Promise((resolve) => child.on("exit", resolve));
+}
+
+describe("delivery across a killed serve process", () => {
+  it("an alert delivered before kill -9 is not sent again; one that was failing is delivered exactly once after restart", async () => {
+    const h = tempHome();
+    let down = false;
+    const webhook = await startReceiver(() => ({ status: down ? 503 : 200 }));
+    let serve: Serve | undefined;
+    try {
+      writeFileSync(
+        join(h.home, "tradewarden.config.json"),
+        JSON.stringify({ alerts: { delivery: { baseDelayMs: 300, maxDelayMs: 600 } } }),
+      );
+      const env = { TW_ALERT_WEBHOOK_URL: `${webhook.url}/hook` };
+      serve = await startServe(h.home, env);
+      await sleep(500);
+
+      // The halt comes from a CLI process; the serving process's monitor picks it up.
+      expect(await cli(h.home, ["control", "halt", "--reason", "before the crash"])).toBe(0);
+      await webhook.waitFor(1, 5_000);
+
+      down = true;
+      expect(await cli(h.home, ["control", "resume", "--reason", "after the crash"])).toBe(0);
+      await webhook.waitFor(3, 10_000); // the resume notice, refused twice
+      await stopServe(serve, "SIGKILL");
+      const beforeRestart = webhook.received.length;
+
+      down = false;
+      serve = await startServe(h.home, env);
+      await until("the resume notice delivered", 10_000, () =>
+        webhook.received.length > beforeRestart ? true : undefined,
+      );
+      await sleep(2_500);
+      const bodies = kinds(webhook);
+      const ok = webhook.received.map((_r, i) => ({
+        mode: bodies[i].details.mode,
+        ok: i === 0 || i >= beforeRestart,
+      }));
+      // The halt: once. The resume: refused while down, then exactly one success after the restart.
+      expect(bodies.filter((b) => b.details.mode === "HALT")).toHaveLength(1);
+      expect(ok.filter((x) => x.mode === "NORMAL" && x.ok)).toHaveLength(1);
+      expect(webhook.received.length).toBe(beforeRestart + 1);
+      expect(new Set(bodies.filter((b) => b.details.mode === "NORMAL").map((b) => b.event_id)).size).toBe(1);
+    } finally {
+      if (serve) await stopServe(serve);
+      await webhook.close();
+      h.cleanup();
+    }
+  }, 60_000);
+});

@@ -9,7 +9,8 @@ import type { Migration } from "./index.js";
  * - at most one open alert per dedupe key (`alerts_open_key`), and at most one alert per cause
  *   (`alerts_source`, e.g. `control_state:12`), so two monitors never raise the same thing twice;
  * - at most one in-flight or final delivery per event and channel (`alert_deliveries_once`): a
- *   second sender cannot claim an event another one is sending or has delivered.
+ *   second sender cannot claim an event another one is sending or has delivered. `owner` names the
+ *   process of an attempt, so a restarted process recognises attempts its dead predecessor left.
  */
 export const m010Alerts: Migration = {
   version: 10,
@@ -63,10 +64,12 @@ CREATE TABLE alert_deliveries (
   finished_at INTEGER,
   http_status INTEGER,
   error TEXT,
-  retry_after_ms INTEGER
+  retry_after_ms INTEGER,
+  owner TEXT
 );
 CREATE UNIQUE INDEX alert_deliveries_once ON alert_deliveries(event_id, channel)
-  WHERE status IN ('sending','ok','abandoned','interrupted','skipped');
+  WHERE status IN ('sending','ok','abandoned','skipped');
+CREATE INDEX alert_deliveries_sending ON alert_deliveries(started_at) WHERE status = 'sending';
 CREATE INDEX alert_deliveries_channel ON alert_deliveries(channel, id);
 CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id);
 CREATE TRIGGER alert_deliveries_no_delete BEFORE DELETE ON alert_deliveries
