@@ -9,7 +9,7 @@ import {
   finishDelivery,
   markInterrupted,
   maxEventId,
-  owedEvents,
+  pushedEventsAfter,
   recentAttempts,
   sendingAttempts,
   skipDelivery,
@@ -149,7 +149,8 @@ export class DeliveryWorker {
         n++;
       }
     }
-    if (n > 0) this.deps.log.warn({ attempts: n }, "alert deliveries interrupted by a stopped process; re-sending");
+    if (n > 0)
+      this.deps.log.warn({ attempts: n }, "alert deliveries interrupted by a stopped process; re-sending");
   }
 
   /** Starts a pass on every channel not already in one; resolves when those passes end. */
@@ -179,7 +180,12 @@ export class DeliveryWorker {
       const since = this.since(ch);
       for (;;) {
         if (this.deps.clock.now() < this.nextDue(ch)) return;
-        const batch = owedEvents(this.deps.db, ch.id, since, ch.minSeverity, BATCH);
+        const batch = pushedEventsAfter(this.deps.db, {
+          afterId: since,
+          minSeverity: ch.minSeverity,
+          limit: BATCH,
+          owedTo: ch.id,
+        });
         if (batch.length === 0) return;
         for (const ev of batch) {
           if (!(await this.deliver(ch, ev))) return;

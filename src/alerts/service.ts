@@ -93,6 +93,31 @@ export class AlertService {
   }
 
   /**
+   * Inserts an alert (a notice is resolved at once) and its raised event, muted when a pushed alert
+   * of the same key was raised within `cooldownMs`. Runs inside the caller's transaction.
+   */
+  private insert(input: AlertInput, now: number, notice: boolean, cooldownMs: number): AlertRecord {
+    const muted =
+      cooldownMs > 0 && lastPushedRaise(this.db, input.key, now - cooldownMs) !== undefined
+        ? "cooldown"
+        : null;
+    const id = insertAlert(this.db, {
+      kind: input.kind,
+      severity: input.severity,
+      key: input.key,
+      message: input.message,
+      details: input.details,
+      source: input.source ?? null,
+      notice,
+      muted,
+      now,
+      resolution: notice ? "notice" : null,
+    });
+    insertEvent(this.db, id, "raised", now, muted === null);
+    return getAlert(this.db, id) as AlertRecord;
+  }
+
+  /**
    * Raises an alert, or counts another occurrence of the open alert of its key.
    * @param cooldownDefault cooldown used when `input.cooldownMs` is unset (conditions pass the
    *   configured one; state changes 0).
@@ -116,25 +141,8 @@ export class AlertService {
         insertEvent(this.db, open.alert_id, "resolved", now, false);
         escalated = true;
       }
-      const cooldown = input.cooldownMs ?? cooldownDefault;
-      const muted =
-        !escalated && cooldown > 0 && lastPushedRaise(this.db, input.key, now - cooldown) !== undefined
-          ? "cooldown"
-          : null;
-      const id = insertAlert(this.db, {
-        kind: input.kind,
-        severity: input.severity,
-        key: input.key,
-        message: input.message,
-        details: input.details,
-        source: input.source ?? null,
-        notice: false,
-        muted,
-        now,
-        resolution: null,
-      });
-      insertEvent(this.db, id, "raised", now, muted === null);
-      return { alert: getAlert(this.db, id) as AlertRecord, created: true };
+      const cooldown = escalated ? 0 : (input.cooldownMs ?? cooldownDefault);
+      return { alert: this.insert(input, now, false, cooldown), created: true };
     });
     if (out.created) this.changed();
     return out;
@@ -149,23 +157,7 @@ export class AlertService {
     const now = this.deps.clock.now();
     const out = this.tx(() => {
       if (input.source !== undefined && alertBySource(this.db, input.source)) return undefined;
-      const cooldown = input.cooldownMs ?? 0;
-      const muted =
-        cooldown > 0 && lastPushedRaise(this.db, input.key, now - cooldown) !== undefined ? "cooldown" : null;
-      const id = insertAlert(this.db, {
-        kind: input.kind,
-        severity: input.severity,
-        key: input.key,
-        message: input.message,
-        details: input.details,
-        source: input.source ?? null,
-        notice: true,
-        muted,
-        now,
-        resolution: "notice",
-      });
-      insertEvent(this.db, id, "raised", now, muted === null);
-      return getAlert(this.db, id);
+      return this.insert(input, now, true, input.cooldownMs ?? 0);
     });
     if (out) this.changed();
     return out;

@@ -104,7 +104,7 @@ export class SessionNotifiers {
     if (this.sessions.size === 0 || !this.deps.db.open) return;
     let events: AlertEvent[];
     try {
-      events = pushedEventsAfter(this.deps.db, this.cursor, "warning", 200);
+      events = pushedEventsAfter(this.deps.db, { afterId: this.cursor, minSeverity: "warning", limit: 200 });
     } catch (err) {
       this.deps.log.error({ err }, "alert session watcher could not read alerts");
       return;

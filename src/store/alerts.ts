@@ -187,44 +187,32 @@ function parseEvent(r: RawEventJoin): AlertEvent {
   return { event_id: r.event_id, phase: r.phase, ts: r.ts, push: r.push === 1, alert: parseAlert(r) };
 }
 
-/** Pushed events after `afterId` whose alert is at least `minSeverity`, oldest first. */
-export function pushedEventsAfter(
-  db: Db,
-  afterId: number,
-  minSeverity: Severity,
-  limit: number,
-): AlertEvent[] {
-  const rows = db
-    .prepare(
-      `SELECT a.*, e.id AS event_id, e.phase, e.ts, e.push FROM alert_events e JOIN alerts a ON a.id = e.alert_id
-       WHERE e.id > ? AND e.push = 1 AND ${RANK_SQL} >= ? ORDER BY e.id LIMIT ?`,
-    )
-    .all(afterId, SEVERITY_RANK[minSeverity], limit) as RawEventJoin[];
-  return rows.map(parseEvent);
-}
-
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 /**
- * Events a channel still owes, oldest first: pushed, at least `minSeverity`, after `afterId`, and
- * without an in-flight or final delivery record on that channel.
+ * Pushed events after `afterId` whose alert is at least `minSeverity`, oldest first. With `owedTo`,
+ * only those that channel still owes: without an in-flight or final delivery record on it.
  */
-export function owedEvents(
+export function pushedEventsAfter(
   db: Db,
-  channel: string,
-  afterId: number,
-  minSeverity: Severity,
-  limit: number,
+  q: { afterId: number; minSeverity: Severity; limit: number; owedTo?: string },
 ): AlertEvent[] {
+  const owed =
+    q.owedTo === undefined
+      ? ""
+      : `AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.event_id = e.id AND d.channel = ?
+           AND d.status IN ('sending','ok','abandoned','skipped'))`;
   const rows = db
     .prepare(
       `SELECT a.*, e.id AS event_id, e.phase, e.ts, e.push FROM alert_events e JOIN alerts a ON a.id = e.alert_id
-       WHERE e.id > ? AND e.push = 1 AND ${RANK_SQL} >= ?
-         AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.event_id = e.id AND d.channel = ?
-           AND d.status IN ('sending','ok','abandoned','skipped'))
-       ORDER BY e.id LIMIT ?`,
+       WHERE e.id > ? AND e.push = 1 AND ${RANK_SQL} >= ? ${owed} ORDER BY e.id LIMIT ?`,
     )
-    .all(afterId, SEVERITY_RANK[minSeverity], channel, limit) as RawEventJoin[];
+    .all(
+      q.afterId,
+      SEVERITY_RANK[q.minSeverity],
+      ...(q.owedTo === undefined ? [] : [q.owedTo]),
+      q.limit,
+    ) as RawEventJoin[];
   return rows.map(parseEvent);
 }
 

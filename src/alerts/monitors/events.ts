@@ -8,6 +8,7 @@ import {
 } from "../../store/monitoring.js";
 import type { AlertService } from "../service.js";
 import { FOLLOW_BATCH, follow } from "./follow.js";
+import { describePending, intentDetails } from "./orders.js";
 import type { EventMonitor } from "./types.js";
 
 /**
@@ -140,17 +141,8 @@ export function lifecycleMonitors(db: Db, alerts: AlertService, on: LifecycleOpt
             severity: "info",
             key: `approval_requested:${i.id}`,
             source: `intents:${i.id}`,
-            message: `Approval needed: ${i.side.toUpperCase()} ${i.size} ${i.symbol} on ${i.venue} (notional ≈ ${Number(i.notional).toFixed(2)}) from ${i.caller}: tradewarden approve ${i.id}`,
-            details: {
-              intent_id: i.id,
-              caller: i.caller,
-              venue: i.venue,
-              symbol: i.symbol,
-              side: i.side,
-              size: i.size,
-              notional: i.notional,
-              operator_command: `tradewarden approve ${i.id}`,
-            },
+            message: `Approval needed: ${describePending(i)} from ${i.caller}: tradewarden approve ${i.id}`,
+            details: intentDetails(i),
           });
         }
         return last;

@@ -1,10 +1,36 @@
 import type { Clock } from "../../clock.js";
 import type { Db } from "../../store/db.js";
-import { auditCodeCounts, intentsAwaitingDecision, unknownOrders } from "../../store/monitoring.js";
+import {
+  auditCodeCounts,
+  intentsAwaitingDecision,
+  type PendingIntent,
+  unknownOrders,
+} from "../../store/monitoring.js";
 import type { AlertInput } from "../types.js";
 import { type ConditionMonitor, formatAge } from "./types.js";
 
 const DAY = 86_400_000;
+
+/** Details of an intent waiting for a decision, with the command that approves it. */
+export function intentDetails(i: PendingIntent): Record<string, unknown> {
+  return {
+    intent_id: i.id,
+    caller: i.caller,
+    venue: i.venue,
+    symbol: i.symbol,
+    side: i.side,
+    size: i.size,
+    notional: i.notional,
+    reduce_only: i.reduce_only === 1,
+    created_at: i.created_at,
+    operator_command: `tradewarden approve ${i.id}`,
+  };
+}
+
+/** "BUY 0.3 BTC on paper (notional ≈ 32190.00)" for an intent. */
+export function describePending(i: PendingIntent): string {
+  return `${i.side.toUpperCase()} ${i.size} ${i.symbol} on ${i.venue} (notional ≈ ${Number(i.notional).toFixed(2)})`;
+}
 const HOUR = 3_600_000;
 
 /**
@@ -23,20 +49,8 @@ export function approvalMonitor(deps: { db: Db; clock: Clock; minutes: number })
         kind: "approval_pending",
         severity: "warning",
         key: `approval_pending:${i.id}`,
-        message: `Intent ${i.id} (${i.side.toUpperCase()} ${i.size} ${i.symbol} on ${i.venue}, notional ≈ ${Number(i.notional).toFixed(2)}) from ${i.caller} has waited ${formatAge(now - i.created_at)} for approval: tradewarden approve ${i.id}`,
-        details: {
-          intent_id: i.id,
-          caller: i.caller,
-          venue: i.venue,
-          symbol: i.symbol,
-          side: i.side,
-          size: i.size,
-          notional: i.notional,
-          reduce_only: i.reduce_only === 1,
-          created_at: i.created_at,
-          waiting_ms: now - i.created_at,
-          operator_command: `tradewarden approve ${i.id}`,
-        },
+        message: `Intent ${i.id} (${describePending(i)}) from ${i.caller} has waited ${formatAge(now - i.created_at)} for approval: tradewarden approve ${i.id}`,
+        details: { ...intentDetails(i), waiting_ms: now - i.created_at },
       }));
     },
   };
