@@ -32,6 +32,8 @@ export class VenueHealthStore {
   /** Records one outcome. A success writes only when it ends a failure streak. */
   record(venue: string, ok: boolean, error?: string): void {
     const key = PREFIX + venue;
+    // The common case (a success with no streak) reads only: no write lock per tool call.
+    if (ok && (getMeta<VenueHealth>(this.db, key)?.failures ?? 0) === 0) return;
     const now = this.clock.now();
     this.db
       .transaction(() => {

@@ -6,6 +6,7 @@ import type { App } from "../../src/app.js";
 import { SimClock } from "../../src/clock.js";
 import type { Config } from "../../src/config.js";
 import { TwError } from "../../src/errors.js";
+import { staleDataMonitor, venueMonitor } from "../../src/alerts/monitors/market.js";
 import { submitThroughGate } from "../../src/orders/ops.js";
 import { setMeta } from "../../src/store/meta.js";
 import { call, connectClient, REPLAY_30D, tempHome } from "../helpers/app.js";
@@ -404,5 +405,57 @@ describe("event monitors", () => {
       expect(notices[0].message).toMatch(/^Filled: SELL 0\.5 ETH on paper @ [0-9.]+ \(order /);
       expect(notices[0].details).toMatchObject({ client_order_id: `fill-${fills}`, filled_size: "0.5" });
     }
+  });
+});
+
+describe("market-data source health", () => {
+  it("a pass in which every coin's probe found the source unreachable is one failure; three make venue_unavailable, a pass that reaches it resolves it", async () => {
+    const { app, clock } = await setup((c) => {
+      c.alerts.venueFailures = 3;
+    });
+    let down = true;
+    let probes = 0;
+    const market = {
+      id: "hyperliquid",
+      clock,
+      orderbook: async () => {
+        probes++;
+        if (down) throw new TwError("EXCHANGE_UNAVAILABLE", "Hyperliquid did not answer (ECONNREFUSED)");
+        return { time: clock.now() - 1_000 };
+      },
+      ticker: async () => ({ time: clock.now() }),
+    };
+    const monitor = staleDataMonitor({
+      market,
+      universe: ["BTC", "ETH", "SOL"],
+      staleAfterMs: 120_000,
+      health: app.alerting.health,
+    });
+    const venue = venueMonitor({ health: app.alerting.health, threshold: 3, clock });
+    const pass = async () => {
+      app.alerts.sync(monitor.kinds, await monitor.check());
+      app.alerts.sync(venue.kinds, await venue.check());
+    };
+    await pass();
+    await pass();
+    expect(probes).toBe(6);
+    expect(open(app, "venue_unavailable")).toEqual([]);
+    // Never reached: no data at all is stale data.
+    expect(
+      open(app, "stale_data")
+        .map((a) => a.dedupe_key)
+        .sort(),
+    ).toEqual(["stale_data:BTC", "stale_data:ETH", "stale_data:SOL"]);
+    await pass();
+    expect(open(app, "venue_unavailable")).toMatchObject([
+      {
+        dedupe_key: "venue_unavailable:hyperliquid",
+        details: { consecutive_failures: 3, last_error: "Hyperliquid did not answer (ECONNREFUSED)" },
+      },
+    ]);
+    down = false;
+    await pass();
+    expect(open(app, "venue_unavailable")).toEqual([]);
+    expect(open(app, "stale_data")).toEqual([]);
   });
 });

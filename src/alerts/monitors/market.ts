@@ -4,6 +4,8 @@ import type { VenueHealthStore } from "../health.js";
 import type { AlertInput } from "../types.js";
 import { type ConditionMonitor, formatAge } from "./types.js";
 
+const ANSWERED: ReadonlySet<string> = new Set(["STALE_DATA", "NOT_FOUND", "EXCHANGE_REJECTED"]);
+
 /** What the stale-data probe reads of the market-data service (src/exchange/service.ts). */
 export interface MarketProbe {
   /** Source id (`hyperliquid`, `ccxt:okx`, `replay:...`). */
@@ -19,7 +21,8 @@ export interface MarketProbe {
  * `staleAfterMs` on the market clock. Each pass probes every coin with the cheapest fresh read (the
  * top of the book — Hyperliquid weight 2 — else the ticker, which for replay is the last visible bar);
  * a failed probe keeps the last good time, so data that stops arriving ages into `stale_data`.
- * EXCHANGE_UNAVAILABLE probe failures also count towards `venue_unavailable` of the source.
+ * A pass where every probe failed with EXCHANGE_UNAVAILABLE counts one failure towards
+ * `venue_unavailable` of the source; a pass that reached it, one success.
  */
 export function staleDataMonitor(deps: {
   market: MarketProbe;
@@ -34,17 +37,22 @@ export function staleDataMonitor(deps: {
     async check() {
       const { market, staleAfterMs } = deps;
       const out: AlertInput[] = [];
+      // One outcome per pass for the source: a network blip that fails every coin is one failure.
+      let reached = false;
+      let unavailable: string | null = null;
       for (const symbol of deps.universe) {
         let error: string | null = null;
         try {
           const book = await market.orderbook(symbol, 1);
           const asOf = book ? book.time : (await market.ticker(symbol)).time;
           lastGood.set(symbol, Math.max(asOf, lastGood.get(symbol) ?? 0));
-          deps.health.record(market.id, true);
+          reached = true;
         } catch (e) {
           const err = toTwError(e);
           error = `${err.code}: ${err.message}`;
-          if (err.code === "EXCHANGE_UNAVAILABLE") deps.health.record(market.id, false, err.message);
+          if (err.code === "EXCHANGE_UNAVAILABLE") unavailable = err.message;
+          // The source answered, only not with fresh data for this coin.
+          else if (ANSWERED.has(err.code)) reached = true;
         }
         const asOf = lastGood.get(symbol) ?? null;
         const age = asOf === null ? null : market.clock.now() - asOf;
@@ -67,6 +75,8 @@ export function staleDataMonitor(deps: {
           },
         });
       }
+      if (reached) deps.health.record(market.id, true);
+      else if (unavailable !== null) deps.health.record(market.id, false, unavailable);
       return out;
     },
   };
