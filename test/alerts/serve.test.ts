@@ -49,7 +49,7 @@ async function startServe(home: string, env: Record<string, string>): Promise<Se
     err += d;
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 120_000);
     const check = () => {
       const m = /MCP endpoint (http:\/\/[^\s]+)\/mcp/.exec(err);
       if (m) {
@@ -140,7 +140,7 @@ describe("alerts from serve processes", () => {
       TW_TELEGRAM_API_URL: telegram.url,
     };
     [a, b] = await Promise.all([startServe(home.home, env), startServe(home.home, env)]);
-  }, 60_000);
+  }, 240_000);
 
   afterAll(async () => {
     for (const l of listeners) await l.client.close().catch(() => {});
@@ -338,5 +338,5 @@ describe("delivery across a killed serve process", () => {
       await webhook.close();
       h.cleanup();
     }
-  }, 120_000);
+  }, 300_000);
 });
