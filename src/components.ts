@@ -1,3 +1,4 @@
+import { alertsComponent } from "./alerts/component.js";
 import type { App } from "./app.js";
 import { engineComponent } from "./engine/component.js";
 import { marketComponent } from "./exchange/component.js";
@@ -22,4 +23,5 @@ export const COMPONENTS: Component[] = [
   engineComponent,
   knowledgeComponent,
   researchComponent,
+  alertsComponent,
 ];

@@ -246,6 +246,82 @@ export const ConfigSchema = z
         warnMinBars: 1000,
         warnMinTrades: 30,
       }),
+    /**
+     * Alerts and monitors (docs/alerts.md). Monitors run in the background of `serve`; channels get
+     * every alert at or above their minimum severity. The webhook signing secret and the Telegram bot
+     * token are secrets: environment (TW_ALERT_WEBHOOK_SECRET, TW_TELEGRAM_BOT_TOKEN) or the secrets
+     * file only, never here.
+     */
+    alerts: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Cadence of the condition monitors (stale data, venue, reconcile, cycle, approvals, ...). */
+        monitorIntervalMs: z.number().int().min(100).default(15_000),
+        /** Cadence of the event monitors (mode changes, divergences, lifecycle notices) and delivery. */
+        eventPollMs: z.number().int().min(50).default(1_000),
+        /** A raise of the same dedupe key within this time after a pushed one is stored but not pushed. */
+        cooldownMs: z.number().int().min(0).default(600_000),
+        /** approval_pending: an intent waiting for a decision longer than this. */
+        approvalPendingMinutes: z.number().positive().default(5),
+        /** rejection_rate: risk refusals (RISK_REJECTED) per rolling hour at or above this. */
+        rejectionsPerHour: z.number().int().positive().default(10),
+        /** venue_unavailable: consecutive EXCHANGE_UNAVAILABLE outcomes of one venue or data source. */
+        venueFailures: z.number().int().positive().default(3),
+        /** reconcile_lag: no successful reconcile for this many reconcile intervals. */
+        reconcileLagIntervals: z.number().int().positive().default(3),
+        /** Minimum severity of the TW_ALERT_WEBHOOK_URL hook and of Telegram. */
+        minSeverity: z.enum(["info", "warning", "critical"]).default("info"),
+        /** One webhook from the environment (TW_ALERT_WEBHOOK_URL), named `env`. */
+        webhookUrl: z.string().url().optional(),
+        /** More webhooks, each with its own minimum severity; `secretEnv` names its signing-secret variable. */
+        webhooks: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z0-9_-]{1,40}$/, "expected a short lower-case name"),
+                url: z.string().url(),
+                minSeverity: z.enum(["info", "warning", "critical"]).default("info"),
+                secretEnv: z
+                  .string()
+                  .regex(/^[A-Z][A-Z0-9_]*$/)
+                  .optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        telegram: z
+          .object({
+            chatId: z.string().min(1).optional(),
+            apiUrl: z.string().url().default("https://api.telegram.org"),
+            minSeverity: z.enum(["info", "warning", "critical"]).optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Order-lifecycle notices (severity info). */
+        lifecycle: z
+          .object({
+            fills: z.boolean().default(false),
+            cancels: z.boolean().default(false),
+            refusals: z.boolean().default(false),
+            approvals: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        delivery: z
+          .object({
+            /** Attempts per alert and channel before it is given up (recorded as abandoned). */
+            maxAttempts: z.number().int().min(1).max(50).default(12),
+            baseDelayMs: z.number().int().min(10).default(1_000),
+            maxDelayMs: z.number().int().min(10).default(60_000),
+            timeoutMs: z.number().int().min(100).default(10_000),
+            /** Consecutive failed attempts after which a channel raises `channel_failing`. */
+            failingAfter: z.number().int().min(1).default(3),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** Optional file holding exchange secrets (JSON); see src/secrets.ts. */
     secretsFile: z.string().optional(),
   })
@@ -283,6 +359,11 @@ export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_EMBEDDINGS_URL", "knowledge.embeddings.url", "string"],
   ["TW_EMBEDDINGS_MODEL", "knowledge.embeddings.model", "string"],
   ["TW_SECRETS_FILE", "secretsFile", "string"],
+  ["TW_ALERTS_ENABLED", "alerts.enabled", "bool"],
+  ["TW_ALERT_WEBHOOK_URL", "alerts.webhookUrl", "string"],
+  ["TW_ALERT_MIN_SEVERITY", "alerts.minSeverity", "string"],
+  ["TW_TELEGRAM_CHAT_ID", "alerts.telegram.chatId", "string"],
+  ["TW_TELEGRAM_API_URL", "alerts.telegram.apiUrl", "string"],
 ];
 
 /** One problem found while loading config: where, what was expected, what was found. */

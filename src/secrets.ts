@@ -70,6 +70,7 @@ export interface CcxtSecrets {
 interface SecretsFile {
   hyperliquid?: { privateKey?: string; accountAddress?: string };
   ccxt?: Record<string, { apiKey?: string; secret?: string; password?: string }>;
+  alerts?: { webhookSecret?: string; telegramBotToken?: string; webhookSecrets?: Record<string, string> };
 }
 
 function readFile(cfg: Config): SecretsFile {
@@ -150,5 +151,36 @@ export function ccxtSecrets(
     apiKey: new Secret(apiKey),
     secret: new Secret(secret),
     password: password ? new Secret(password) : null,
+  };
+}
+
+/** Secrets of the alert channels (docs/alerts.md). Each is null when not configured. */
+export interface AlertSecrets {
+  /** HMAC-SHA256 key signing every webhook body (`X-Tradewarden-Signature`). */
+  webhookSecret: Secret | null;
+  /** Per-webhook signing keys by hook name (from each hook's `secretEnv`, or the file's `webhookSecrets`). */
+  webhookSecrets: Map<string, Secret>;
+  /** Telegram Bot API token. */
+  telegramBotToken: Secret | null;
+}
+
+/**
+ * Alert-channel secrets: `TW_ALERT_WEBHOOK_SECRET`, `TW_TELEGRAM_BOT_TOKEN`, each hook's `secretEnv`
+ * variable; else the secrets file's `{ "alerts": { "webhookSecret", "telegramBotToken",
+ * "webhookSecrets": { "<hook name>": "..." } } }`. The environment wins.
+ * @throws TwError CONFIG_INVALID when the secrets file cannot be read.
+ */
+export function alertSecrets(cfg: Config, env: NodeJS.ProcessEnv = process.env): AlertSecrets {
+  const file = readFile(cfg).alerts ?? {};
+  const wrap = (v: string | undefined) => (v ? new Secret(v) : null);
+  const perHook = new Map<string, Secret>();
+  for (const h of cfg.alerts.webhooks) {
+    const v = (h.secretEnv ? env[h.secretEnv] : undefined) ?? file.webhookSecrets?.[h.name];
+    if (v) perHook.set(h.name, new Secret(v));
+  }
+  return {
+    webhookSecret: wrap(env.TW_ALERT_WEBHOOK_SECRET || file.webhookSecret),
+    webhookSecrets: perHook,
+    telegramBotToken: wrap(env.TW_TELEGRAM_BOT_TOKEN || file.telegramBotToken),
   };
 }

@@ -1,3 +1,4 @@
+import { alertsCommand } from "./alerts.js";
 import { approveCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
 import { controlCommand } from "./control.js";
@@ -20,4 +21,5 @@ export const CLI_MODULES: CliModule[] = [
   backtestCommand,
   approveCommand,
   controlCommand,
+  alertsCommand,
 ];

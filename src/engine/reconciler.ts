@@ -6,13 +6,16 @@ import { getControl, setControl } from "../store/control.js";
 import { appendEvent } from "../store/cycles.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { adoptMirror, mirrorPositions } from "../store/mirror.js";
+import { isOwnFill } from "../store/monitoring.js";
 import { listOrders } from "../store/orders.js";
 
 /**
  * Reconciliation (DESIGN.md §5): the exchange is the source of truth; the local state is a mirror.
  * Each pass fetches account state, open orders and fills since the last cursor (paging at 500),
  * compares them with the mirror, records every difference as an engine event, and adopts the
- * venue's view. Local orders that the venue no longer lists as open are settled by an order-status
+ * venue's view. A position difference carries `own_fills` (signed coins our own orders filled since
+ * the previous pass) and `unexplained` (venue − mirror − own_fills): non-zero means the position
+ * changed by something other than our orders (alerts raise `position_divergence` on it). Local orders that the venue no longer lists as open are settled by an order-status
  * query (never re-sent). `maxFailures` consecutive failed passes switch the control mode to HALT.
  */
 
@@ -105,15 +108,24 @@ export class Reconciler {
         }
       }
 
-      // Fills since the cursor, paged.
+      // Fills since the cursor, paged. Our own fills since the previous pass explain position
+      // changes; what they do not explain is a divergence (recorded with each position diff).
       let since = getMeta<number>(app.db, this.key("fills_since")) ?? 0;
+      const prevAt = getMeta<number>(app.db, this.key("last_at"));
+      const ownFills = new Map<string, Decimal>();
       let cursor: string | undefined;
       let fillsSeen = 0;
       let newest = since;
       for (;;) {
         const page = await venue.fills({ since, limit: FILL_PAGE, cursor });
         fillsSeen += page.fills.length;
-        for (const f of page.fills) newest = Math.max(newest, f.time);
+        for (const f of page.fills) {
+          newest = Math.max(newest, f.time);
+          if (prevAt !== undefined && f.time <= prevAt) continue;
+          if (!isOwnFill(app.db, venueId, f.venue_order_id, f.client_order_id)) continue;
+          const signed = new Decimal(f.size).times(f.side === "buy" ? 1 : -1);
+          ownFills.set(f.symbol, (ownFills.get(f.symbol) ?? new Decimal(0)).plus(signed));
+        }
         if (!page.next_cursor) break;
         cursor = page.next_cursor;
       }
@@ -121,8 +133,22 @@ export class Reconciler {
       since = newest;
 
       app.db.transaction(() => {
-        for (const d of diffs)
-          appendEvent(app.db, { ts: at, kind: "reconcile_diff", detail: { ...d, venue_id: venueId } });
+        for (const d of diffs) {
+          const extra: Record<string, string> = {};
+          if (d.kind === "position") {
+            const own = ownFills.get(d.symbol) ?? new Decimal(0);
+            extra.own_fills = own.toFixed();
+            extra.unexplained = new Decimal(d.venue ?? "0")
+              .minus(d.local ?? "0")
+              .minus(own)
+              .toFixed();
+          }
+          appendEvent(app.db, {
+            ts: at,
+            kind: "reconcile_diff",
+            detail: { ...d, ...extra, venue_id: venueId },
+          });
+        }
         adoptMirror(
           app.db,
           venueId,
@@ -193,6 +219,22 @@ export class Reconciler {
       error: message,
       consecutive_failures: failures,
       halted,
+    };
+  }
+
+  /**
+   * Health for monitors and metrics: the last pass, the last successful pass (ms UTC, null when none
+   * yet) and the current streak of failed passes.
+   */
+  health(): {
+    last: { at: number; ok: boolean; diffs?: number; error?: string } | null;
+    last_ok_at: number | null;
+    consecutive_failures: number;
+  } {
+    return {
+      last: this.last(),
+      last_ok_at: getMeta<number>(this.app.db, this.key("last_at")) ?? null,
+      consecutive_failures: getMeta<number>(this.app.db, this.key("failures")) ?? 0,
     };
   }
 

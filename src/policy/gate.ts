@@ -119,6 +119,8 @@ export interface CallObservation {
   ok: boolean;
   code?: string;
   durationMs: number;
+  /** Venue the call acted on (its `venue` fact), when it named one. */
+  venue?: string;
 }
 
 function zodIssuesToError(issues: z.core.$ZodIssue[]): TwError {
@@ -292,6 +294,7 @@ export class Gate {
         ok: outcome.ok,
         code: outcome.ok ? undefined : outcome.error.code,
         durationMs,
+        venue: typeof call.facts.venue === "string" ? call.facts.venue : undefined,
       });
     }
     return outcome;

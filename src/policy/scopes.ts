@@ -18,6 +18,7 @@ export const SCOPES = [
   "control:tighten",
   "control:loosen",
   "audit:read",
+  "alerts:ack",
 ] as const;
 
 /** A permission a tool requires. */

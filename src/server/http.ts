@@ -194,7 +194,7 @@ export async function startHttp(app: App, opts: HttpOptions): Promise<HttpHandle
           jsonRpcError(res, 405, "Method not allowed in stateless mode");
           return;
         }
-        const server = createMcpServer(app, caller);
+        const server = createMcpServer(app, caller, { alerts: false });
         const transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
           enableJsonResponse: true,

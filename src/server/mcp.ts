@@ -17,13 +17,30 @@ retryable is true. You can halt trading (control_halt) but never resume it.`;
 
 /**
  * Creates one McpServer bound to one caller (a stdio process or an HTTP session), with the tools that
- * caller may see.
+ * caller may see. Unless `alerts: false` (stateless HTTP, whose servers live for one request), the
+ * server joins the app's alert sessions: once its client has initialized, warning/critical alerts
+ * reach it as `notifications/message`, filtered by the level the client set with
+ * `logging/setLevel` (the SDK keeps that level per transport session). Closing the server leaves.
  */
-export function createMcpServer(app: App, caller: Caller): McpServer {
+export function createMcpServer(app: App, caller: Caller, opts: { alerts?: boolean } = {}): McpServer {
   const mcp = new McpServer(
     { name: "tradewarden", version: app.version },
     { instructions: INSTRUCTIONS, capabilities: { tools: { listChanged: false }, logging: {} } },
   );
   attachTools(mcp, app, caller);
+  if (opts.alerts !== false) {
+    const leave = app.alertSessions.register({
+      notify: async (m) => {
+        // Before initialization the client cannot take notifications; after close there is no one.
+        if (!mcp.isConnected() || mcp.server.getClientCapabilities() === undefined) return;
+        await mcp.sendLoggingMessage(m, mcp.server.transport?.sessionId);
+      },
+    });
+    const prev = mcp.server.onclose;
+    mcp.server.onclose = () => {
+      leave();
+      prev?.();
+    };
+  }
   return mcp;
 }

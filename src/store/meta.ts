@@ -12,3 +12,11 @@ export function setMeta(db: Db, key: string, value: unknown): void {
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
   ).run(key, JSON.stringify(value));
 }
+
+/** Every value whose key starts with `prefix`, by key. */
+export function metaWithPrefix<T>(db: Db, prefix: string): Map<string, T> {
+  const rows = db
+    .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?")
+    .all(prefix.length, prefix) as Array<{ key: string; value: string }>;
+  return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as T]));
+}

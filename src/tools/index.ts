@@ -1,4 +1,5 @@
 import { accountTools } from "./account.js";
+import { alertTools } from "./alerts.js";
 import { auditTools } from "./audit.js";
 import { controlTools } from "./control.js";
 import { knowledgeTools } from "./knowledge.js";
@@ -25,6 +26,7 @@ export function allTools(): AnyToolDef[] {
     ...controlTools,
     ...portfolioTools,
     ...researchTools,
+    ...alertTools,
   ];
   checkCatalog(tools);
   return tools;
