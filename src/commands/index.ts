@@ -1,5 +1,6 @@
 import { approveCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
+import { consoleCommand } from "./console.js";
 import { controlCommand } from "./control.js";
 import { backtestCommand } from "./backtest.js";
 import { dataCommand } from "./data.js";
@@ -20,4 +21,5 @@ export const CLI_MODULES: CliModule[] = [
   backtestCommand,
   approveCommand,
   controlCommand,
+  consoleCommand,
 ];

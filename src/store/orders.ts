@@ -123,6 +123,8 @@ export function ordersOfIntent(db: Db, intentId: string): OrderRow[] {
 export interface OrderQuery {
   venue?: string;
   symbol?: string;
+  /** Exact caller id that placed the order. */
+  caller?: string;
   statuses?: OrderStatus[];
   limit: number;
   before?: { created_at: number; id: string };
@@ -139,6 +141,10 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   if (q.symbol) {
     where.push("symbol = @symbol");
     p.symbol = q.symbol;
+  }
+  if (q.caller) {
+    where.push("caller = @caller");
+    p.caller = q.caller;
   }
   if (q.statuses && q.statuses.length > 0) {
     where.push(`status IN (${q.statuses.map((_, i) => `@s${i}`).join(",")})`);
