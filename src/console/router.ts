@@ -50,7 +50,8 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
   res.setHeader("Content-Security-Policy", CSP);
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
-  res.setHeader("Referrer-Policy", "no-referrer");
+  // not no-referrer: with it browsers send `Origin: null` on form posts, which the Origin rules refuse.
+  res.setHeader("Referrer-Policy", "same-origin");
   res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
   next();
 }
