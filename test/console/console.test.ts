@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { consoleIntentUrl } from "../../src/console/index.js";
+import { consoleIntentUrl, startConsole } from "../../src/console/index.js";
 import { callerFor } from "../../src/policy/scopes.js";
 import { queryAudit, verifyAudit } from "../../src/store/audit.js";
 import { getControl } from "../../src/store/control.js";
@@ -364,5 +364,38 @@ describe("consoleIntentUrl", () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe("tradewarden console (its own listener)", () => {
+  it("serves the same console against the same home without /mcp, and the session works across both listeners", async () => {
+    const { app, h, tokens } = await setup();
+    const alone = await startConsole(app, { host: "127.0.0.1", port: 0 });
+    cleanups.push(() => alone.close());
+    const web = new WebSession(alone.url);
+    expect((await web.login(tokens.agent)).status).toBe(403);
+    expect((await web.login(tokens.operator)).status).toBe(303);
+    expect((await web.get("/console/approvals")).status).toBe(200);
+    const mcp = await fetch(`${alone.url}/mcp`, { method: "POST" });
+    expect(mcp.status).toBe(404);
+    // One database: a halt through this listener is the mode every serve process enforces.
+    const r = await web.post(
+      "/console/control/halt",
+      { csrf: await web.csrf(), reason: "from the console" },
+      { accept: "application/json" },
+    );
+    expect(r.status).toBe(200);
+    const refused = await callTool(app, agentCaller, "order_propose", {
+      venue: "paper",
+      symbol: "BTC",
+      side: "buy",
+      type: "market",
+      size: 0.01,
+    });
+    expect((refused.structuredContent as { code: string }).code).toBe("HALTED");
+    // The cookie is valid on the serve --http listener too (same database, same path).
+    const other = new WebSession(h.url);
+    other.cookie = web.cookie;
+    expect((await other.get("/console/control")).status).toBe(200);
   });
 });

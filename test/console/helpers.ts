@@ -17,6 +17,8 @@ export async function consoleSetup(patch: (c: Config) => void = () => {}): Promi
     c.console.pollMs = 100;
     patch(c);
   });
+  // Load the replay data now: a first read takes seconds, longer than an idle keep-alive socket lives.
+  await t.app.market.ticker("BTC");
   const now = t.clock.now();
   const tokens = {
     operator: createToken(t.app.db, "ops", "operator", now).token,

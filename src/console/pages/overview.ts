@@ -1,5 +1,6 @@
 import type { App } from "../../app.js";
 import { getControl } from "../../store/control.js";
+import { recentEvents } from "../../store/cycles.js";
 import { hasTable } from "../../store/changes.js";
 import { type Html, html, json, num, pct, time } from "../html.js";
 import { accountOf, lastReconcileOf, pendingIntents, shownVenues } from "../reads.js";
@@ -55,6 +56,10 @@ export async function overviewPage(app: App): Promise<Html> {
   const lease = app.statusProviders.get("lease");
   const pending = pendingIntents(app, 5);
   const reconcile = status?.last_reconcile as Record<string, unknown> | null | undefined;
+  const events = [
+    ...recentEvents(app.db, 5, "reconcile_failure"),
+    ...recentEvents(app.db, 5, "reconcile_diff"),
+  ].sort((a, b) => b.ts - a.ts);
 
   return html`
 <div class="grid">
@@ -121,7 +126,12 @@ export async function overviewPage(app: App): Promise<Html> {
 </section>
 <section aria-labelledby="h-reconcile" class="card">
   <h2 id="h-reconcile">Last reconcile</h2>
-  ${reconcile ? kv(reconcile) : html`<p class="muted">Not reconciled by this process yet.</p>`}
+  ${reconcile ? kv(reconcile) : html`<p class="muted">Not reconciled by this process (the lease holder reconciles; times per venue at left).</p>`}
+  ${
+    events.length === 0
+      ? ""
+      : html`<h3>Recent reconcile events</h3><ul class="compact">${events.map((e) => html`<li>${time(e.ts)} ${e.kind}: <code>${json(e.detail, 140)}</code></li>`)}</ul>`
+  }
 </section>
 ${lease ? html`<section aria-labelledby="h-lease" class="card"><h2 id="h-lease">Background lease</h2>${kv(lease())}</section>` : ""}
 </div>
