@@ -33,12 +33,8 @@ interface Raw {
   ts: number;
 }
 
-/** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
-export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
-  const rows = db
-    .prepare("SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ?")
-    .all(venue, since, afterId, limit + 1) as Raw[];
-  return rows.map((r) => ({
+function toFill(r: Raw): VenueFill {
+  return {
     id: String(r.id),
     venue_order_id: r.venue_order_id,
     client_order_id: r.client_order_id,
@@ -50,7 +46,15 @@ export function listFills(db: Db, venue: string, since: number, afterId: number,
     liquidity: r.liquidity,
     realized_pnl: r.realized_pnl,
     time: r.ts,
-  }));
+  };
+}
+
+/** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
+export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
+  const rows = db
+    .prepare("SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ?")
+    .all(venue, since, afterId, limit + 1) as Raw[];
+  return rows.map(toFill);
 }
 
 /** A fill with the venue it happened on and the caller of its order (when the order is ours). */
@@ -97,19 +101,5 @@ export function queryFills(db: Db, q: FillQuery): FillRecord[] {
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY f.ts DESC, f.id DESC LIMIT @limit`,
     )
     .all(p) as Array<Raw & { venue: string; caller: string | null }>;
-  return rows.map((r) => ({
-    id: String(r.id),
-    venue: r.venue,
-    caller: r.caller,
-    venue_order_id: r.venue_order_id,
-    client_order_id: r.client_order_id,
-    symbol: r.symbol,
-    side: r.side,
-    size: r.size,
-    price: r.price,
-    fee: r.fee,
-    liquidity: r.liquidity,
-    realized_pnl: r.realized_pnl,
-    time: r.ts,
-  }));
+  return rows.map((r) => ({ ...toFill(r), venue: r.venue, caller: r.caller }));
 }

@@ -1,5 +1,5 @@
 import type { App } from "../../app.js";
-import type { OrderStatus } from "../../exchange/venue.js";
+import { ORDER_STATUSES as STATUSES } from "../../exchange/venue.js";
 import { queryFills } from "../../store/fills.js";
 import { listIntents } from "../../store/intents.js";
 import { listOrders } from "../../store/orders.js";
@@ -10,17 +10,6 @@ import { intentStatus } from "../reads.js";
  * Orders, fills and intents with filters (venue, symbol, caller, order status), newest first.
  * Filters are a GET form, so every filtered view has a URL.
  */
-
-const STATUSES: readonly OrderStatus[] = [
-  "pending",
-  "unknown",
-  "open",
-  "waiting_trigger",
-  "filled",
-  "canceled",
-  "rejected",
-  "not_found",
-];
 
 /** Query of the orders page (all optional; empty strings count as absent). */
 export interface OrdersQuery {
