@@ -5,7 +5,7 @@ import { approvalState } from "../policy/approval.js";
 import { callerFor } from "../policy/scopes.js";
 import { getMeta } from "../store/meta.js";
 import { type IntentRow, listIntents } from "../store/intents.js";
-import { ordersOfIntent } from "../store/orders.js";
+import { ordersOfIntent, recordedVenues } from "../store/orders.js";
 
 /**
  * Read-side helpers shared by console pages. Reads are not tool calls: they change nothing, so they
@@ -40,14 +40,7 @@ export function pendingIntents(app: App, limit: number): IntentRow[] {
 
 /** Venues worth showing: the configured ones plus every venue we hold records for. */
 export function shownVenues(app: App): string[] {
-  const fromDb = (
-    app.db
-      .prepare("SELECT DISTINCT venue FROM orders UNION SELECT DISTINCT venue FROM positions")
-      .all() as Array<{
-      venue: string;
-    }>
-  ).map((r) => r.venue);
-  return [...new Set([...app.venues.ids(), ...fromDb])];
+  return [...new Set([...app.venues.ids(), ...recordedVenues(app.db)])];
 }
 
 /** Account of a venue, or why it could not be read (within `timeoutMs`). */

@@ -42,8 +42,3 @@ export function changeMarks(db: Db): ChangeMarks {
 export function changedKinds(before: ChangeMarks, after: ChangeMarks): ChangeKind[] {
   return CHANGE_KINDS.filter((k) => before[k] !== after[k]);
 }
-
-/** Whether a table exists (areas that land later, e.g. alerts, are shown only once present). */
-export function hasTable(db: Db, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}

@@ -399,3 +399,75 @@ describe("tradewarden console (its own listener)", () => {
     expect((await other.get("/console/control")).status).toBe(200);
   });
 });
+
+describe("overview sections other areas provide", () => {
+  it("shows the lease holder from a `lease` status provider and only unresolved rows of an `alerts` table, once they exist", async () => {
+    const { app, h, tokens } = await setup();
+    const web = new WebSession(h.url);
+    await web.login(tokens.operator);
+    const before = await web.get("/console");
+    expect(before.text).not.toContain("Background lease");
+    expect(before.text).not.toContain("h-alerts");
+    app.statusProviders.set("lease", () => ({ holder: "serve pid 4242", held: true }));
+    app.db.exec(
+      "CREATE TABLE alerts (id INTEGER PRIMARY KEY, kind TEXT, severity TEXT, message TEXT, raised_at INTEGER, resolved_at INTEGER)",
+    );
+    app.db
+      .prepare("INSERT INTO alerts (kind, severity, message, raised_at, resolved_at) VALUES (?, ?, ?, ?, ?)")
+      .run("stale_data", "warn", "BTC data is 3 min old", 1, null);
+    app.db
+      .prepare("INSERT INTO alerts (kind, severity, message, raised_at, resolved_at) VALUES (?, ?, ?, ?, ?)")
+      .run("drawdown", "critical", "resolved one", 1, 2);
+    const after = await web.get("/console");
+    expect(after.text).toContain("Background lease");
+    expect(after.text).toContain("serve pid 4242");
+    expect(after.text).toContain("Open alerts (1)");
+    expect(after.text).toContain("BTC data is 3 min old");
+    expect(after.text).not.toContain("resolved one");
+  });
+});
+
+describe("portfolio page and chart data", () => {
+  it("a cycle's weight change is a decision marker, its clips are listed, and a halt between cycles is a band", async () => {
+    const { app, h, tokens, clock } = await setup();
+    const web = new WebSession(h.url);
+    await web.login(tokens.operator);
+    const t0 = clock.now();
+    const target = await callTool(app, agentCaller, "portfolio_set_target", {
+      targets: [{ symbol: "BTC", weight: 0.3 }],
+      confidence: 0.9,
+      rationale: "test",
+      model: { name: "t", version: "1" },
+    });
+    expect(target.isError).not.toBe(true);
+    const first = await app.engine.tick(t0 + 60_000);
+    expect(first.approved.weights.BTC).toBeGreaterThan(0);
+    clock.advance(60_000);
+    const halt = await web.post(
+      "/console/control/halt",
+      { csrf: await web.csrf(), reason: "band test" },
+      { accept: "application/json" },
+    );
+    expect(halt.status).toBe(200);
+    const haltedAt = clock.now();
+    await app.engine.tick(t0 + 180_000);
+
+    const chart = await (await web.get("/console/api/chart/BTC?hours=2", { accept: "application/json" }))
+      .text;
+    const data = JSON.parse(chart);
+    const cycleMarkers = data.markers.filter((m: { kind: string }) => m.kind === "cycle");
+    expect(cycleMarkers[0]).toMatchObject({ time: (t0 + 60_000) / 1000, side: "buy" });
+    expect(cycleMarkers[0].text).toMatch(/^w \d+\.\d%/);
+    // Bands are snapped to the open time of the 1m candle they start in.
+    const from = Math.floor(haltedAt / 60_000) * 60;
+    expect(data.bands).toEqual([{ from, to: expect.any(Number), mode: "HALT", reason: "band test" }]);
+    expect(data.bands[0].to).toBeGreaterThan(from);
+    // Cycle fills are on the chart too.
+    expect(data.markers.some((m: { kind: string }) => m.kind === "fill")).toBe(true);
+
+    const page = await web.get("/console/portfolio");
+    expect(page.text).toContain(first.id);
+    expect(page.text).toContain("per_coin_cap");
+    expect(page.text).toContain('data-chart="candles"');
+  });
+});

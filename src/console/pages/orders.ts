@@ -2,7 +2,7 @@ import type { App } from "../../app.js";
 import { ORDER_STATUSES as STATUSES } from "../../exchange/venue.js";
 import { queryFills } from "../../store/fills.js";
 import { listIntents } from "../../store/intents.js";
-import { listOrders } from "../../store/orders.js";
+import { listOrders, recordedCallers, recordedVenues } from "../../store/orders.js";
 import { type Html, html, num, time } from "../html.js";
 import { intentStatus } from "../reads.js";
 
@@ -35,13 +35,8 @@ export function ordersPage(app: App, q: OrdersQuery): Html {
   const caller = clean(q.caller);
   const status = STATUSES.find((s) => s === clean(q.status));
   const limit = Math.min(1000, Math.max(1, Number(q.limit) || 100));
-  const distinct = (sql: string) => (app.db.prepare(sql).all() as Array<{ v: string }>).map((r) => r.v);
-  const venues = distinct(
-    "SELECT DISTINCT venue AS v FROM orders UNION SELECT DISTINCT venue FROM intents ORDER BY 1",
-  );
-  const callers = distinct(
-    "SELECT DISTINCT caller AS v FROM orders UNION SELECT DISTINCT caller FROM intents ORDER BY 1",
-  );
+  const venues = recordedVenues(app.db);
+  const callers = recordedCallers(app.db);
   const tabLink = (t: string, label: string) => {
     const p = new URLSearchParams({
       ...(venue && { venue }),

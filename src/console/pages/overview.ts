@@ -1,7 +1,7 @@
 import type { App } from "../../app.js";
 import { getControl } from "../../store/control.js";
 import { recentEvents } from "../../store/cycles.js";
-import { hasTable } from "../../store/changes.js";
+import { openAlerts } from "../../store/optional.js";
 import { type Html, html, json, num, pct, time } from "../html.js";
 import { accountOf, lastReconcileOf, pendingIntents, shownVenues } from "../reads.js";
 
@@ -25,21 +25,16 @@ function alertsSection(app: App): Html | null {
   const provider = app.statusProviders.get("alerts");
   if (provider)
     return html`<section aria-labelledby="h-alerts"><h2 id="h-alerts">Alerts</h2>${kv(provider())}</section>`;
-  if (!hasTable(app.db, "alerts")) return null;
-  const cols = (app.db.prepare("PRAGMA table_info(alerts)").all() as Array<{ name: string }>).map(
-    (c) => c.name,
-  );
-  const open = cols.includes("resolved_at") ? "WHERE resolved_at IS NULL" : "";
-  const rows = app.db.prepare(`SELECT * FROM alerts ${open} ORDER BY rowid DESC LIMIT 50`).all() as Array<
-    Record<string, unknown>
-  >;
+  const alerts = openAlerts(app.db, 50);
+  if (!alerts) return null;
+  const { columns, rows } = alerts;
   return html`<section aria-labelledby="h-alerts"><h2 id="h-alerts">Open alerts (${rows.length})</h2>
   ${
     rows.length === 0
       ? html`<p class="muted">No open alerts.</p>`
-      : html`<table><thead><tr>${cols.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead><tbody>${rows.map(
+      : html`<table><thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead><tbody>${rows.map(
           (r) =>
-            html`<tr>${cols.map((c) => html`<td>${typeof r[c] === "string" ? r[c] : json(r[c], 120)}</td>`)}</tr>`,
+            html`<tr>${columns.map((c) => html`<td>${typeof r[c] === "string" ? r[c] : json(r[c], 120)}</td>`)}</tr>`,
         )}</tbody></table>`
   }</section>`;
 }
