@@ -67,6 +67,34 @@ export const ConfigSchema = z
         maxBodyBytes: 4 * 1024 * 1024,
       }),
     /**
+     * Operator console (docs/console.md): served at `/console` by `serve --http` and by `tradewarden
+     * console`. `host`/`port` default to `http.host`/`http.port`, so both commands serve one URL;
+     * `publicUrl` overrides the URL given out in approval links (e.g. behind a reverse proxy).
+     */
+    console: z
+      .object({
+        /** Bind address of `tradewarden console`; default: http.host. */
+        host: z.string().min(1).optional(),
+        /** Port of `tradewarden console`; default: http.port. */
+        port: z.number().int().min(1).max(65535).optional(),
+        /** Absolute base URL the console is reached at, e.g. `https://ops.example.com` (no path). */
+        publicUrl: z
+          .string()
+          .url()
+          .regex(/^https?:\/\/[^/?#]+\/?$/, "expected http(s)://host[:port] without a path")
+          .optional(),
+        /** Lifetime of a login session (ms); the cookie expires with it. */
+        sessionTtlMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .default(8 * 3_600_000),
+        /** How often the live-update stream looks for changes in the database (ms). */
+        pollMs: z.number().int().min(100).max(60_000).default(1_000),
+      })
+      .strict()
+      .default({ sessionTtlMs: 8 * 3_600_000, pollMs: 1_000 }),
+    /**
      * Market-data source: `hyperliquid` | `ccxt:<exchangeId>` | `replay:<dir>` | `replay` (the embedded
      * 30 days with funding, data/).
      */
@@ -345,6 +373,10 @@ export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_HTTP_STATELESS", "http.stateless", "bool"],
   ["TW_ALLOWED_ORIGINS", "http.allowedOrigins", "list"],
   ["TW_ALLOWED_HOSTS", "http.allowedHosts", "list"],
+  ["TW_CONSOLE_HOST", "console.host", "string"],
+  ["TW_CONSOLE_PORT", "console.port", "int"],
+  ["TW_CONSOLE_PUBLIC_URL", "console.publicUrl", "string"],
+  ["TW_CONSOLE_SESSION_TTL_MS", "console.sessionTtlMs", "int"],
   ["TW_MARKET_DATA", "marketData", "string"],
   ["TW_UNIVERSE", "universe", "list"],
   ["TW_HL_API_URL", "hyperliquid.apiUrl", "string"],

@@ -1,6 +1,7 @@
 import { alertsCommand } from "./alerts.js";
 import { approveCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
+import { consoleCommand } from "./console.js";
 import { controlCommand } from "./control.js";
 import { backtestCommand } from "./backtest.js";
 import { dataCommand } from "./data.js";
@@ -22,4 +23,5 @@ export const CLI_MODULES: CliModule[] = [
   approveCommand,
   controlCommand,
   alertsCommand,
+  consoleCommand,
 ];

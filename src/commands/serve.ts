@@ -39,7 +39,9 @@ export const serveCommand: CliModule = {
           };
           if (o.http) {
             const h = await startHttp(app, cfg.http);
-            process.stderr.write(`tradewarden: MCP endpoint ${h.url}/mcp (bearer token required)\n`);
+            process.stderr.write(
+              `tradewarden: MCP endpoint ${h.url}/mcp (bearer token required); console ${h.url}/console\n`,
+            );
             const stop = async () => {
               await h.close();
               await shutdown();

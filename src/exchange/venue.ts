@@ -26,15 +26,18 @@ export type Tif = "GTC" | "IOC" | "ALO";
  * not yet triggered · `filled` · `canceled` · `rejected` by the venue · `not_found` the venue never
  * received it (settled after an ambiguous outcome; never re-sent).
  */
-export type OrderStatus =
-  | "pending"
-  | "unknown"
-  | "open"
-  | "waiting_trigger"
-  | "filled"
-  | "canceled"
-  | "rejected"
-  | "not_found";
+export const ORDER_STATUSES = [
+  "pending",
+  "unknown",
+  "open",
+  "waiting_trigger",
+  "filled",
+  "canceled",
+  "rejected",
+  "not_found",
+] as const;
+/** Our status of an order (see ORDER_STATUSES). */
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Statuses after which an order never changes again. */
 export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([

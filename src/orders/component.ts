@@ -1,5 +1,6 @@
 import type { App } from "../app.js";
 import type { Component } from "../components.js";
+import { consoleIntentUrl } from "../console/url.js";
 import { VenueRegistry } from "../exchange/venues.js";
 import type { ApprovalRequestEnv } from "../policy/approval.js";
 import { registerPolicySteps } from "../policy/steps.js";
@@ -16,16 +17,6 @@ declare module "../app.js" {
     /** What approval decisions and requests read (src/policy/approval.ts). */
     approval: ApprovalRequestEnv;
   }
-}
-
-/**
- * The console page of an intent (where URL-mode elicitation sends the human), from the HTTP
- * settings; undefined when the console would not be reachable on a loopback address.
- */
-export function consoleIntentUrl(app: App, intentId: string): string | undefined {
-  const { host, port } = app.config.http;
-  const h = host.includes(":") ? `[${host}]` : host;
-  return `http://${h}:${port}/console/intents/${encodeURIComponent(intentId)}`;
 }
 
 /**
@@ -54,7 +45,7 @@ export const ordersComponent: Component = {
       trustFormElicitation: app.config.approval.trustFormElicitation,
       urlWaitMs: app.config.approval.urlWaitMs,
       urlWatchMs: app.config.approval.urlWatchMs,
-      consoleUrl: (id) => consoleIntentUrl(app, id),
+      consoleUrl: (id) => consoleIntentUrl(app.config, id),
     };
     registerPolicySteps(app, {
       [SUBMIT_SCOPE]: (row) => {

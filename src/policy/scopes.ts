@@ -48,13 +48,13 @@ export const PROFILE_SCOPES: Readonly<Record<Profile, ReadonlySet<Scope>>> = {
 
 /**
  * Who is calling. `id` is what the audit log records: `stdio:<profile>`, `token:<name>`,
- * `cli:<user>`, `system:<job>`, `eval:<scenario>`.
+ * `cli:<user>`, `system:<job>`, `eval:<scenario>`, `console:<token name>` (the operator console).
  */
 export interface Caller {
   id: string;
   profile: Profile;
   scopes: ReadonlySet<Scope>;
-  transport: "stdio" | "http" | "memory" | "cli" | "system";
+  transport: "stdio" | "http" | "memory" | "cli" | "system" | "console";
 }
 
 /** Builds a caller for a profile. */

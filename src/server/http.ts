@@ -7,6 +7,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { App } from "../app.js";
 import { callerFor, type Caller } from "../policy/scopes.js";
+import { consoleRouter } from "../console/index.js";
 import { authenticateToken } from "../store/tokens.js";
 import { createMcpServer } from "./mcp.js";
 import { createMetrics } from "./metrics.js";
@@ -125,6 +126,8 @@ export async function startHttp(app: App, opts: HttpOptions): Promise<HttpHandle
     }
     next();
   });
+
+  web.use("/console", consoleRouter(app, { boundHost: opts.host }));
 
   web.get("/healthz", (_req, res) => {
     res.json({ status: "ok", version: app.version, uptime_ms: app.clock.now() - app.startedAt });

@@ -42,3 +42,15 @@ export function latestDecision(db: Db, intentId: string): ApprovalRow | undefine
     )
     .get(intentId) as ApprovalRow | undefined;
 }
+
+/** Every recorded answer on an intent, oldest first (decisions and dismissals). */
+export function approvalsOf(db: Db, intentId: string): ApprovalRow[] {
+  return db.prepare("SELECT * FROM approvals WHERE intent_id = ? ORDER BY id").all(intentId) as ApprovalRow[];
+}
+
+/** The newest decisions on any intent (dismissals excluded), newest first. */
+export function recentDecisions(db: Db, limit: number): ApprovalRow[] {
+  return db
+    .prepare("SELECT * FROM approvals WHERE decision != 'dismissed' ORDER BY id DESC LIMIT ?")
+    .all(limit) as ApprovalRow[];
+}

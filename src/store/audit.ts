@@ -388,11 +388,10 @@ function parseRow(r: RawRow): AuditRow {
   };
 }
 
-/**
- * Reads audit rows newest first with filters and cursor paging.
- * @throws RangeError when the cursor is malformed (the caller maps it to INVALID_INPUT).
- */
-export function queryAudit(db: Db, q: AuditQuery): AuditPage {
+/** Filters of an audit read (times ms UTC, inclusive). */
+export type AuditFilter = Omit<AuditQuery, "limit" | "cursor">;
+
+function auditFilters(q: AuditFilter): { where: string[]; params: Record<string, unknown> } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   const filters: Array<[string, string, unknown]> = [
@@ -407,6 +406,22 @@ export function queryAudit(db: Db, q: AuditQuery): AuditPage {
     where.push(clause);
     params[name] = value;
   }
+  return { where, params };
+}
+
+/** Every audit row matching the filters, oldest first, streamed (exports). */
+export function* iterateAudit(db: Db, q: AuditFilter): Generator<AuditRow> {
+  const { where, params } = auditFilters(q);
+  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`;
+  for (const r of db.prepare(sql).iterate(params) as IterableIterator<RawRow>) yield parseRow(r);
+}
+
+/**
+ * Reads audit rows newest first with filters and cursor paging.
+ * @throws RangeError when the cursor is malformed (the caller maps it to INVALID_INPUT).
+ */
+export function queryAudit(db: Db, q: AuditQuery): AuditPage {
+  const { where, params } = auditFilters(q);
   if (q.cursor !== undefined) {
     const c = decodeCursor(q.cursor);
     if (!c || typeof c.before_id !== "number") throw new RangeError("cursor is not valid");

@@ -223,4 +223,12 @@ export class ResearchStore {
       decision: r.decision as string,
     };
   }
+
+  /** Experiments newest first (console lists). */
+  listExperiments(limit: number): ExperimentRecord[] {
+    const ids = this.db
+      .prepare("SELECT id FROM experiments ORDER BY created_at DESC, id DESC LIMIT ?")
+      .all(limit) as Array<{ id: string }>;
+    return ids.map((r) => this.getExperiment(r.id)).filter((e): e is ExperimentRecord => e !== null);
+  }
 }

@@ -45,3 +45,11 @@ export function setControl(
 
 /** Severity order used to decide whether a change tightens or loosens. */
 export const MODE_RANK: Readonly<Record<ControlMode, number>> = { NORMAL: 0, REDUCE_ONLY: 1, HALT: 2 };
+
+/** Control changes newest first, optionally only those at or after `since` (ms UTC). */
+export function controlHistory(db: Db, limit: number, since?: number): ControlState[] {
+  const rows = db
+    .prepare("SELECT mode, reason, actor, ts FROM control_state WHERE ts >= ? ORDER BY id DESC LIMIT ?")
+    .all(since ?? 0, limit) as Array<{ mode: ControlMode; reason: string; actor: string; ts: number }>;
+  return rows.map((r) => ({ mode: r.mode, reason: r.reason, actor: r.actor, since: r.ts }));
+}

@@ -171,6 +171,13 @@ export function lastCycle(db: Db): CycleRecord | undefined {
   return r ? parse(r) : undefined;
 }
 
+/** The newest cycles first, optionally only those at or after `since` (ms UTC). */
+export function recentCycles(db: Db, limit: number, since = 0): CycleRecord[] {
+  return (
+    db.prepare("SELECT * FROM cycles WHERE ts >= ? ORDER BY ts DESC LIMIT ?").all(since, limit) as RawCycle[]
+  ).map(parse);
+}
+
 /** Every cycle in time order (tests, replay summary). */
 export function* iterateCycles(db: Db): Generator<CycleRecord> {
   for (const r of db.prepare("SELECT * FROM cycles ORDER BY ts").iterate() as IterableIterator<RawCycle>)

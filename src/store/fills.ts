@@ -33,12 +33,8 @@ interface Raw {
   ts: number;
 }
 
-/** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
-export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
-  const rows = db
-    .prepare("SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ?")
-    .all(venue, since, afterId, limit + 1) as Raw[];
-  return rows.map((r) => ({
+function toFill(r: Raw): VenueFill {
+  return {
     id: String(r.id),
     venue_order_id: r.venue_order_id,
     client_order_id: r.client_order_id,
@@ -50,5 +46,60 @@ export function listFills(db: Db, venue: string, since: number, afterId: number,
     liquidity: r.liquidity,
     realized_pnl: r.realized_pnl,
     time: r.ts,
-  }));
+  };
+}
+
+/** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
+export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
+  const rows = db
+    .prepare("SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ?")
+    .all(venue, since, afterId, limit + 1) as Raw[];
+  return rows.map(toFill);
+}
+
+/** A fill with the venue it happened on and the caller of its order (when the order is ours). */
+export interface FillRecord extends VenueFill {
+  venue: string;
+  caller: string | null;
+}
+
+/** Filters of {@link queryFills}; times ms UTC, inclusive. */
+export interface FillQuery {
+  venue?: string;
+  symbol?: string;
+  /** Caller id of the order the fill belongs to. */
+  caller?: string;
+  since?: number;
+  until?: number;
+  /** 1..5000. */
+  limit: number;
+}
+
+/**
+ * Fills across venues, newest first, joined to our order (by venue and client order id) for the
+ * caller. Read-only (console).
+ */
+export function queryFills(db: Db, q: FillQuery): FillRecord[] {
+  const where: string[] = [];
+  const p: Record<string, unknown> = { limit: q.limit };
+  const filters: Array<[keyof FillQuery, string]> = [
+    ["venue", "f.venue = @venue"],
+    ["symbol", "f.symbol = @symbol"],
+    ["caller", "o.caller = @caller"],
+    ["since", "f.ts >= @since"],
+    ["until", "f.ts <= @until"],
+  ];
+  for (const [k, clause] of filters) {
+    if (q[k] === undefined) continue;
+    where.push(clause);
+    p[k] = q[k];
+  }
+  const rows = db
+    .prepare(
+      `SELECT f.*, o.caller AS caller FROM fills f
+       LEFT JOIN orders o ON o.venue = f.venue AND o.client_order_id = f.client_order_id
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY f.ts DESC, f.id DESC LIMIT @limit`,
+    )
+    .all(p) as Array<Raw & { venue: string; caller: string | null }>;
+  return rows.map((r) => ({ ...toFill(r), venue: r.venue, caller: r.caller }));
 }

@@ -91,3 +91,32 @@ export function intentByClientId(db: Db, venue: string, clientOrderId: string): 
     .get(venue, clientOrderId) as Raw | undefined;
   return r ? parse(r) : undefined;
 }
+
+/** Filters of {@link listIntents}. */
+export interface IntentQuery {
+  venue?: string;
+  symbol?: string;
+  /** Exact caller id (`token:bot`, `stdio:agent`...). */
+  caller?: string;
+  /** Only intents that need approval and have no order yet (candidates for a decision). */
+  awaitingDecision?: boolean;
+  /** 1..1000. */
+  limit: number;
+}
+
+/** Intents newest first (console lists; read-only). */
+export function listIntents(db: Db, q: IntentQuery): IntentRow[] {
+  const where: string[] = [];
+  const p: Record<string, unknown> = { limit: q.limit };
+  for (const k of ["venue", "symbol", "caller"] as const) {
+    if (q[k] === undefined) continue;
+    where.push(`i.${k} = @${k}`);
+    p[k] = q[k];
+  }
+  if (q.awaitingDecision) {
+    where.push("i.approval_needed = 1 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.intent_id = i.id)");
+  }
+  const sql = `SELECT i.* FROM intents i ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    ORDER BY i.created_at DESC, i.id DESC LIMIT @limit`;
+  return (db.prepare(sql).all(p) as Raw[]).map(parse);
+}

@@ -247,3 +247,23 @@ export function orderEvents(db: Db, id: string): Array<{ ts: number; status: str
     }>
   ).map((r) => ({ ts: r.ts, status: r.status, detail: r.detail === null ? null : JSON.parse(r.detail) }));
 }
+
+/** Venues we hold records for (orders, intents, positions), sorted. */
+export function recordedVenues(db: Db): string[] {
+  return (
+    db
+      .prepare(
+        "SELECT venue AS v FROM orders UNION SELECT venue FROM intents UNION SELECT venue FROM positions ORDER BY 1",
+      )
+      .all() as Array<{ v: string }>
+  ).map((r) => r.v);
+}
+
+/** Callers that proposed intents or placed orders, sorted. */
+export function recordedCallers(db: Db): string[] {
+  return (
+    db.prepare("SELECT caller AS v FROM orders UNION SELECT caller FROM intents ORDER BY 1").all() as Array<{
+      v: string;
+    }>
+  ).map((r) => r.v);
+}

@@ -65,18 +65,18 @@ export function revokeToken(db: Db, name: string, now: number): boolean {
 }
 
 /**
- * Resolves a presented bearer token to its name and profile; revoked or unknown tokens resolve to
- * undefined. Records `last_used_at`.
+ * Resolves a presented bearer token to its row id, name and profile; revoked or unknown tokens
+ * resolve to undefined. Records `last_used_at`.
  */
 export function authenticateToken(
   db: Db,
   token: string,
   now: number,
-): { name: string; profile: Profile } | undefined {
+): { id: number; name: string; profile: Profile } | undefined {
   const row = db
     .prepare("SELECT id, name, profile FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
     .get(hashToken(token)) as { id: number; name: string; profile: Profile } | undefined;
   if (!row) return undefined;
   db.prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").run(now, row.id);
-  return { name: row.name, profile: row.profile };
+  return { id: row.id, name: row.name, profile: row.profile };
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TwError } from "../errors.js";
+import { ORDER_STATUSES } from "../exchange/venue.js";
 import { VENUE_ARG } from "../orders/ops.js";
 import { orderView } from "../orders/views.js";
 import { decodeCursor, encodeCursor } from "../store/audit.js";
@@ -17,16 +18,6 @@ import { defineTool } from "./registry.js";
  */
 
 const dec = z.string().describe("decimal string");
-const STATUSES = [
-  "pending",
-  "unknown",
-  "open",
-  "waiting_trigger",
-  "filled",
-  "canceled",
-  "rejected",
-  "not_found",
-] as const;
 const orderHint = "Use an order_id from order_submit or order_list.";
 const badCursor = () =>
   new TwError("INVALID_INPUT", "cursor is not valid.", { hint: "Pass next_cursor exactly as returned." });
@@ -115,7 +106,7 @@ export const accountTools = [
           .string()
           .regex(/^[A-Z0-9]{1,20}$/)
           .optional(),
-        status: z.array(z.enum(STATUSES)).max(8).optional(),
+        status: z.array(z.enum(ORDER_STATUSES)).max(8).optional(),
         limit: z.number().int().min(1).max(200).default(50),
         cursor: z.string().max(200).optional(),
       })
