@@ -38,6 +38,8 @@ export interface SessionMessage {
 /** A connected client session as the registry sees it. `notify` must not throw for a closed session. */
 export interface AlertSession {
   notify(m: SessionMessage): Promise<void>;
+  /** Whether this session's caller may see the alert (src/alerts/visibility.ts); default all. */
+  sees?(m: SessionMessage): boolean;
 }
 
 /** Maps an event to its session message. */
@@ -113,6 +115,7 @@ export class SessionNotifiers {
       this.cursor = ev.event_id;
       const m = sessionMessage(ev);
       for (const s of this.sessions) {
+        if (s.sees && !s.sees(m)) continue;
         s.notify(m).catch((err) => this.deps.log.debug({ err }, "alert notification to a session failed"));
       }
     }

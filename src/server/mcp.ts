@@ -1,5 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { alertVisibleTo } from "../alerts/visibility.js";
 import type { App } from "../app.js";
+import { seesAll } from "../policy/ownership.js";
 import type { Caller } from "../policy/scopes.js";
 import { attachTools } from "../tools/registry.js";
 
@@ -29,7 +31,9 @@ export function createMcpServer(app: App, caller: Caller, opts: { alerts?: boole
   );
   attachTools(mcp, app, caller);
   if (opts.alerts !== false) {
+    const viewer = { id: caller.id, seesAll: seesAll(caller) };
     const leave = app.alertSessions.register({
+      sees: (m) => alertVisibleTo(m.data, viewer),
       notify: async (m) => {
         // Before initialization the client cannot take notifications; after close there is no one.
         if (!mcp.isConnected() || mcp.server.getClientCapabilities() === undefined) return;

@@ -129,12 +129,13 @@ export function unknownOrders(
   side: string;
   size: string;
   client_order_id: string;
+  caller: string;
   updated_at: number;
   reason: string | null;
 }> {
   return db
     .prepare(
-      `SELECT id, venue, symbol, side, size, client_order_id, updated_at, reason FROM orders
+      `SELECT id, venue, symbol, side, size, client_order_id, caller, updated_at, reason FROM orders
        WHERE status = 'unknown' ORDER BY updated_at LIMIT ?`,
     )
     .all(limit) as ReturnType<typeof unknownOrders>;
@@ -230,10 +231,12 @@ export function decisionsAfter(
   side: string;
   size: string;
   venue: string;
+  caller: string;
 }> {
   return db
     .prepare(
-      `SELECT a.id, a.ts, a.intent_id, a.decision, a.actor, a.via, a.reason, i.symbol, i.side, i.size, i.venue
+      `SELECT a.id, a.ts, a.intent_id, a.decision, a.actor, a.via, a.reason, i.symbol, i.side, i.size, i.venue,
+         i.caller
        FROM approvals a JOIN intents i ON i.id = a.intent_id
        WHERE a.id > ? AND a.decision != 'dismissed' ORDER BY a.id LIMIT ?`,
     )

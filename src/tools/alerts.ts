@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { alertVisibleTo } from "../alerts/visibility.js";
+import { seesAll } from "../policy/ownership.js";
 import { ALERT_KINDS, SEVERITIES } from "../alerts/types.js";
 import { TwError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../store/audit.js";
@@ -52,7 +54,8 @@ export const alertTools = [
       "Alerts raised by the monitors, newest first: kind, severity (info | warning | critical), message, details, " +
       "raised/last-seen/resolved/acknowledged times (ms UTC), occurrences, and each channel's delivery (status, " +
       "attempts). status: open (default) | resolved | all. Filters: kind, min_severity, since (ms UTC or ISO-8601), " +
-      "unacknowledged. limit 1..200 (default 50); pass next_cursor back as cursor; truncated says more exist.",
+      "unacknowledged. limit 1..200 (default 50); pass next_cursor back as cursor; truncated says more exist. " +
+      "Agents and readonly callers see account-wide alerts and those about their own records only.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -72,7 +75,7 @@ export const alertTools = [
       next_cursor: z.string().nullable(),
     }),
     summarize: (r) => ({ alerts: r.alerts.length, truncated: r.truncated }),
-    handler: async (args, { app }) => {
+    handler: async (args, { app, caller }) => {
       let beforeId: number | undefined;
       if (args.cursor !== undefined) {
         const c = decodeCursor(args.cursor);
@@ -83,7 +86,8 @@ export const alertTools = [
         }
         beforeId = c.before_alert;
       }
-      const { alerts, truncated } = app.alerts.list({
+      const viewer = { id: caller.id, seesAll: seesAll(caller) };
+      const { alerts: all, truncated } = app.alerts.list({
         status: args.status,
         kind: args.kind,
         minSeverity: args.min_severity,
@@ -92,7 +96,8 @@ export const alertTools = [
         beforeId,
         limit: args.limit,
       });
-      const last = alerts.at(-1);
+      const alerts = all.filter((a) => alertVisibleTo(a, viewer));
+      const last = all.at(-1);
       return {
         alerts,
         truncated,

@@ -158,3 +158,28 @@ describe("idempotency keys are scoped by caller and control replays tell the tru
     expect(JSON.stringify(b.sc)).not.toContain(a.sc.intent_id);
   });
 });
+
+describe("alerts are isolated too", () => {
+  it("an approval_pending alert about Alice's intent is listed for her and the operator, not for Bob; account-wide alerts for all", async () => {
+    const { app, alice, bob, operator } = await setup();
+    app.alerts.raise({
+      kind: "approval_pending",
+      severity: "warning",
+      key: "approval_pending:int_x",
+      message: "Intent int_x from token:alice waits",
+      details: { intent_id: "int_x", caller: "token:alice" },
+    });
+    app.alerts.raise({
+      kind: "stale_data",
+      severity: "warning",
+      key: "stale_data:BTC",
+      message: "BTC stale",
+      details: { symbol: "BTC" },
+    });
+    const kinds = async (c: Client) =>
+      ((await call(c, "alert_list", {})).sc.alerts as Array<{ kind: string }>).map((a) => a.kind).sort();
+    expect(await kinds(alice)).toEqual(["approval_pending", "stale_data"]);
+    expect(await kinds(bob)).toEqual(["stale_data"]);
+    expect(await kinds(operator)).toEqual(["approval_pending", "stale_data"]);
+  });
+});

@@ -163,6 +163,7 @@ export function lifecycleMonitors(db: Db, alerts: AlertService, on: LifecycleOpt
               actor: d.actor,
               via: d.via,
               reason: d.reason,
+              caller: d.caller,
               at: d.ts,
             },
           });

@@ -104,6 +104,7 @@ export function unknownOrderMonitor(deps: { db: Db; clock: Clock }): ConditionMo
           side: o.side,
           size: o.size,
           client_order_id: o.client_order_id,
+          caller: o.caller,
           since: o.updated_at,
           reason: o.reason,
         },
