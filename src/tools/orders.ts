@@ -53,29 +53,32 @@ export const intentSchema = z.object({
 });
 
 /** An order record. */
-export const orderSchema = z.object({
-  order_id: z.string(),
-  intent_id: z.string().nullable(),
-  parent_id: z.string().nullable(),
-  venue: z.string(),
-  symbol: z.string(),
-  side: z.string(),
-  type: z.string(),
-  tif: z.string(),
-  size: dec,
-  price: dec.nullable(),
-  trigger_px: dec.nullable(),
-  tpsl: z.string().nullable(),
-  reduce_only: z.boolean(),
-  client_order_id: z.string(),
-  venue_order_id: z.string().nullable(),
-  status: z.string(),
-  filled_size: dec,
-  avg_px: dec.nullable(),
-  reason: z.string().nullable(),
-  created_at: z.number(),
-  updated_at: z.number(),
-});
+export const orderSchema = z
+  .object({
+    order_id: z.string(),
+    intent_id: z.string().nullable(),
+    parent_id: z.string().nullable(),
+    venue: z.string(),
+    symbol: z.string(),
+    side: z.string(),
+    type: z.string(),
+    tif: z.string(),
+    size: dec,
+    price: dec.nullable(),
+    trigger_px: dec.nullable(),
+    tpsl: z.string().nullable(),
+    reduce_only: z.boolean(),
+    client_order_id: z.string(),
+    venue_order_id: z.string().nullable(),
+    status: z.string(),
+    filled_size: dec,
+    avg_px: dec.nullable(),
+    reason: z.string().nullable(),
+    created_at: z.number(),
+    updated_at: z.number(),
+  })
+  // One definition in tools/list ($defs) wherever orders repeat (order_submit's children, order_list).
+  .meta({ id: "order" });
 
 /** order_submit / order_get result: the parent and its TP/SL children. */
 export const submitSchema = orderSchema.extend({

@@ -8,11 +8,13 @@ import {
   type Tool,
   type ToolAnnotations,
 } from "@modelcontextprotocol/sdk/types.js";
-import { z } from "zod";
+import type { z } from "zod";
 import type { App } from "../app.js";
+import { TOOLSETS } from "../config.js";
 import { TwError } from "../errors.js";
 import type { GateCall, GatedOperation, PolicyFacts } from "../policy/gate.js";
 import type { Caller, Scope } from "../policy/scopes.js";
+import { ERROR_BRANCH, toolJsonSchema } from "./jsonSchema.js";
 
 /**
  * Tool definitions and the one registry that decides what a caller sees (DESIGN.md §2). A tool is
@@ -82,6 +84,9 @@ export function checkCatalog(tools: readonly AnyToolDef[]): void {
   for (const t of tools) {
     if (!NAME_RE.test(t.name)) throw new Error(`tool name ${t.name} is not snake_case ≤ 64 chars`);
     if (seen.has(t.name)) throw new Error(`tool ${t.name} is defined twice`);
+    if (!(TOOLSETS as readonly string[]).includes(t.toolset)) {
+      throw new Error(`tool ${t.name}: toolset ${t.toolset} is not listed in TOOLSETS (src/config.ts)`);
+    }
     seen.add(t.name);
     if (t.input.def.catchall === undefined || t.input.def.catchall._zod.def.type !== "never") {
       throw new Error(`tool ${t.name}: input schema must be z.object({...}).strict()`);
@@ -102,41 +107,26 @@ export function visibleTools(
   );
 }
 
-function jsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
-  const js = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
-  delete js.$schema;
-  return js as Tool["inputSchema"];
-}
-
-/** JSON Schema of the error payload every tool may return with `isError: true`. */
-const ERROR_SCHEMA = {
-  type: "object",
-  properties: {
-    code: { type: "string" },
-    message: { type: "string" },
-    retryable: { type: "boolean" },
-    hint: { type: "string" },
-    details: { type: "object" },
-  },
-  required: ["code", "message", "retryable"],
-};
-
 /**
- * The MCP `Tool` descriptor of a ToolDef. The output schema is `anyOf [result, error payload]`: MCP
- * clients validate structuredContent even on `isError` results, and our errors carry structured
- * content too.
+ * The MCP `Tool` descriptor of a ToolDef. The output schema is `anyOf [result, error branch]` (see
+ * {@link ERROR_BRANCH}: clients validate structuredContent on `isError` results too); schemas are
+ * portable (no `type` arrays) and outputs are open objects (src/tools/jsonSchema.ts).
  */
 export function describeTool(t: AnyToolDef): Tool {
+  // Shared object definitions (zod `.meta({ id })`) go to the root, where `#/$defs/...` resolves.
+  // The root says `type: "object"` once for both branches.
+  const { $defs, type: _object, ...result } = toolJsonSchema(t.output, "output") as Record<string, unknown>;
   return {
     name: t.name,
     title: t.title,
     description: t.description,
-    inputSchema: jsonSchema(t.input, "input"),
+    inputSchema: toolJsonSchema(t.input, "input"),
     outputSchema: {
       type: "object",
-      anyOf: [jsonSchema(t.output, "output"), ERROR_SCHEMA],
+      anyOf: [result, ERROR_BRANCH],
+      ...($defs ? { $defs } : {}),
     } as Tool["outputSchema"],
-    annotations: { title: t.title, ...t.annotations },
+    annotations: t.annotations,
   };
 }
 
@@ -165,7 +155,10 @@ export async function callTool(
   } = {},
 ): Promise<CallToolResult> {
   const tool = app.tools.find((t) => t.name === name);
-  if (!tool || (app.config.toolsets.length > 0 && !app.config.toolsets.includes(tool.toolset))) {
+  if (
+    !tool ||
+    (app.config.toolsets.length > 0 && !(app.config.toolsets as readonly string[]).includes(tool.toolset))
+  ) {
     return errorResult(
       new TwError("NOT_FOUND", `No tool named ${name}.`, {
         hint: "Call tools/list to see the tools you can use.",
