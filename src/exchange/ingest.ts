@@ -1,7 +1,7 @@
 import type { CandleStore } from "../store/candles.js";
-import { loadCandleColumns, loadFundingFile } from "./replay/csv.js";
-import { candleAt } from "./replay/csv.js";
+import { candleAt, loadCandleColumns } from "./replay/csv.js";
 import { openReplayDir } from "./replay/dir.js";
+import { mergeFundingFiles } from "./replay/funding.js";
 import type { Candle, Interval, MarketData } from "./types.js";
 
 /**
@@ -49,7 +49,7 @@ export function importReplayDir(
     }
     const f = d.funding.get(symbol);
     if (f) {
-      const pts = loadFundingFile(f);
+      const pts = mergeFundingFiles(f).points;
       const inserted = store.putFunding(label, symbol, pts);
       series.push({
         symbol,
