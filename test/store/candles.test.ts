@@ -70,7 +70,12 @@ describe("candle store", () => {
     });
     const store = new CandleStore(openDb(":memory:"));
     await expect(
-      fetchToStore(hl, store, { symbols: ["BTC"], interval: "1m", days: 1, now: clock.now() }),
+      fetchToStore(hl, store, {
+        symbols: ["BTC"],
+        interval: "1m",
+        from: clock.now() - 86_400_000,
+        to: clock.now(),
+      }),
     ).rejects.toMatchObject({ code: "EXCHANGE_UNAVAILABLE", retryable: true });
     expect(store.series()).toEqual([]);
   });
