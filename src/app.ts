@@ -1,17 +1,15 @@
-import { readFileSync } from "node:fs";
-import { SimClock, wallClock, type Clock } from "./clock.js";
+import { ReplayClock, SimClock, wallClock, type Clock } from "./clock.js";
 import { dbPath, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Gate } from "./policy/gate.js";
 import { openDb, type Db } from "./store/db.js";
 import { COMPONENTS } from "./components.js";
+import { isReplaySpec } from "./exchange/factory.js";
 import { allTools } from "./tools/index.js";
 import type { AnyToolDef } from "./tools/registry.js";
+import { VERSION } from "./version.js";
 
-/** Version of the running package (from package.json). */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+export { VERSION };
 
 /**
  * The application context: one per process, shared by every transport, session and background job.
@@ -31,6 +29,11 @@ export interface App {
   /** ms UTC at start. */
   startedAt: number;
   /**
+   * `server` (serve, evals, tests): start-up work such as the knowledge reindex runs. `command`
+   * (one-shot CLI commands such as `token list`): it is skipped, so they answer at once.
+   */
+  role: "server" | "command";
+  /**
    * Status sections contributed by components (market data freshness, venues, cycle...), shown by
    * system_get_status under `components`.
    */
@@ -48,12 +51,18 @@ export interface App {
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions {
-  /** Clock override (replay, evals, tests). Default: the wall clock. */
+  /**
+   * Clock override (replay, evals, tests). Default: the wall clock; for a server over replay data,
+   * a {@link ReplayClock} — the whole server then lives in replay time (orders, fills, audit,
+   * control changes and market data share one clock), see docs/market-data.md.
+   */
   clock?: Clock;
   /** Logger override (tests pass a silent one). */
   log?: Logger;
   /** Database path override (`:memory:` in tests). Default `$TW_HOME/tradewarden.db`. */
   dbFile?: string;
+  /** See {@link App.role}. Default `server`. */
+  role?: App["role"];
 }
 
 /**
@@ -63,7 +72,10 @@ export interface CreateAppOptions {
 export async function createApp(config: Config, opts: CreateAppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config.logLevel);
   const db = openDb(opts.dbFile ?? dbPath(config));
-  const clock = opts.clock ?? wallClock;
+  const role = opts.role ?? "server";
+  const clock =
+    opts.clock ??
+    (role === "server" && isReplaySpec(config.marketData) ? new ReplayClock(config.replaySpeed) : wallClock);
   const gate = new Gate({ db, clock, log });
   const closers: Array<() => void | Promise<void>> = [];
   const app = {
@@ -74,7 +86,8 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     clock,
     gate,
     tools: allTools(),
-    startedAt: clock.now(),
+    startedAt: 0,
+    role,
     statusProviders: new Map(),
     background: [],
     onClose: (fn: () => void | Promise<void>) => {
@@ -88,6 +101,8 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   } as unknown as App; // components add their fields (module augmentation) during install below
   try {
     for (const c of COMPONENTS) await c.install(app);
+    // After the market component: a replay clock starts once its data source is known.
+    app.startedAt = clock.now();
   } catch (e) {
     await app.close();
     throw e;

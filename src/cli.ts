@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { Command } from "commander";
-import { VERSION } from "./app.js";
-import { CLI_MODULES } from "./commands/index.js";
+import { registerCommands } from "./commands/index.js";
+import { VERSION } from "./version.js";
 
 /**
  * Entry point: `tradewarden serve | replay | data | token | approve | reject | control | audit |
- * backtest | eval`. Every subcommand lives in src/commands/. Logs go to stderr; stdout carries MCP
- * messages (serve over stdio) or the command's result (`--json`: one JSON document, snake_case).
+ * backtest | eval`. Every subcommand lives in src/commands/ and is imported only when it runs
+ * (src/commands/index.ts), so `--help` and `--version` answer without loading the database,
+ * exchange or MCP code. Logs go to stderr; stdout carries MCP messages (serve over stdio) or the
+ * command's result (`--json`: one JSON document, snake_case).
  */
 const program = new Command();
 program
@@ -16,9 +18,9 @@ program
   .option("-c, --config <path>", "config file (default ./tradewarden.config.json)")
   .showHelpAfterError();
 
-for (const m of CLI_MODULES) m.register(program);
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`tradewarden: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+registerCommands(program, process.argv.slice(2))
+  .then(() => program.parseAsync(process.argv))
+  .catch((err: unknown) => {
+    process.stderr.write(`tradewarden: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });

@@ -1,11 +1,22 @@
 import type { Command } from "commander";
-import { createApp } from "../app.js";
-import { startHttp } from "../server/http.js";
-import { serveStdio } from "../server/stdio.js";
-import { configFrom } from "./context.js";
+import { configFrom, EXIT } from "./context.js";
 import type { CliModule } from "./types.js";
 
-/** `tradewarden serve [--http] [--host H] [--port N] [--stateless]`. */
+/** Why a port could not be bound, in words an operator can act on; null for other errors. */
+function bindProblem(err: unknown, host: string, port: number): string | null {
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE")
+    return `port ${port} is in use on ${host}; stop the other server or pick another with --port N (TW_HTTP_PORT)`;
+  if (code === "EACCES") return `no permission to bind port ${port} on ${host}; use a port above 1023`;
+  if (code === "EADDRNOTAVAIL") return `${host} is not an address of this machine (--host / TW_HTTP_HOST)`;
+  return null;
+}
+
+/**
+ * `tradewarden serve [--http] [--host H] [--port N] [--stateless]`. The HTTP port is bound before
+ * any background job starts, so a port in use stops start-up (exit 2, "port N is in use") with
+ * nothing running. Server modules are imported when the command runs, not for `--help`.
+ */
 export const serveCommand: CliModule = {
   register(program: Command) {
     program
@@ -22,18 +33,32 @@ export const serveCommand: CliModule = {
             "http.port": o.port,
             "http.stateless": o.stateless ? true : undefined,
           });
+          const { createApp } = await import("../app.js");
           const app = await createApp(cfg);
           const stops: Array<() => void | Promise<void>> = [];
-          for (const job of app.background) {
-            stops.push(job.start());
-            app.log.info({ job: job.name }, "background job started");
-          }
           const shutdown = async () => {
             for (const stop of stops.reverse()) await stop();
             await app.close();
           };
+          const startJobs = () => {
+            for (const job of app.background) {
+              stops.push(job.start());
+              app.log.info({ job: job.name }, "background job started");
+            }
+          };
           if (o.http) {
-            const h = await startHttp(app, cfg.http);
+            const { startHttp } = await import("../server/http.js");
+            let h: Awaited<ReturnType<typeof startHttp>>;
+            try {
+              h = await startHttp(app, cfg.http);
+            } catch (err) {
+              const why = bindProblem(err, cfg.http.host, cfg.http.port);
+              if (!why) throw err;
+              await app.close();
+              process.stderr.write(`tradewarden: ${why}\n`);
+              process.exit(EXIT.CONFIG);
+            }
+            startJobs();
             process.stderr.write(`tradewarden: MCP endpoint ${h.url}/mcp (bearer token required)\n`);
             const stop = async () => {
               await h.close();
@@ -44,6 +69,8 @@ export const serveCommand: CliModule = {
             process.once("SIGTERM", stop);
             return;
           }
+          const { serveStdio } = await import("../server/stdio.js");
+          startJobs();
           await serveStdio(app);
           await shutdown();
         },

@@ -1,5 +1,5 @@
 import type { App } from "../app.js";
-import type { Clock, SimClock } from "../clock.js";
+import type { Clock, ReplayClock } from "../clock.js";
 import type { Component } from "../components.js";
 import type { LimiterRegistry } from "../policy/ratelimit.js";
 import { CandleStore } from "../store/candles.js";
@@ -14,8 +14,11 @@ declare module "../app.js" {
     marketLimiter: LimiterRegistry;
     /** The clock market data is read on: app.clock, or the replay SimClock in serve + replay. */
     marketClock: Clock;
-    /** The replay SimClock when the source runs on its own simulated clock (advance it to replay); else null. */
-    replayClock: SimClock | null;
+    /**
+     * The moving replay clock (wall time × TW_REPLAY_SPEED) of a replay source outside a driven
+     * SimClock: the app clock itself in `serve`, the market's own clock in one-shot commands; else null.
+     */
+    replayClock: ReplayClock | null;
     /** The candle/funding cache. */
     candleStore: CandleStore;
   }

@@ -23,7 +23,12 @@ export const systemTools = [
       venues: z.array(z.object({ id: z.string(), network: z.string(), allowed: z.boolean() })),
       default_venue: z.string(),
       market_data: z.string(),
-      control: z.object({ mode: z.string(), reason: z.string(), actor: z.string(), since: z.number() }),
+      control: z.object({
+        mode: z.string(),
+        reason: z.string(),
+        actor: z.string(),
+        since: z.number().nullable(),
+      }),
       gate_steps: z.array(z.string()),
       db_path: z.string(),
       now: z.number(),
@@ -41,6 +46,7 @@ export const systemTools = [
       const components: Record<string, unknown> = {};
       for (const [name, fn] of app.statusProviders) components[name] = fn();
       const now = app.clock.now();
+      const control = getControl(app.db);
       return {
         version: app.version,
         profile: caller.profile,
@@ -48,7 +54,8 @@ export const systemTools = [
         venues,
         default_venue: cfg.venues.default,
         market_data: cfg.marketData,
-        control: getControl(app.db),
+        // A mode never changed has no time (not 1970).
+        control: { ...control, since: control.since > 0 ? control.since : null },
         gate_steps: app.gate.stepNames(),
         db_path: dbPath(cfg),
         now,
