@@ -60,14 +60,24 @@ export class EngineService {
 
   /**
    * Stores an agent target valid for `targetTtlCycles` cycles and returns what the risk layer would
-   * approve for it now (weights and every rejection), so the agent sees the clip immediately.
+   * approve for it now (weights and every rejection), so the agent sees the clip immediately, plus
+   * whether anything will trade on it: `cycle_enabled` (the operator's `cycle.enabled`) and a
+   * warning when the cycle is off or the control mode blocks new exposure. The target is stored
+   * either way (it applies once the cycle runs within its TTL).
    * @throws TwError INVALID_INPUT for unknown symbols or duplicates.
    */
   async setTarget(
     caller: string,
     target: TargetPortfolio,
     key?: string,
-  ): Promise<{ target_id: number; expires_at: number; approved: ApprovedTarget; next_cycle_at: number }> {
+  ): Promise<{
+    target_id: number;
+    expires_at: number;
+    approved: Omit<ApprovedTarget, "smoothed">;
+    next_cycle_at: number;
+    cycle_enabled: boolean;
+    warnings: string[];
+  }> {
     const seen = new Set<string>();
     for (const t of target.targets) {
       if (seen.has(t.symbol)) throw new TwError("INVALID_INPUT", `${t.symbol} appears twice in targets.`);
@@ -87,7 +97,26 @@ export class EngineService {
     const expiresAt = now + this.settings.targetTtlCycles * this.tickMs;
     const id = insertTarget(this.app.db, { ts: now, caller, target, expiresAt, key });
     const { smoothed: _s, ...rest } = approved;
-    return { target_id: id, expires_at: expiresAt, approved: rest, next_cycle_at: this.nextTick(now) };
+    const enabled = this.app.config.cycle.enabled;
+    const warnings: string[] = [];
+    if (!enabled) {
+      warnings.push(
+        "The minute cycle is disabled on this server: the target is stored, but nothing will trade until the operator enables the cycle (cycle.enabled / TW_CYCLE_ENABLED=true) while it is still valid.",
+      );
+    }
+    if (approved.mode !== "NORMAL") {
+      warnings.push(
+        `The control mode is ${approved.mode}: the cycle only reduces exposure until an operator resumes trading.`,
+      );
+    }
+    return {
+      target_id: id,
+      expires_at: expiresAt,
+      approved: rest,
+      next_cycle_at: this.nextTick(now),
+      cycle_enabled: enabled,
+      warnings,
+    };
   }
 
   /** portfolio_get_status: mode, last cycle and stages, next tick, current vs target, drawdown, reconcile, events. */

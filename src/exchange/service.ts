@@ -199,6 +199,15 @@ export class MarketService implements MarketData {
   }
 
   /**
+   * Whether the source has funding data for a (canonical) symbol at all: live venues always do; a
+   * replay only when its folders hold a funding file of the symbol. Without it, funding is silently
+   * zero in paper PnL, so callers say so.
+   */
+  hasFunding(symbol: string): boolean {
+    return this.source instanceof ReplaySource ? this.source.hasFunding(symbol) : true;
+  }
+
+  /**
    * FeatureSnapshot1m of a symbol at the clock's now, from closed 1m bars (+ the L2 book when the
    * source has one). Formulas on the {@link FeatureSnapshot1m} fields; "c[t−k]" is the close of the
    * latest bar whose open time ≤ last open time − k minutes.

@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { TwError } from "../errors.js";
 import { VENUE_ARG } from "../orders/ops.js";
-import { orderView } from "../orders/views.js";
+import { type Precision, precisionOf } from "../exchange/precision.js";
+import { SYMBOL } from "../exchange/symbols.js";
+import { orderView, roundOrder } from "../orders/views.js";
 import { decodeCursor, encodeCursor } from "../store/audit.js";
 import { listOrders } from "../store/orders.js";
 import { getMeta } from "../store/meta.js";
-import { orderSchema, submitSchema } from "./orders.js";
+import { orderSchema, presentOrder, submitSchema } from "./orders.js";
 import { defineTool } from "./registry.js";
 
 /**
@@ -86,7 +88,8 @@ export const accountTools = [
       const st = await v.accountState();
       const open = await v.openOrders();
       const last = getMeta<number>(app.db, `reconcile.${id}.last_at`) ?? null;
-      return { ...st, open_orders: open, last_reconcile: last };
+      const p = await precisionOf(v);
+      return { ...p.account(st), open_orders: open.map((o) => p.openOrder(o)), last_reconcile: last };
     },
   }),
   defineTool({
@@ -102,10 +105,7 @@ export const accountTools = [
     input: z
       .object({
         venue: VENUE_ARG.optional(),
-        symbol: z
-          .string()
-          .regex(/^[A-Z0-9]{1,20}$/)
-          .optional(),
+        symbol: SYMBOL.optional(),
         status: z.array(z.enum(STATUSES)).max(8).optional(),
         limit: z.number().int().min(1).max(200).default(50),
         cursor: z.string().max(200).optional(),
@@ -135,8 +135,15 @@ export const accountTools = [
       const truncated = rows.length > args.limit;
       const page = rows.slice(0, args.limit);
       const last = page[page.length - 1];
+      const rules = new Map<string, Precision>();
+      const orders = [];
+      for (const o of page) {
+        const p = rules.get(o.venue) ?? (await precisionOf(app.venues.get(o.venue)));
+        rules.set(o.venue, p);
+        orders.push(roundOrder(p, orderView(o)));
+      }
       return {
-        orders: page.map(orderView),
+        orders,
         truncated,
         next_cursor: truncated ? encodeCursor({ created_at: last.created_at, id: last.id }) : null,
       };
@@ -154,7 +161,7 @@ export const accountTools = [
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64) }).strict(),
     output: submitSchema,
-    handler: async (args, { app }) => app.orders.get(args.order_id),
+    handler: async (args, { app }) => presentOrder(app, await app.orders.get(args.order_id)),
   }),
   defineTool({
     name: "fill_list",
@@ -204,10 +211,12 @@ export const accountTools = [
         if (!c || typeof c.c !== "string") throw badCursor();
         cursor = c.c;
       }
-      const page = await app.venues.get(id).fills({ since: args.since, limit: args.limit, cursor });
+      const venue = app.venues.get(id);
+      const page = await venue.fills({ since: args.since, limit: args.limit, cursor });
+      const p = await precisionOf(venue);
       return {
         venue: id,
-        fills: page.fills,
+        fills: page.fills.map((f) => p.fill(f)),
         truncated: page.truncated,
         next_cursor: page.next_cursor === null ? null : encodeCursor({ c: page.next_cursor }),
       };

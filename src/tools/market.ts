@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TwError } from "../errors.js";
 import { compareSymbols, marketSummary } from "../exchange/insights.js";
+import { SYMBOL } from "../exchange/symbols.js";
 import { type Candle, INTERVAL_MS, INTERVALS } from "../exchange/types.js";
 import { defineTool } from "./registry.js";
 
@@ -11,10 +12,7 @@ import { defineTool } from "./registry.js";
  * than one interval for candles).
  */
 
-const symbol = z
-  .string()
-  .regex(/^[A-Za-z0-9]{1,20}$/, "a canonical base coin such as BTC")
-  .describe("Canonical symbol: the base coin, e.g. BTC (not BTC/USDT or BTCUSDT).");
+const symbol = SYMBOL;
 const time = z
   .union([z.number().int(), z.iso.datetime({ offset: true })])
   .describe("Time as epoch ms UTC or ISO-8601 with zone.");
@@ -267,6 +265,8 @@ export const marketTools = [
     output: z.object({
       symbol: z.string(),
       funding: z.array(z.object({ time: z.number(), rate: z.number() })),
+      /** Set when the list is empty for a reason the caller should know (no funding data at all). */
+      note: z.string().optional(),
       ...fresh,
     }),
     summarize: (r) => ({ symbol: r.symbol, funding: r.funding.length }),
@@ -278,9 +278,15 @@ export const marketTools = [
         limit: args.limit,
       });
       const last = pts.at(-1);
+      const note = !app.market.hasFunding(sym)
+        ? `${app.market.id} has no funding data for ${sym}: funding is not booked for it (paper PnL and backtests run without it). Add ${sym}<QUOTE>_funding*.csv[.gz] files to the replay folders (replay/backtest: --funding DIR).`
+        : pts.length === 0
+          ? "No funding events in the requested range."
+          : undefined;
       return {
         symbol: sym,
         funding: pts,
+        ...(note ? { note } : {}),
         source: app.market.id,
         as_of: last?.time ?? null,
         // Funding settles every 1–8 h, so "stale" here means no event in the last 8 h.

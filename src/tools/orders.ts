@@ -9,7 +9,10 @@ import {
   submitInput,
   VENUE_ARG,
 } from "../orders/ops.js";
-import { intentView } from "../orders/views.js";
+import type { App } from "../app.js";
+import { precisionOf } from "../exchange/precision.js";
+import { SYMBOL } from "../exchange/symbols.js";
+import { intentView, type IntentView, type OrderView, roundIntent, roundOrder } from "../orders/views.js";
 import { getOrder } from "../store/orders.js";
 import { defineTool, type ToolContext } from "./registry.js";
 
@@ -104,6 +107,19 @@ const decisionOutput = z.object({
   intent: intentSchema,
 });
 
+/** Rules of `venue` for rounding a result (src/exchange/precision.ts). */
+const precision = (app: App, venue: string) => precisionOf(app.venues.get(venue));
+
+/** An intent result at the venue's precision. */
+export async function presentIntent<V extends IntentView>(app: App, v: V): Promise<V> {
+  return roundIntent(await precision(app, v.venue), v);
+}
+
+/** An order result (and its children) at the venue's precision. */
+export async function presentOrder<V extends OrderView>(app: App, v: V): Promise<V> {
+  return roundOrder(await precision(app, v.venue), v);
+}
+
 /** Handler of order_approve / order_reject: records the decision (operator) and returns it with the intent. */
 function decisionHandler(decision: "approved" | "rejected") {
   return async (args: { intent_id: string; reason?: string }, { app, caller }: ToolContext) => {
@@ -120,7 +136,7 @@ function decisionHandler(decision: "approved" | "rejected") {
       decision: approval.decision,
       actor: approval.actor,
       expires_at: approval.expires_at,
-      intent: intentView(app, intent, caller),
+      intent: await presentIntent(app, intentView(app, intent, caller)),
     };
   };
 }
@@ -141,7 +157,8 @@ export const orderTools = [
     input: proposeInput,
     output: intentSchema,
     facts: (args) => proposeFacts(args),
-    handler: async (args, { app, caller, call }) => handlePropose(app, caller, args, call),
+    handler: async (args, { app, caller, call }) =>
+      presentIntent(app, await handlePropose(app, caller, args, call)),
   }),
   defineTool({
     name: "order_submit",
@@ -159,7 +176,8 @@ export const orderTools = [
     output: submitSchema,
     facts: (args, env) => submitFacts(env.db, args, true),
     summarize: (r) => ({ order_id: r.order_id, status: r.status, replayed: r.replayed }),
-    handler: async (args, { app, caller, call, elicit }) => handleSubmit(app, caller, args, call, elicit),
+    handler: async (args, { app, caller, call, elicit }) =>
+      presentOrder(app, await handleSubmit(app, caller, args, call, elicit)),
   }),
   defineTool({
     name: "order_cancel",
@@ -178,7 +196,7 @@ export const orderTools = [
       venue: getOrder(env.db, args.order_id)?.venue,
       idempotencyKey: args.idempotency_key,
     }),
-    handler: async (args, { app }) => app.orders.cancel(args.order_id),
+    handler: async (args, { app }) => presentOrder(app, await app.orders.cancel(args.order_id)),
   }),
   defineTool({
     name: "order_cancel_all",
@@ -192,10 +210,7 @@ export const orderTools = [
     input: z
       .object({
         venue: VENUE_ARG.optional(),
-        symbol: z
-          .string()
-          .regex(/^[A-Z0-9]{1,20}$/)
-          .optional(),
+        symbol: SYMBOL.optional(),
         idempotency_key: idemKey,
       })
       .strict(),

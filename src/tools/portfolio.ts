@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SYMBOL } from "../exchange/symbols.js";
 import { defineTool } from "./registry.js";
 
 const weights = z.record(z.string(), z.number());
@@ -25,13 +26,7 @@ export const portfolioTools = [
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     input: z
       .object({
-        targets: z
-          .array(
-            z
-              .object({ symbol: z.string().regex(/^[A-Z0-9]{1,20}$/), weight: z.number().min(-1).max(1) })
-              .strict(),
-          )
-          .max(50),
+        targets: z.array(z.object({ symbol: SYMBOL, weight: z.number().min(-1).max(1) }).strict()).max(50),
         cash_weight: z.number().min(0).max(1).default(0),
         confidence: z.number().min(0).max(1),
         rationale: z.string().max(800),
@@ -43,6 +38,8 @@ export const portfolioTools = [
       target_id: z.number(),
       expires_at: z.number(),
       next_cycle_at: z.number(),
+      cycle_enabled: z.boolean(),
+      warnings: z.array(z.string()),
       approved: z.object({
         weights,
         rejections: z.array(rejection),

@@ -5,6 +5,7 @@ import { RULE_VOCABULARY } from "../backtest/rules.js";
 import { BacktestSpec } from "../backtest/run.js";
 import { describeStrategies } from "../backtest/strategies/index.js";
 import { TwError } from "../errors.js";
+import { SYMBOL } from "../exchange/symbols.js";
 import { INTERVALS } from "../exchange/types.js";
 import type { BacktestRecord } from "../store/backtests.js";
 import { defineTool, type ToolContext } from "./registry.js";
@@ -20,7 +21,7 @@ const toMs = (v: number | string | undefined): number | null =>
   v === undefined ? null : typeof v === "number" ? v : Date.parse(v);
 
 const symbols = z
-  .array(z.string().regex(/^[A-Z0-9]{1,20}$/, "canonical base coin such as BTC"))
+  .array(SYMBOL)
   .min(1)
   .max(10)
   .describe('canonical symbols (base coins), e.g. ["BTC", "ETH"]');

@@ -184,3 +184,32 @@ describe("market tools on the 30-day replay", () => {
     expect(c.sc.stale).toBe(true);
   });
 });
+
+describe("market_get_funding says when a source has no funding", () => {
+  it("on replay candles without funding files the empty list carries a note naming the symbol and the fix", async () => {
+    const r = await call(client, "market_get_funding", { symbol: "sol" });
+    expect(r.isError).toBe(false);
+    expect(r.sc.funding).toEqual([]);
+    expect(r.sc.note).toContain("no funding data for SOL");
+    expect(r.sc.note).toContain("--funding DIR");
+  });
+
+  it("with funding files there is no note, and a window without events says so", async () => {
+    const t = await testApp({ TW_MARKET_DATA: "replay" }, new SimClock(T));
+    try {
+      const c = await connectClient(t.app, "readonly");
+      const ok = await call(c, "market_get_funding", { symbol: "SOL", limit: 3 });
+      expect(ok.sc.funding).toHaveLength(3);
+      expect(ok.sc.note).toBeUndefined();
+      const none = await call(c, "market_get_funding", {
+        symbol: "SOL",
+        start: T - 3_600_000,
+        end: T - 60_000,
+      });
+      expect(none.sc.funding).toEqual([]);
+      expect(none.sc.note).toBe("No funding events in the requested range.");
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
