@@ -35,9 +35,7 @@ export const accountTools = [
     toolset: "account",
     title: "Account state",
     description:
-      "Equity, cash, positions (signed size in coins, entry and mark price, unrealised PnL, leverage, funding), gross " +
-      "notional, open orders, and the last reconcile time (ms UTC, null if never) on a venue (default venue when omitted). " +
-      "Amounts in quote currency as decimal strings. Paper: equity = cash + Σ unrealised PnL.",
+      "Equity, cash, positions (signed size in coins, entry/mark price, unrealised PnL, leverage, funding), gross notional and open orders on a venue (default when omitted). Decimal strings at the venue's precision, amounts in quote.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z.object({ venue: VENUE_ARG.optional() }).strict(),
@@ -97,9 +95,7 @@ export const accountTools = [
     toolset: "account",
     title: "List orders",
     description:
-      "Our order records, newest first, optionally by venue, symbol and status. limit 1..200 (default 50); pass " +
-      "next_cursor back as cursor; truncated says more exist. Statuses: pending, unknown (outcome unconfirmed: resolve " +
-      "with order_get), open, waiting_trigger, filled, canceled, rejected, not_found.",
+      "Our order records, newest first, filtered by venue, symbol and status; paged with next_cursor. Status `unknown` = outcome unconfirmed: resolve it with order_get.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -154,9 +150,7 @@ export const accountTools = [
     toolset: "account",
     title: "Get an order",
     description:
-      "One order with its TP/SL children. A non-final order (pending, unknown, open, waiting_trigger) is refreshed from " +
-      "the venue's order status first: an `unknown` order the venue never received becomes `not_found` (it is never " +
-      "re-sent).",
+      "One order with its TP/SL children, refreshed from the venue while not final: an `unknown` order the venue never received becomes `not_found` (it is never re-sent).",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64) }).strict(),
@@ -168,9 +162,7 @@ export const accountTools = [
     toolset: "account",
     title: "List fills",
     description:
-      "Fills (executions) on a venue (default venue when omitted), oldest first, from `since` (ms UTC, inclusive). " +
-      "Size in coins, price/fee/realized_pnl in quote (fee positive = paid). limit 1..500 (default 100); pass " +
-      "next_cursor back as cursor; truncated says more exist.",
+      "Fills on a venue (default venue when omitted), oldest first, from `since` (ms UTC): size in coins, price, fee (positive = paid) and realized_pnl in quote; paged with next_cursor.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z

@@ -17,7 +17,7 @@ const idemKey = z
   .min(1)
   .max(128)
   .optional()
-  .describe("Idempotency key: a retry with the same key returns the first result.");
+  .describe("Retry key: a retry with the same key returns the first result.");
 const controlOut = z.object({
   mode: z.string(),
   previous_mode: z.string(),

@@ -85,14 +85,35 @@ export function toolJsonSchema(schema: z.ZodType, io: "input" | "output"): Tool[
   return portable(js, io) as Tool["inputSchema"];
 }
 
+/** Type of each field of the error payload `{ code, message, retryable, hint?, details? }`. */
+const ERROR_FIELDS: Record<string, string> = {
+  code: "string",
+  message: "string",
+  retryable: "boolean",
+  hint: "string",
+  details: "object",
+};
+
 /**
- * The error branch of every output schema. MCP clients (the TypeScript SDK's Client among them)
- * validate `structuredContent` against the output schema even on `isError` results, and our errors
- * carry `{ code, message, retryable, hint?, details? }` as structured content; a schema cannot
- * reference another tool's definitions, so each tool carries this minimal branch: the three fields
- * every error has. The full error shape is documented once, in docs/knowledge (error codes).
+ * MCP clients (the TypeScript SDK's Client among them) validate `structuredContent` against the
+ * output schema even on `isError` results, and our errors carry `{ code, message, retryable, hint?,
+ * details? }`. Output schemas are open and list no required fields, so an error payload validates
+ * against any of them — unless a result declares one of those names with another type. Returns the
+ * first such field (`message: number`), or null.
  */
-export const ERROR_BRANCH = { required: ["code", "message", "retryable"] } as const;
+export function errorFieldClash(schema: unknown): string | null {
+  const s = schema as Json;
+  for (const part of [s, ...((s.allOf as Json[] | undefined) ?? [])]) {
+    const props = (part.properties ?? {}) as Record<string, Json>;
+    for (const [name, type] of Object.entries(ERROR_FIELDS)) {
+      const p = props[name];
+      if (!p) continue;
+      const types = [p.type, ...((p.anyOf as Json[] | undefined) ?? []).map((b) => b.type)];
+      if (!types.includes(type)) return `${name}: ${JSON.stringify(p)}`;
+    }
+  }
+  return null;
+}
 
 /** Whether any node of a schema tree has a `type` array (what {@link portable} removes). */
 export function hasTypeArray(schema: unknown): boolean {

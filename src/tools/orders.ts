@@ -83,19 +83,22 @@ export const orderSchema = z
   // One definition in tools/list ($defs) wherever orders repeat (order_submit's children, order_list).
   .meta({ id: "order" });
 
-/** order_submit / order_get result: the parent and its TP/SL children. */
-export const submitSchema = orderSchema.extend({
-  children: z.array(orderSchema),
-  replayed: z.boolean(),
-  note: z.string().nullable(),
-});
+/** order_submit / order_get result: the parent and its TP/SL children (one order definition in tools/list). */
+export const submitSchema = z.intersection(
+  orderSchema,
+  z.object({
+    children: z.array(orderSchema),
+    replayed: z.boolean(),
+    note: z.string().nullable(),
+  }),
+);
 
 const idemKey = z
   .string()
   .min(1)
   .max(128)
   .optional()
-  .describe("Idempotency key: a retry with the same key returns the first result.");
+  .describe("Retry key: a retry with the same key returns the first result.");
 const decisionInput = z
   .object({ intent_id: z.string().min(1).max(64), reason: z.string().max(500).optional() })
   .strict();
@@ -147,11 +150,7 @@ export const orderTools = [
     toolset: "orders",
     title: "Propose an order",
     description:
-      "Validates an order, rounds size (coins) and price (quote) to the venue's lot/tick rules, runs every risk check and " +
-      "stores it as an intent. Returns intent_id, a preview (side, size, price, notional, est. fee), the checks and whether " +
-      "approval is needed (any non-paper venue; paper above the auto-approve notional). Give size (coins) or notional (quote). " +
-      "Symbols are base coins (BTC). Nothing is sent. Idempotent by client_order_id. Refusals: HALTED, REDUCE_ONLY, " +
-      "MAINNET_BLOCKED, RISK_REJECTED (every failed check with limit and value).",
+      "Rounds an order to the venue's lot and tick, runs every risk check and stores it as an intent; nothing is sent. Give size (coins) or notional (quote). Returns intent_id, preview, checks and whether approval is needed (non-paper venues, or paper above the auto-approve notional). Idempotent by client_order_id.",
     scope: "orders:propose",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     input: proposeInput,
@@ -165,11 +164,7 @@ export const orderTools = [
     toolset: "orders",
     title: "Submit an approved intent",
     description:
-      "Sends the intent's exact order to its venue. Needs approval when the intent says approval_needed: if missing, the " +
-      "human is asked (when your client supports elicitation), else APPROVAL_REQUIRED says what the operator must run. " +
-      "Idempotent by the intent's client_order_id: a retry never sends twice and returns the recorded order. Status is the " +
-      "venue's (open, filled, rejected → EXCHANGE_REJECTED, ...); `unknown` means the venue did not confirm in time — call " +
-      "order_get to resolve it, never resubmit.",
+      "Sends an intent's exact order. Unapproved and approval_needed: your client is asked (elicitation) or APPROVAL_REQUIRED names the operator's command. Idempotent by client_order_id: never sends twice. Status `unknown` = unconfirmed: call order_get, never resubmit.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: submitInput,
@@ -183,9 +178,7 @@ export const orderTools = [
     name: "order_cancel",
     toolset: "orders",
     title: "Cancel an order",
-    description:
-      "Cancels a resting order (and its waiting TP/SL children) by order_id. Works in every control mode. " +
-      "Refused when the order is already filled/canceled (INVALID_INPUT) or the venue refuses (EXCHANGE_REJECTED).",
+    description: "Cancels a resting order and its waiting TP/SL children. Works in every control mode.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64), idempotency_key: idemKey }).strict(),
@@ -203,8 +196,7 @@ export const orderTools = [
     toolset: "orders",
     title: "Cancel all resting orders",
     description:
-      "Cancels every resting order we placed on a venue (default venue when omitted), optionally for one symbol. " +
-      "Works in every control mode. Returns one outcome per order.",
+      "Cancels every resting order we placed on a venue (default venue when omitted), optionally for one symbol. Works in every control mode.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: z

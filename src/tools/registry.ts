@@ -14,7 +14,7 @@ import { TOOLSETS } from "../config.js";
 import { TwError } from "../errors.js";
 import type { GateCall, GatedOperation, PolicyFacts } from "../policy/gate.js";
 import type { Caller, Scope } from "../policy/scopes.js";
-import { ERROR_BRANCH, toolJsonSchema } from "./jsonSchema.js";
+import { errorFieldClash, toolJsonSchema } from "./jsonSchema.js";
 
 /**
  * Tool definitions and the one registry that decides what a caller sees (DESIGN.md §2). A tool is
@@ -38,8 +38,11 @@ export interface ToolContext {
   elicit?: (params: Omit<ElicitRequestFormParams, "mode">) => Promise<ElicitResult>;
 }
 
-/** One tool. `input` must be a strict zod object; `output` a zod object (the structuredContent). */
-export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject>
+/** An output schema: a zod object, or an intersection of objects (the structuredContent). */
+export type OutputSchema = z.ZodType<Record<string, unknown>>;
+
+/** One tool. `input` must be a strict zod object; `output` an object schema (the structuredContent). */
+export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends OutputSchema = OutputSchema>
   extends GatedOperation<z.infer<I>, z.infer<O>> {
   /** snake_case `<toolset>_<verb>[_<noun>]`, ≤ 64 chars. */
   name: string;
@@ -68,7 +71,7 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
  * Identity helper that keeps a tool's input/output types linked to its handler.
  * Usage: `export const tools = [defineTool({...}), ...]`.
  */
-export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDef<I, O>): ToolDef<I, O> {
+export function defineTool<I extends z.ZodObject, O extends OutputSchema>(def: ToolDef<I, O>): ToolDef<I, O> {
   return def;
 }
 
@@ -91,6 +94,8 @@ export function checkCatalog(tools: readonly AnyToolDef[]): void {
     if (t.input.def.catchall === undefined || t.input.def.catchall._zod.def.type !== "never") {
       throw new Error(`tool ${t.name}: input schema must be z.object({...}).strict()`);
     }
+    const clash = errorFieldClash(toolJsonSchema(t.output, "output"));
+    if (clash) throw new Error(`tool ${t.name}: result field ${clash} would reject error payloads`);
   }
 }
 
@@ -108,24 +113,23 @@ export function visibleTools(
 }
 
 /**
- * The MCP `Tool` descriptor of a ToolDef. The output schema is `anyOf [result, error branch]` (see
- * {@link ERROR_BRANCH}: clients validate structuredContent on `isError` results too); schemas are
- * portable (no `type` arrays) and outputs are open objects (src/tools/jsonSchema.ts).
+ * The MCP `Tool` descriptor of a ToolDef: portable schemas (no `type` arrays), outputs as open
+ * typed objects (src/tools/jsonSchema.ts). The output schema describes the result only: clients
+ * validate structuredContent on `isError` results too, and the error payload (`{ code, message,
+ * retryable, hint?, details? }`, documented once in docs/knowledge) validates against every open
+ * result schema because no result declares those fields with other types ({@link checkCatalog}).
  */
 export function describeTool(t: AnyToolDef): Tool {
-  // Shared object definitions (zod `.meta({ id })`) go to the root, where `#/$defs/...` resolves.
-  // The root says `type: "object"` once for both branches.
-  const { $defs, type: _object, ...result } = toolJsonSchema(t.output, "output") as Record<string, unknown>;
   return {
     name: t.name,
     title: t.title,
     description: t.description,
     inputSchema: toolJsonSchema(t.input, "input"),
-    outputSchema: {
-      type: "object",
-      anyOf: [result, ERROR_BRANCH],
-      ...($defs ? { $defs } : {}),
-    } as Tool["outputSchema"],
+    // An intersection (allOf) has no `type` of its own; MCP wants "object" at the root.
+    outputSchema: Object.assign(
+      { type: "object" },
+      toolJsonSchema(t.output, "output"),
+    ) as Tool["outputSchema"],
     annotations: t.annotations,
   };
 }

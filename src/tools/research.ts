@@ -20,11 +20,7 @@ const time = z.union([z.number().int(), z.iso.datetime({ offset: true })]);
 const toMs = (v: number | string | undefined): number | null =>
   v === undefined ? null : typeof v === "number" ? v : Date.parse(v);
 
-const symbols = z
-  .array(SYMBOL)
-  .min(1)
-  .max(10)
-  .describe('canonical symbols (base coins), e.g. ["BTC", "ETH"]');
+const symbols = z.array(SYMBOL).min(1).max(10);
 
 const common = {
   symbols,
@@ -135,9 +131,7 @@ export const researchTools = [
     toolset: "research",
     title: "List backtest strategies",
     description:
-      "Strategies backtest_run and experiment_run accept: name, description, kind (single = one signal per symbol, " +
-      "equal weights; portfolio = cross-sectional weights) and the JSON schema of their params (snake_case, defaults " +
-      "filled in when omitted). Also the vocabulary of the `rules` expression strategy. Read-only.",
+      "Strategies backtest_run and experiment_run accept, with the JSON schema of their params (defaults apply when omitted), and the vocabulary of the `rules` expression strategy.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -164,12 +158,7 @@ export const researchTools = [
     toolset: "research",
     title: "Run a backtest",
     description:
-      "Backtests a strategy on the server's market data (candles keyed by open time, ms UTC). A signal on bar i's " +
-      "close is executed at bar i+1's open at open × (1 ± slippage); fee = |qty| × price × fee rate; all-in sizing " +
-      "equity × leverage × weight / (fill × (1 + fee)); funding −qty × close × rate when the source has it; equity " +
-      "marked at every close, open positions kept at the end. Returns metrics (fractions; Sharpe/Sortino from daily " +
-      "UTC returns × √365) and an id for backtest_get / backtest_chart. At most 5,000,000 bar × symbol cells; reports " +
-      "progress and honours cancellation. Stored with its full spec (repeatable). Not idempotent: each call stores a new run.",
+      "Backtests a strategy on the server's market data: a signal at bar i's close fills at bar i+1's open ± slippage, fees on notional, funding when the source has it, sizing equity × leverage × weight. Metrics are fractions (Sharpe/Sortino from daily UTC returns × √365). ≤ 5,000,000 bar × symbol cells; progress, cancellable. Not idempotent: each call stores a new run (id for backtest_get/backtest_chart).",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z
@@ -296,8 +285,7 @@ export const researchTools = [
     toolset: "research",
     title: "List backtests",
     description:
-      "Stored backtests, newest first, optionally for one strategy: id, time, strategy, symbols, interval and headline " +
-      "metrics. limit 1..100 (default 20); pass next_cursor back as cursor; truncated says more exist. Read-only.",
+      "Stored backtests, newest first, optionally for one strategy, with headline metrics; paged with next_cursor.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -358,12 +346,7 @@ export const researchTools = [
     toolset: "research",
     title: "Run a parameter experiment",
     description:
-      "Grid search with out-of-sample gating: every combination of `grid` (param → values, merged over base_params; at " +
-      "most max_variants ≤ 1000) is backtested in-sample and out-of-sample (split train_test with train_fraction, or " +
-      "walk_forward with folds), ranked by out-of-sample Sharpe. Reports the winner's deflated Sharpe ratio (Bailey & " +
-      "López de Prado) given the variants tried, buy-and-hold on the same windows, and the gate: passed, or which check " +
-      "failed (beats_buy_and_hold out of sample, min_trades, optional min_deflated_sharpe). Progress per variant; " +
-      "honours cancellation. Stored with its spec; not idempotent.",
+      "Grid search with out-of-sample gating: every combination of `grid` over base_params (≤ max_variants) is backtested in and out of sample (train_test or walk_forward), ranked by out-of-sample Sharpe, with the winner's deflated Sharpe for the variants tried and a gate (beats buy-and-hold out of sample, min_trades, min_deflated_sharpe). Progress, cancellable; not idempotent.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z

@@ -10,9 +10,7 @@ export const systemTools = [
     toolset: "system",
     title: "Server status",
     description:
-      "Version, your profile and scopes, configured venues and network, control mode (NORMAL | REDUCE_ONLY | HALT), " +
-      "market-data source and freshness, DB path and uptime. Read-only; call it first to learn what you may do. " +
-      "Times are ms UTC.",
+      "Version, your profile and scopes, venues and network, control mode, market-data source and freshness, DB path, uptime. Call it first to learn what you may do. Times are ms UTC on the server's clock (replay time over replay data).",
     scope: null,
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),

@@ -3,7 +3,7 @@ import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { App } from "../../src/app.js";
-import { defineTool } from "../../src/tools/registry.js";
+import { checkCatalog, defineTool } from "../../src/tools/registry.js";
 import { SimClock } from "../../src/clock.js";
 import { call, connectClient, REPLAY_30D, testApp } from "../helpers/app.js";
 
@@ -176,6 +176,24 @@ describe("tool registry", () => {
 });
 
 describe("tools/list sized for a model's context", () => {
+  it("a tool whose result declares an error field with another type is refused at start-up (errors must validate against every output schema)", () => {
+    const bad = defineTool({
+      name: "probe_clash",
+      toolset: "system",
+      title: "probe",
+      description: "Test probe whose result has a numeric message field, which an error payload would fail.",
+      scope: null,
+      annotations: {},
+      input: z.object({}).strict(),
+      output: z.object({ message: z.number() }),
+      handler: async () => ({ message: 1 }),
+    });
+    expect(() => checkCatalog([bad])).toThrow(/probe_clash: result field message/);
+    expect(() =>
+      checkCatalog([{ ...bad, output: z.object({ message: z.string().nullable() }) }]),
+    ).not.toThrow();
+  });
+
   it("the agent profile's tools/list is at most 48 KB of JSON and has no JSON-schema `type` arrays", async () => {
     const app = await setup();
     const client = await connectClient(app, "agent");
@@ -218,9 +236,9 @@ describe("tools/list sized for a model's context", () => {
     const refused = await call(client, "order_get", { order_id: "nope" });
     expect(refused.isError).toBe(true);
     expect(validate("order_get", refused.sc)).toBe(true);
-    // A wrong type inside a nested, shared definition is caught; so is an error missing its code.
+    // A wrong type is caught at the top and inside a shared definition.
     expect(validate("order_propose", { ...ok.sc, size: 0.01 })).toBe(false);
-    expect(validate("order_get", { message: "x", retryable: false, children: [{ size: 1 }] })).toBe(false);
+    expect(validate("order_get", { ...refused.sc, children: [{ size: 1 }] })).toBe(false);
     const sub = await call(client, "order_submit", { intent_id: ok.sc.intent_id });
     expect(sub.isError).toBe(false);
     expect(validate("order_submit", sub.sc)).toBe(true);
