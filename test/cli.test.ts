@@ -3,26 +3,18 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CLI_ENTRIES } from "../src/commands/index.js";
 import { openDb } from "../src/store/db.js";
-import { tempHome } from "./helpers/app.js";
+import { perTest } from "./helpers/app.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist", "cli.js");
 const TRACE = join(import.meta.dirname, "helpers", "loadTrace.mjs");
 
-let cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
-
-function home(): string {
-  const h = tempHome();
-  cleanups.push(h.cleanup);
-  return h.home;
-}
+const { home, defer } = perTest();
+// These tests start real processes (CLI, serve): minutes on a loaded machine, not seconds.
+vi.setConfig({ testTimeout: 240_000 });
 
 /** Runs the built CLI on a home with the default log level (TW_LOG_LEVEL unset). */
 function run(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
@@ -92,7 +84,7 @@ describe("a CLI that is quiet", () => {
       expect(r.stderr, args.join(" ")).toBe("");
     }
     const db = openDb(join(h, "tradewarden.db"));
-    cleanups.push(() => db.close());
+    defer(() => db.close());
     expect((db.prepare("SELECT COUNT(*) AS n FROM rag_files").get() as { n: number }).n).toBe(0);
     // Warnings still reach stderr: a debug level is honoured too.
     const loud = run(["token", "list"], { TW_HOME: h, TW_LOG_LEVEL: "debug" });
@@ -126,7 +118,7 @@ describe("start-up refuses a bad setup with exit 2 and says what to do", () => {
   it('serve --http on a port in use exits 2 with "port N is in use" and starts nothing', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    defer(() => new Promise<void>((r) => blocker.close(() => r())));
     const port = (blocker.address() as { port: number }).port;
     const h = home();
     const r = run(["serve", "--http", "--port", String(port)], { TW_HOME: h, TW_CYCLE_ENABLED: "true" });

@@ -1,30 +1,22 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { loadCandleFile, loadFundingFile, openReplayDir } from "../../src/exchange/replay/index.js";
 import { startHlFixtureServer, type HlFixtureServer } from "../exchange/hlFixtureServer.js";
-import { DATA, FUNDING, REPLAY_30D, tempHome } from "../helpers/app.js";
+import { DATA, FUNDING, perTest, REPLAY_30D } from "../helpers/app.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const CASSETTES = join(DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
 
-let cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const { home, defer } = perTest();
+// These tests start real processes (CLI, serve): minutes on a loaded machine, not seconds.
+vi.setConfig({ testTimeout: 240_000 });
 
 async function fixture(): Promise<HlFixtureServer> {
   const s = await startHlFixtureServer();
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
-}
-
-function home(): string {
-  const h = tempHome();
-  cleanups.push(h.cleanup);
-  return h.home;
 }
 
 /** Runs the built CLI without blocking this process (the fixture server answers from here). */

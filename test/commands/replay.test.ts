@@ -1,20 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { call, CLI, REPLAY_30D, serveProcess, tempHome } from "../helpers/app.js";
+import { describe, expect, it, vi } from "vitest";
+import { call, CLI, REPLAY_30D, serveProcess, perTest } from "../helpers/app.js";
 
-let cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
-
-function home(): string {
-  const h = tempHome();
-  cleanups.push(h.cleanup);
-  return h.home;
-}
+const { home, defer } = perTest();
+// These tests start real processes (CLI, serve): minutes on a loaded machine, not seconds.
+vi.setConfig({ testTimeout: 240_000 });
 
 function replay(args: string[], env: Record<string, string>) {
   const r = spawnSync("node", [CLI, ...args], {
@@ -83,7 +75,7 @@ describe("a replay never touches the server's state", () => {
     expect(readdirSync(h).sort()).toEqual(["replays", "tight.json"]);
 
     const client = await serveProcess({ TW_HOME: h, TW_MARKET_DATA: `replay:${REPLAY_30D}` });
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     const status = await call(client, "system_get_status");
     expect(status.sc.control.mode).toBe("NORMAL");
     const account = await call(client, "account_get_state", {});

@@ -1,19 +1,11 @@
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { openDb } from "../../src/store/db.js";
-import { call, serveProcess, tempHome } from "../helpers/app.js";
+import { call, serveProcess, perTest } from "../helpers/app.js";
 
-let cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
-
-function home(): string {
-  const h = tempHome();
-  cleanups.push(h.cleanup);
-  return h.home;
-}
+const { home, defer } = perTest();
+// These tests start real processes (CLI, serve): minutes on a loaded machine, not seconds.
+vi.setConfig({ testTimeout: 240_000 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DAY = 86_400_000;
@@ -24,7 +16,7 @@ describe("serve over replay data behaves like a market", () => {
   it("with TW_REPLAY_SPEED=600 the replay clock moves with wall time without the cycle; at the default start every coin has features and backtest_run sees 7 days", async () => {
     const h = home();
     const client = await serveProcess({ TW_HOME: h, TW_MARKET_DATA: "replay", TW_REPLAY_SPEED: "600" });
-    cleanups.push(() => client.close());
+    defer(() => client.close());
 
     const first = await call(client, "market_get_ticker", { symbol: "BTC" });
     expect(first.isError).toBe(false);
@@ -68,7 +60,7 @@ describe("serve over replay data behaves like a market", () => {
       TW_REPLAY_SPEED: "600",
       TW_CYCLE_ENABLED: "true",
     });
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     await sleep(4000);
     const st = await call(client, "portfolio_get_status");
     expect(st.isError).toBe(false);
@@ -76,7 +68,7 @@ describe("serve over replay data behaves like a market", () => {
     expect(st.sc.now - st.sc.last_cycle.ts).toBeLessThan(5 * 60_000);
     await client.close();
     const db = openDb(join(h, "tradewarden.db"));
-    cleanups.push(() => db.close());
+    defer(() => db.close());
     const ts = (db.prepare("SELECT ts FROM cycles ORDER BY ts").all() as Array<{ ts: number }>).map(
       (r) => r.ts,
     );
@@ -92,7 +84,7 @@ describe("serve over replay data behaves like a market", () => {
       TW_MARKET_DATA: "replay",
       TW_REPLAY_START: "2025-06-24T12:00:00Z",
     });
-    cleanups.push(() => after.close());
+    defer(() => after.close());
     const late = await call(after, "market_get_features", { symbol: "BTC" });
     expect(late.sc.code).toBe("STALE_DATA");
     expect(late.sc.retryable).toBe(false);
@@ -104,7 +96,7 @@ describe("serve over replay data behaves like a market", () => {
       TW_MARKET_DATA: "replay",
       TW_REPLAY_START: String(FIRST_COMMON + 60 * 60_000),
     });
-    cleanups.push(() => before.close());
+    defer(() => before.close());
     // An hour after the first common bar SOL has 60 closed bars, one short of what features need.
     const early = await call(before, "market_get_features", { symbol: "SOL" });
     expect(early.sc.code).toBe("STALE_DATA");

@@ -91,5 +91,5 @@ describe("replay restart", () => {
     }>;
     expect(cycles).toHaveLength(961);
     expect(new Set(cycles.map((c) => c.status))).toEqual(new Set(["done"]));
-  });
+  }, 300_000);
 });

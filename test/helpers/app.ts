@@ -5,6 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach } from "vitest";
 import { type App, createApp } from "../../src/app.js";
 import type { Clock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
@@ -91,4 +92,27 @@ export async function serveProcess(env: Record<string, string>): Promise<Client>
   const client = new Client({ name: "tw-test", version: "0.0.0" });
   await client.connect(transport);
   return client;
+}
+
+/**
+ * Per-test cleanup for a test file (call once at its top level): `home()` makes a temporary TW_HOME
+ * and `defer(fn)` registers any cleanup; all run after each test, newest first.
+ */
+export function perTest(): { home(): string; defer(fn: () => void | Promise<void>): void } {
+  let fns: Array<() => void | Promise<void>> = [];
+  afterEach(async () => {
+    const run = fns.reverse();
+    fns = [];
+    for (const fn of run) await fn();
+  });
+  return {
+    home: () => {
+      const h = tempHome();
+      fns.push(h.cleanup);
+      return h.home;
+    },
+    defer: (fn) => {
+      fns.push(fn);
+    },
+  };
 }

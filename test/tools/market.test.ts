@@ -174,12 +174,15 @@ describe("market tools on the 30-day replay", () => {
     expect(times).toEqual(Array.from({ length: 100 }, (_, i) => start + i * 60_000));
   });
 
-  it("market_get_features refuses with STALE_DATA once the clock is past the data", async () => {
+  it("market_get_features refuses with STALE_DATA once the clock is past the data, not retryable, saying how to move the start", async () => {
     clock.set(Date.UTC(2025, 5, 26));
     const r = await call(client, "market_get_features", { symbol: "ETH" });
     expect(r.isError).toBe(true);
     expect(r.sc.code).toBe("STALE_DATA");
-    expect(r.sc.retryable).toBe(true);
+    // Waiting never brings data past the end of the files back.
+    expect(r.sc.retryable).toBe(false);
+    expect(r.sc.hint).toContain("TW_REPLAY_START");
+    expect(r.sc.details.data_end).toBe(Date.UTC(2025, 5, 24, 10, 32));
     const c = await call(client, "market_get_candles", { symbol: "ETH", limit: 1 });
     expect(c.sc.stale).toBe(true);
   });

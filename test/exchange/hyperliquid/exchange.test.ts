@@ -224,7 +224,7 @@ describe("hyperliquid:testnet through the gate", () => {
       type: "market",
       size,
     });
-    expect(p.isError).toBe(false);
+    expect(p.isError, JSON.stringify(p.sc)).toBe(false);
     expect(p.sc.approval_needed).toBe(true);
     expect((await call(operator, "order_approve", { intent_id: p.sc.intent_id })).isError).toBe(false);
     return p.sc;
