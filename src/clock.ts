@@ -62,6 +62,11 @@ export class ReplayClock implements Clock {
     if (!(speed > 0)) throw new RangeError(`replay speed must be > 0, got ${speed}`);
   }
 
+  /** Whether the clock has been read (and so has its start). */
+  get started(): boolean {
+    return this.origin !== null;
+  }
+
   /** Supplies the start (see the constructor). No effect once the clock has started. */
   startFrom(startAt: () => number): void {
     if (!this.origin) this.startAt = startAt;

@@ -57,13 +57,23 @@ export function defaultReplayStart(range: { start: number; end: number }): numbe
  * Creates the configured source. Replay: when the app runs on a {@link SimClock} (the replay
  * command, evals, tests) the source reads it and whoever drives it moves it; otherwise the source
  * reads a {@link ReplayClock} moving with wall time × `config.replaySpeed` from
- * `config.replayStart` or {@link defaultReplayStart} — the app's own clock when it is one (serve),
- * else a clock of its own. The start is resolved on first use.
+ * `config.replayStart`, else where a previous server on the home left it (`deps.resumeAt`), else
+ * {@link defaultReplayStart} — the app's own clock when it is one (serve), else a clock of its own.
+ * The start is resolved on first use.
  * @throws TwError CONFIG_INVALID for an unknown ccxt exchange or an empty/missing replay folder.
  */
 export function createSource(
   config: Config,
-  deps: { clock: Clock; log: Logger; limiters: LimiterRegistry },
+  deps: {
+    clock: Clock;
+    log: Logger;
+    limiters: LimiterRegistry;
+    /**
+     * Where a previous server on this home left the replay clock (ms UTC), or null: without
+     * TW_REPLAY_START a restarted server resumes there instead of rewinding its market.
+     */
+    resumeAt?: () => number | null;
+  },
 ): BuiltSource {
   const spec = config.marketData;
   const maxWaitMs = config.rateLimit.maxWaitMs;
@@ -95,7 +105,7 @@ export function createSource(
     }
     const clock = deps.clock instanceof ReplayClock ? deps.clock : new ReplayClock(config.replaySpeed);
     const source = new ReplaySource(dir, clock);
-    clock.startFrom(() => replayStartOf(config, source));
+    clock.startFrom(() => replayStartOf(config, source, deps.resumeAt?.() ?? null));
     return { source, clock, replayClock: clock };
   }
   throw new TwError("CONFIG_INVALID", `Unknown market data source ${spec}.`);
@@ -111,7 +121,7 @@ export function replayDirsOfSpec(spec: string): string[] {
   return spec === "replay" ? embeddedReplayDirs() : replayDirsOf(spec.slice(7), delimiter);
 }
 
-function replayStartOf(config: Config, source: ReplaySource): number {
+function replayStartOf(config: Config, source: ReplaySource, resumeAt: number | null): number {
   if (config.replayStart !== undefined) return config.replayStart;
   const range = source.commonRange();
   if (!range) {
@@ -121,5 +131,7 @@ function replayStartOf(config: Config, source: ReplaySource): number {
       { hint: "Set TW_REPLAY_START (ISO-8601 or ms UTC) to a time inside the data you want to replay." },
     );
   }
-  return defaultReplayStart(range);
+  const start = defaultReplayStart(range);
+  // A restart continues the market where it was (fills and cycles of this home are up to there).
+  return resumeAt !== null && resumeAt > start && resumeAt <= range.end ? resumeAt : start;
 }

@@ -78,6 +78,24 @@ describe("serve over replay data behaves like a market", () => {
     for (let i = 1; i < ts.length; i++) expect((ts[i] - ts[i - 1]) % 60_000).toBe(0);
   });
 
+  it("a restarted server resumes its replay market where it stopped instead of rewinding below its own fills", async () => {
+    const h = home();
+    const env = { TW_HOME: h, TW_MARKET_DATA: "replay", TW_REPLAY_SPEED: "600" };
+    const first = await serveProcess(env);
+    const a = await call(first, "market_get_ticker", { symbol: "ETH" });
+    await sleep(2000);
+    const b = await call(first, "market_get_ticker", { symbol: "ETH" });
+    expect(b.sc.as_of).toBeGreaterThan(a.sc.as_of);
+    await first.close();
+    // Give the server a moment to record its clock as it shuts down.
+    await sleep(500);
+    const second = await serveProcess(env);
+    defer(() => second.close());
+    const c = await call(second, "market_get_ticker", { symbol: "ETH" });
+    expect(c.sc.as_of).toBeGreaterThanOrEqual(b.sc.as_of);
+    expect(c.sc.as_of).toBeGreaterThan(FIRST_COMMON + 7 * DAY + 10 * 60_000);
+  });
+
   it("STALE_DATA on replay data says how to move TW_REPLAY_START; past the data's end it is not retryable", async () => {
     const after = await serveProcess({
       TW_HOME: home(),
