@@ -168,6 +168,10 @@ export async function startHlExchangeServer(opts: { isTestnet?: boolean } = {}):
       res.writeHead(404).end();
     });
   });
+  // Node closes idle keep-alive sockets after 5 s; a client reusing one just then (a test that
+  // spends seconds building an app between two requests, on a busy machine) sees "other side
+  // closed". Keep them open longer than any test pause, so a failure here is never the fixture's.
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.dropHeld = () => {

@@ -176,6 +176,10 @@ export async function startHlFixtureServer(): Promise<HlFixtureServer> {
       send(res, status, out);
     });
   });
+  // Node closes idle keep-alive sockets after 5 s; a client reusing one just then (a test that
+  // spends seconds building an app between two requests, on a busy machine) sees "other side
+  // closed". Keep them open longer than any test pause, so a failure here is never the fixture's.
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
