@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SimClock, wallClock, type Clock } from "./clock.js";
+import { ReplayClock, SimClock, wallClock, type Clock } from "./clock.js";
 import { dbPath, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Gate } from "./policy/gate.js";
@@ -9,13 +8,12 @@ import { ExecutionLanes } from "./policy/lane.js";
 import { flushAnchor, setAuditAnchor } from "./store/audit.js";
 import { openDb, type Db } from "./store/db.js";
 import { COMPONENTS } from "./components.js";
+import { isReplaySpec } from "./exchange/factory.js";
 import { allTools } from "./tools/index.js";
 import type { AnyToolDef } from "./tools/registry.js";
+import { VERSION } from "./version.js";
 
-/** Version of the running package (from package.json). */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+export { VERSION };
 
 /**
  * The application context: one per process, shared by every transport, session and background job.
@@ -42,6 +40,11 @@ export interface App {
   /** ms UTC at start. */
   startedAt: number;
   /**
+   * `server` (serve, evals, tests): start-up work such as the knowledge reindex runs. `command`
+   * (one-shot CLI commands such as `token list`): it is skipped, so they answer at once.
+   */
+  role: "server" | "command";
+  /**
    * Status sections contributed by components (market data freshness, venues, cycle...), shown by
    * system_get_status under `components`.
    */
@@ -59,7 +62,11 @@ export interface App {
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions {
-  /** Clock override (replay, evals, tests). Default: the wall clock. */
+  /**
+   * Clock override (replay, evals, tests). Default: the wall clock; for a server over replay data,
+   * a {@link ReplayClock} — the whole server then lives in replay time (orders, fills, audit,
+   * control changes and market data share one clock), see docs/market-data.md.
+   */
   clock?: Clock;
   /** Logger override (tests pass a silent one). */
   log?: Logger;
@@ -67,11 +74,13 @@ export interface CreateAppOptions {
   dbFile?: string;
   /** The database is this process's alone (see {@link App.exclusive}). Default false. */
   exclusive?: boolean;
+  /** See {@link App.role}. Default `server`. */
+  role?: App["role"];
 }
 
 /**
  * The audit anchor file of a database (src/store/audit.ts): `$TW_HOME/audit.anchor` for the home's
- * database, `<file>.anchor` for any other file, none in memory.
+ * database, `<file>.anchor` for any other file (a replay's own database), none in memory.
  */
 export function anchorPathFor(config: Config, file: string): string | undefined {
   if (file === ":memory:") return undefined;
@@ -89,8 +98,11 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   const file = opts.dbFile ?? dbPath(config);
   const db = openDb(file);
   const anchor = anchorPathFor(config, file);
-  if (anchor) setAuditAnchor(db, anchor);
-  const clock = opts.clock ?? wallClock;
+  if (anchor) setAuditAnchor(db, anchor, { eager: opts.exclusive !== true });
+  const role = opts.role ?? "server";
+  const clock =
+    opts.clock ??
+    (role === "server" && isReplaySpec(config.marketData) ? new ReplayClock(config.replaySpeed) : wallClock);
   const exclusive = opts.exclusive === true;
   const lanes = new ExecutionLanes({ db, log, crossProcess: !exclusive });
   const gate = new Gate({ db, clock, log, lanes, defaultVenue: config.venues.default });
@@ -105,7 +117,8 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     lanes,
     exclusive,
     tools: allTools(),
-    startedAt: clock.now(),
+    startedAt: 0,
+    role,
     statusProviders: new Map(),
     background: [],
     onClose: (fn: () => void | Promise<void>) => {
@@ -123,6 +136,8 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   } as unknown as App; // components add their fields (module augmentation) during install below
   try {
     for (const c of COMPONENTS) await c.install(app);
+    // After the market component: a replay clock starts once its data source is known.
+    app.startedAt = clock.now();
   } catch (e) {
     await app.close();
     throw e;

@@ -15,6 +15,38 @@ const VENUE_ID_HELP = "expected paper, hyperliquid:testnet or <ccxtId>:demo|test
  */
 
 const profile = z.enum(["readonly", "agent", "operator"]);
+
+/**
+ * Toolset names (`TW_TOOLSETS`); every tool belongs to one (src/tools, checked by checkCatalog).
+ * An unknown name stops start-up (exit 2) with this list.
+ */
+export const TOOLSETS = [
+  "system",
+  "market",
+  "knowledge",
+  "memory",
+  "research",
+  "account",
+  "orders",
+  "approval",
+  "portfolio",
+  "control",
+  "audit",
+  "alerts",
+] as const;
+
+/**
+ * A time setting: epoch ms UTC, or an ISO-8601 date with a zone (`2025-06-01T00:00:00Z`), parsed
+ * to ms UTC. A date without a zone is refused: it would be read in the machine's local time.
+ */
+const timeSetting = z
+  .union([
+    z.number().int(),
+    z.iso
+      .datetime({ offset: true, error: "ms UTC or an ISO-8601 date with a zone, e.g. 2025-06-01T00:00:00Z" })
+      .transform((s) => Date.parse(s)),
+  ])
+  .describe("ms UTC or ISO-8601 with zone");
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 export const ConfigSchema = z
@@ -34,7 +66,7 @@ export const ConfigSchema = z
       .optional(),
     logLevel: logLevel.default("info"),
     /** Toolsets to register (empty = all). Scopes still apply on top. */
-    toolsets: z.array(z.string().min(1)).default([]),
+    toolsets: z.array(z.enum(TOOLSETS, { error: `one of ${TOOLSETS.join(", ")}` })).default([]),
     http: z
       .object({
         host: z.string().min(1).default("127.0.0.1"),
@@ -121,8 +153,17 @@ export const ConfigSchema = z
       .default({ testnet: false }),
     /** Market data older than this is flagged `stale: true`; trading on it is refused. */
     staleAfterMs: z.number().int().positive().default(120_000),
-    /** Replay start time (ms UTC) for `replay:` sources in serve mode; default: the data's first bar + 1h. */
-    replayStart: z.number().int().optional(),
+    /**
+     * Replay start (ms UTC or ISO-8601) for `replay` sources in `serve`; default: the first bar all
+     * symbols share + 7 days (or the latest start that still leaves a day of data), see
+     * docs/market-data.md.
+     */
+    replayStart: timeSetting.optional(),
+    /**
+     * Replay speed in `serve`: replay milliseconds per wall millisecond (1 = real time, 60 = one 1m
+     * bar per second). The replay clock moves with wall time whether or not the cycle runs.
+     */
+    replaySpeed: z.number().positive().max(1_000_000).default(1),
     venues: z
       .object({
         /** Venue used when a tool call names none. */
@@ -383,6 +424,7 @@ export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_HL_TESTNET", "hyperliquid.testnet", "bool"],
   ["TW_STALE_AFTER_MS", "staleAfterMs", "int"],
   ["TW_REPLAY_START", "replayStart", "int"],
+  ["TW_REPLAY_SPEED", "replaySpeed", "number"],
   ["TW_DEFAULT_VENUE", "venues.default", "string"],
   ["TW_CYCLE_ENABLED", "cycle.enabled", "bool"],
   ["TW_CYCLE_SECONDS", "cycle.seconds", "int"],
@@ -527,7 +569,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.map(String).join(".") || "(root)";
-      const src = sources.get(path) ?? (existsSync(filePath) ? filePath : "defaults");
+      // An element of a list (`toolsets.1`) comes from where the list came from (`toolsets`).
+      const owner = issue.path
+        .map((_, i) =>
+          issue.path
+            .slice(0, issue.path.length - i)
+            .map(String)
+            .join("."),
+        )
+        .find((p) => sources.has(p));
+      const src = (owner && sources.get(owner)) ?? (existsSync(filePath) ? filePath : "defaults");
       let expected = issue.message;
       const m = /expected (.+?), received (.+)$/i.exec(issue.message);
       if (m) expected = m[1];

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig, TOOLSETS } from "../src/config.js";
 import { tempHome } from "./helpers/app.js";
 
 const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
@@ -61,6 +61,36 @@ describe("config", () => {
         "profile|TW_PROFILE",
       ].sort(),
     );
+  });
+
+  it("TW_REPLAY_START takes ISO-8601 with a zone or ms UTC; a zoneless date and TW_REPLAY_SPEED ≤ 0 are refused", () => {
+    const t = tempHome();
+    cleanup = t.cleanup;
+    const at = (v: string) =>
+      loadConfig({ env: { TW_HOME: t.home, TW_REPLAY_START: v }, cwd: t.home }).replayStart;
+    expect(at("2025-06-01T10:35:00Z")).toBe(Date.UTC(2025, 5, 1, 10, 35));
+    expect(at("2025-06-01T12:35:00+02:00")).toBe(Date.UTC(2025, 5, 1, 10, 35));
+    expect(at(String(Date.UTC(2025, 5, 1)))).toBe(Date.UTC(2025, 5, 1));
+    expect(problemsOf(() => at("2025-06-01T10:35:00"))).toEqual(["replayStart|TW_REPLAY_START"]);
+    expect(loadConfig({ env: { TW_HOME: t.home, TW_REPLAY_SPEED: "60" }, cwd: t.home }).replaySpeed).toBe(60);
+    expect(
+      problemsOf(() => loadConfig({ env: { TW_HOME: t.home, TW_REPLAY_SPEED: "0" }, cwd: t.home })),
+    ).toEqual(["replaySpeed|TW_REPLAY_SPEED"]);
+  });
+
+  it("an unknown toolset in TW_TOOLSETS is a problem naming the variable and every valid toolset", () => {
+    const t = tempHome();
+    cleanup = t.cleanup;
+    try {
+      loadConfig({ env: { TW_HOME: t.home, TW_TOOLSETS: "market,trading" }, cwd: t.home });
+      throw new Error("expected a ConfigError");
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const [p] = (e as ConfigError).problems;
+      expect(p.source).toBe("TW_TOOLSETS");
+      expect(p.got).toBe('"trading"');
+      expect(p.expected).toBe(`one of ${TOOLSETS.join(", ")}`);
+    }
   });
 
   it("unknown keys in the file are reported", () => {

@@ -3,7 +3,7 @@ import {
   aggregate,
   type CandleColumns,
   loadCandleColumns,
-  loadFundingFile,
+  mergeFundingFiles,
   openReplayDir,
 } from "../exchange/replay/index.js";
 import { type FundingPoint, INTERVAL_MS, INTERVALS, type Interval } from "../exchange/types.js";
@@ -54,7 +54,7 @@ export function loadFrameFromDirs(dirs: string | string[], req: FrameRequest): F
       });
     }
     const ff = rd.funding.get(sym);
-    funding.push(req.funding !== false && ff ? loadFundingFile(ff) : []);
+    funding.push(req.funding !== false && ff ? mergeFundingFiles(ff).points : []);
   }
   const anyFunding = funding.some((f) => f.length > 0);
   return buildFrame(req, cols, anyFunding ? funding : null);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type App, createApp, type CreateAppOptions } from "../app.js";
+import type { App, CreateAppOptions } from "../app.js";
 import { ConfigError, type Config, loadConfig } from "../config.js";
 
 /** Exit codes: 0 ok, 1 failure (e.g. audit verify found tampering), 2 bad configuration or usage. */
@@ -28,13 +28,32 @@ function rootOf(cmd: Command): Command {
   return c;
 }
 
-/** Config + App for a one-shot CLI command; closes the app when `fn` settles. */
+/**
+ * Log level of a one-shot command: the configured level, except that the default `info` becomes
+ * `warn` — a command prints its answer, not the server's start-up lines; warnings and errors still
+ * reach stderr, and TW_LOG_LEVEL=debug still shows everything.
+ */
+export function commandLogLevel(level: string): string {
+  return level === "info" ? "warn" : level;
+}
+
+/**
+ * Config + App for a one-shot CLI command (role `command`: no knowledge reindex, quiet logger);
+ * closes the app when `fn` settles. The app module is imported here, lazily, so `--help` and
+ * `--version` never load the database, exchange or MCP code.
+ */
 export async function withApp<T>(
   cmd: Command,
   fn: (app: App) => Promise<T>,
   opts: { overrides?: Record<string, unknown>; app?: CreateAppOptions } = {},
 ): Promise<T> {
-  const app = await createApp(configFrom(cmd, opts.overrides), opts.app);
+  const cfg = configFrom(cmd, opts.overrides);
+  const [{ createApp }, { createLogger }] = await Promise.all([import("../app.js"), import("../log.js")]);
+  const app = await createApp(cfg, {
+    role: "command",
+    log: createLogger(commandLogLevel(cfg.logLevel)),
+    ...opts.app,
+  });
   try {
     return await fn(app);
   } finally {

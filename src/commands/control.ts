@@ -28,10 +28,14 @@ export const controlCommand: CliModule = {
         if (mode === "status") {
           await withApp(cmd, async (app) => {
             const c = getControl(app.db);
-            if (o.json) printJson(c);
+            // A home whose mode was never changed has no row: NORMAL by default, with no time.
+            const since = c.since > 0 ? c.since : null;
+            if (o.json) printJson({ ...c, since });
+            else if (since === null)
+              process.stdout.write(`${c.mode} (default: the mode was never changed)\n`);
             else
               process.stdout.write(
-                `${c.mode} since ${new Date(c.since).toISOString()} by ${c.actor}: ${c.reason}\n`,
+                `${c.mode} since ${new Date(since).toISOString()} by ${c.actor}: ${c.reason}\n`,
               );
           });
           return;

@@ -1,9 +1,8 @@
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { runReplay } from "../engine/replay.js";
+import type { ReplaySummary } from "../engine/replay.js";
 import { TwError } from "../errors.js";
-import { createLogger } from "../log.js";
-import { configFrom, EXIT, printJson } from "./context.js";
+import { commandLogLevel, configFrom, EXIT, printJson } from "./context.js";
 import type { CliModule } from "./types.js";
 
 function parseTime(v: string | undefined, flag: string): number | undefined {
@@ -15,9 +14,42 @@ function parseTime(v: string | undefined, flag: string): number | undefined {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+const iso = (t: number) => new Date(t).toISOString().replace(":00.000Z", "Z");
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const money = (x: number) =>
+  x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/**
+ * The human summary of a replay (what `replay` prints without `--json`): window, equity and return,
+ * risk figures, costs, the control-mode timeline and every warning. Times ISO-8601 UTC, ratios as
+ * percentages, money rounded to cents in the quote currency.
+ */
+export function formatReplaySummary(s: ReplaySummary): string {
+  const lines = [
+    `replay ${iso(s.from)} → ${iso(s.to)}: ${s.cycles} cycles (${Math.round(s.cycles_per_second)}/s)`,
+    `  equity     ${money(s.start_equity)} → ${money(s.end_equity)} (${s.total_return >= 0 ? "+" : ""}${pct(s.total_return)}), max drawdown ${pct(s.max_drawdown)}`,
+    `  orders     ${s.orders} (${s.fills} fills, ${s.rejected} rejected, ${s.refused} refused by the gate)`,
+    `  costs      fees ${money(s.fees)}, funding ${money(s.funding)} (positive = received)`,
+    `  exposure   max gross ${pct(s.max_gross)}, max |net| ${pct(s.max_net)}, max turnover ${pct(s.max_turnover)} per cycle`,
+    `  targets    ${s.baseline_cycles} of ${s.cycles} cycles on the baseline target, ${s.clips} risk clips`,
+  ];
+  if (s.mode_timeline.length === 0) lines.push("  modes      NORMAL throughout");
+  else {
+    lines.push("  modes      NORMAL at start");
+    for (const m of s.mode_timeline) lines.push(`             ${iso(m.time)} → ${m.to}: ${m.reason}`);
+  }
+  lines.push(`  database   ${s.db}`);
+  if (s.warnings.length > 0) {
+    lines.push("warnings:");
+    for (const w of s.warnings) lines.push(`  - ${w}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
 /**
  * `tradewarden replay [--data DIR]... [--funding DIR]... [--from ISO] [--to ISO] [--equity N]
- * [--target-file FILE] [--json]`. Without `--data`: the embedded 30 days with funding (data/).
+ * [--target-file FILE] [--db PATH] [--json]`. Without `--data`: the embedded 30 days with funding
+ * (data/). Writes its own database (default `$TW_HOME/replays/<run-id>.db`), never the server's.
  */
 export const replayCommand: CliModule = {
   register(program: Command) {
@@ -34,6 +66,10 @@ export const replayCommand: CliModule = {
       .option("--to <time>", "last cycle (ISO-8601 or ms UTC)")
       .option("--equity <quote>", "starting paper equity", (v) => Number(v))
       .option("--target-file <file>", "JSONL of agent targets (one per line, with `time`)")
+      .option(
+        "--db <path>",
+        "the run's database (default $TW_HOME/replays/<run-id>.db); an existing one resumes its run",
+      )
       .option("--json", "print the summary as one JSON object on stdout")
       .action(
         async (
@@ -44,6 +80,7 @@ export const replayCommand: CliModule = {
             to?: string;
             equity?: number;
             targetFile?: string;
+            db?: string;
             json?: boolean;
           },
           cmd: Command,
@@ -53,6 +90,10 @@ export const replayCommand: CliModule = {
             process.stderr.write("tradewarden: --equity must be a positive number\n");
             process.exit(EXIT.CONFIG);
           }
+          const [{ runReplay }, { createLogger }] = await Promise.all([
+            import("../engine/replay.js"),
+            import("../log.js"),
+          ]);
           const bar = new cliProgress.SingleBar(
             {
               stream: process.stderr,
@@ -70,7 +111,12 @@ export const replayCommand: CliModule = {
               to: parseTime(o.to, "--to"),
               equity: o.equity,
               targetFile: o.targetFile,
-              log: createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel),
+              db: o.db,
+              log: createLogger(commandLogLevel(cfg.logLevel)),
+              onStart: (run) => {
+                if (process.stderr.isTTY)
+                  process.stderr.write(`replay ${run.run_id}: resume with --db ${run.db}\n`);
+              },
               onProgress: (done, total) => {
                 if (!started) {
                   bar.start(total, 0);
@@ -81,13 +127,11 @@ export const replayCommand: CliModule = {
             });
             if (started) bar.stop();
             if (o.json) printJson(s);
-            else {
-              for (const [k, v] of Object.entries(s)) process.stdout.write(`${k.padEnd(18)} ${v}\n`);
-            }
+            else process.stdout.write(formatReplaySummary(s));
           } catch (e) {
             if (started) bar.stop();
             if (e instanceof TwError) {
-              process.stderr.write(`tradewarden: ${e.code}: ${e.message}\n`);
+              process.stderr.write(`tradewarden: ${e.code}: ${e.message}${e.hint ? ` ${e.hint}` : ""}\n`);
               process.exit(EXIT.FAIL);
             }
             throw e;

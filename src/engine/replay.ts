@@ -1,23 +1,27 @@
-import { readFileSync } from "node:fs";
-import { delimiter, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { Decimal } from "decimal.js";
 import { type App, createApp } from "../app.js";
 import { SimClock } from "../clock.js";
 import type { Config } from "../config.js";
 import { TwError } from "../errors.js";
 import { embeddedReplayDirs } from "../exchange/replay/embedded.js";
+import { fundingWarnings } from "../exchange/replay/funding.js";
 import { ReplaySource } from "../exchange/replay/source.js";
 import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
-import { iterateCycles } from "../store/cycles.js";
+import { iterateCycles, recentEvents } from "../store/cycles.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 
 /**
  * `tradewarden replay`: the full minute cycle on the paper venue over replay data, on a simulated
- * clock, as fast as the machine allows, writing everything to the DB under TW_HOME. Re-running on the
- * same TW_HOME resumes: finished cycles are skipped, a cycle interrupted mid-way resumes its stored
- * plan, and no client order id is sent twice (idempotency store).
+ * clock, as fast as the machine allows. A replay writes to its own database — `--db PATH`, default
+ * `$TW_HOME/replays/<run-id>.db` — never to the server's `$TW_HOME/tradewarden.db`: the server's
+ * paper account, control mode, audit log and idempotency keys are untouched. Re-running with the same
+ * `--db` resumes: finished cycles are skipped, a cycle interrupted mid-way resumes its stored plan,
+ * and no client order id is sent twice (idempotency store).
  */
 
 /** Options of {@link runReplay}. Times ms UTC. */
@@ -32,13 +36,33 @@ export interface ReplayOptions {
   equity?: number;
   /** JSONL of agent targets: one TargetPortfolio per line plus `time` (ms UTC or ISO). */
   targetFile?: string;
+  /**
+   * The run's database; default `$TW_HOME/replays/<run-id>.db` (a new run). An existing file resumes
+   * the run stored in it.
+   */
+  db?: string;
+  /** Called once the run's database is known (before the first cycle), e.g. to say how to resume. */
+  onStart?: (run: { run_id: string; db: string; from: number; to: number; cycles: number }) => void;
   /** Called after every cycle with (done, total). */
   onProgress?: (done: number, total: number) => void;
   log?: Logger;
 }
 
+/** A change of the control mode during the run. */
+export interface ModeChange {
+  /** ms UTC (replay time). */
+  time: number;
+  from: string;
+  to: string;
+  reason: string;
+}
+
 /** The replay summary (snake_case, printed by `--json`). Money in quote currency; ratios as fractions. */
 export interface ReplaySummary {
+  /** Id of the run: the database file's name without `.db`. */
+  run_id: string;
+  /** The run's database (absolute path); pass it as `--db` to resume. */
+  db: string;
   from: number;
   to: number;
   cycles: number;
@@ -56,8 +80,17 @@ export interface ReplaySummary {
   max_net: number;
   max_turnover: number;
   mode_changes: number;
+  /** Every control-mode change of the run, oldest first (drawdown breaker, reconcile failures). */
+  mode_timeline: ModeChange[];
   clips: number;
   baseline_cycles: number;
+  /**
+   * Universe symbol in the data → fraction of the run's 8-hour funding times (00/08/16 UTC) that
+   * the data covers (src/exchange/replay/funding.ts). Below 1, funding PnL is incomplete.
+   */
+  funding_coverage: Record<string, number>;
+  /** What makes this run less than it looks (missing funding, symbols not in the data); empty when none. */
+  warnings: string[];
   cycles_per_second: number;
 }
 
@@ -96,6 +129,17 @@ export function replayDirs(opts: Pick<ReplayOptions, "dataDirs" | "fundingDirs">
   return [...data, ...(opts.fundingDirs ?? [])].map((d) => resolve(d));
 }
 
+/** A new run id: `replay-<UTC start, seconds>-<6 hex>`, sortable by start time. */
+export function newRunId(now = Date.now()): string {
+  const t = new Date(now).toISOString().replace(/[-:]/g, "").slice(0, 15);
+  return `replay-${t}Z-${randomBytes(3).toString("hex")}`;
+}
+
+/** The database a replay writes: `opts.db`, else `$TW_HOME/replays/<new run id>.db` (absolute). */
+export function replayDbPath(cfg: Config, db?: string): string {
+  return resolve(db ?? join(cfg.home, "replays", `${newRunId()}.db`));
+}
+
 /** Runs a replay and returns its summary. Closes the app it creates. */
 export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<ReplaySummary> {
   const cfg: Config = {
@@ -104,16 +148,26 @@ export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<Repl
     cycle: { ...cfg0.cycle, venue: "paper", enabled: false },
     paper: { ...cfg0.paper, startingEquity: opts.equity ?? cfg0.paper.startingEquity },
   };
+  const db = replayDbPath(cfg, opts.db);
+  mkdirSync(dirname(db), { recursive: true });
   const clock = new SimClock(0);
-  const app = await createApp(cfg, { clock, log: opts.log });
+  // Role `command`: the run needs no knowledge index. Exclusive: the replay's database is its own
+  // (no other process opens it), so lanes need no cross-process lease and the anchor need not fsync
+  // every order.
+  const app = await createApp(cfg, { clock, log: opts.log, dbFile: db, role: "command", exclusive: true });
   try {
-    return await drive(app, clock, opts);
+    return await drive(app, clock, opts, { run_id: basename(db).replace(/\.db$/, ""), db });
   } finally {
     await app.close();
   }
 }
 
-async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<ReplaySummary> {
+async function drive(
+  app: App,
+  clock: SimClock,
+  opts: ReplayOptions,
+  run: { run_id: string; db: string },
+): Promise<ReplaySummary> {
   const source = app.market.source;
   if (!(source instanceof ReplaySource))
     throw new TwError("CONFIG_INVALID", "replay needs a replay: data source.");
@@ -132,6 +186,7 @@ async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<Re
   const agent = callerFor("replay:target-file", "agent", "cli");
   let nextTarget = 0;
   const total = Math.floor((to - from) / step) + 1;
+  opts.onStart?.({ ...run, from, to, cycles: total });
   const venue = app.venues.get("paper");
   // A resumed replay reports against the equity the run started with, not where it was interrupted.
   const startEquity =
@@ -162,12 +217,52 @@ async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<Re
     opts.onProgress?.(done, total);
   }
   const elapsed = (performance.now() - t0) / 1000;
-  return summarize(app, { from, to, startEquity, cycles: done, elapsed });
+  return summarize(app, source, { ...run, from, to, startEquity, cycles: done, elapsed });
+}
+
+/**
+ * Funding coverage of the run and its warnings: a perp below full coverage (its funding PnL is
+ * missing or partial), funding files that disagree, universe symbols the data does not have.
+ */
+function fundingReport(
+  app: App,
+  source: ReplaySource,
+  from: number,
+  to: number,
+): { funding_coverage: Record<string, number>; warnings: string[] } {
+  const inData = new Set(source.symbols());
+  const traded = app.config.universe.filter((s) => inData.has(s));
+  const coverage = source.fundingCoverage(traded, from, to);
+  const warnings = fundingWarnings(coverage);
+  for (const s of traded) {
+    const conflicts = source.allFunding(s).conflicts.filter((t) => t >= from && t <= to);
+    if (conflicts.length > 0) {
+      warnings.push(
+        `${s}: ${conflicts.length} funding time(s) in this run have different rates in different files (first at ${new Date(conflicts[0]).toISOString()}); the first file's rate was used.`,
+      );
+    }
+  }
+  const missing = app.config.universe.filter((s) => !inData.has(s));
+  if (missing.length > 0) {
+    warnings.push(
+      `${missing.join(", ")}: in the universe but not in the replay data, so never traded; add their candle files or set TW_UNIVERSE.`,
+    );
+  }
+  return { funding_coverage: coverage, warnings };
 }
 
 function summarize(
   app: App,
-  r: { from: number; to: number; startEquity: number; cycles: number; elapsed: number },
+  source: ReplaySource,
+  r: {
+    run_id: string;
+    db: string;
+    from: number;
+    to: number;
+    startEquity: number;
+    cycles: number;
+    elapsed: number;
+  },
 ): ReplaySummary {
   const db = app.db;
   let maxGross = 0;
@@ -198,7 +293,20 @@ function summarize(
     r.from,
     r.to + 60_000,
   );
+  const modes = recentEvents(db, 10_000, "mode_change")
+    .reverse()
+    .map((e) => {
+      const d = e.detail as { from?: string; to?: string; reason?: string };
+      return {
+        time: e.ts,
+        from: String(d.from ?? "?"),
+        to: String(d.to ?? "?"),
+        reason: String(d.reason ?? ""),
+      };
+    });
   return {
+    run_id: r.run_id,
+    db: r.db,
     from: r.from,
     to: r.to,
     cycles: r.cycles,
@@ -218,8 +326,10 @@ function summarize(
     max_net: maxNet,
     max_turnover: maxTurnover,
     mode_changes: count("SELECT COUNT(*) AS n FROM engine_events WHERE kind = 'mode_change'"),
+    mode_timeline: modes,
     clips,
     baseline_cycles: baseline,
+    ...fundingReport(app, source, r.from, r.to),
     cycles_per_second: r.elapsed > 0 ? r.cycles / r.elapsed : 0,
   };
 }

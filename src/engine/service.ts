@@ -1,8 +1,8 @@
 import type { App } from "../app.js";
-import { SimClock } from "../clock.js";
+import { waitUntil } from "../clock.js";
 import { TwError } from "../errors.js";
 import { getControl } from "../store/control.js";
-import { type CycleRecord, insertTarget, lastCycle, recentEvents } from "../store/cycles.js";
+import { appendEvent, type CycleRecord, insertTarget, lastCycle, recentEvents } from "../store/cycles.js";
 import { getMeta } from "../store/meta.js";
 import { type CycleSettings, cycleSettings, MinuteCycle } from "./cycle.js";
 import { Reconciler } from "./reconciler.js";
@@ -24,27 +24,18 @@ export class EngineService {
     this.cycle = new MinuteCycle(app, this.settings, (t) => this.waitUntil(t));
   }
 
-  /** The clock cycles run on: the replay clock in serve + replay, else the app clock. */
+  /** The clock cycles run on: the market's replay clock when it has one, else the app clock. */
   private get clock() {
     return this.app.replayClock ?? this.app.clock;
   }
 
   private async waitUntil(t: number): Promise<void> {
-    const c = this.clock;
-    if (c instanceof SimClock) {
-      if (t > c.now()) c.set(t);
-      if (this.app.replayClock === c && this.app.clock instanceof SimClock && t > this.app.clock.now()) {
-        this.app.clock.set(t);
-      }
-      return;
-    }
-    const ms = t - c.now();
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    await waitUntil(this.clock, t);
   }
 
   /**
-   * Simulated time per tick: the cycle length, except that `serve` over a replay source moves at least
-   * one bar (60 s) per tick — a time-lapse — so targets' TTL and the next tick are in that time.
+   * Time per tick: the cycle length, except that over a moving replay clock a tick is at least one
+   * bar (60 s of replay time): the data has 1m bars, so a shorter tick would re-decide on the same bar.
    */
   get tickMs(): number {
     return this.app.replayClock ? Math.max(this.settings.cycleMs, 60_000) : this.settings.cycleMs;
@@ -69,14 +60,24 @@ export class EngineService {
 
   /**
    * Stores an agent target valid for `targetTtlCycles` cycles and returns what the risk layer would
-   * approve for it now (weights and every rejection), so the agent sees the clip immediately.
+   * approve for it now (weights and every rejection), so the agent sees the clip immediately, plus
+   * whether anything will trade on it: `cycle_enabled` (the operator's `cycle.enabled`) and a
+   * warning when the cycle is off or the control mode blocks new exposure. The target is stored
+   * either way (it applies once the cycle runs within its TTL).
    * @throws TwError INVALID_INPUT for unknown symbols or duplicates.
    */
   async setTarget(
     caller: string,
     target: TargetPortfolio,
     key?: string,
-  ): Promise<{ target_id: number; expires_at: number; approved: ApprovedTarget; next_cycle_at: number }> {
+  ): Promise<{
+    target_id: number;
+    expires_at: number;
+    approved: Omit<ApprovedTarget, "smoothed">;
+    next_cycle_at: number;
+    cycle_enabled: boolean;
+    warnings: string[];
+  }> {
     const seen = new Set<string>();
     for (const t of target.targets) {
       if (seen.has(t.symbol)) throw new TwError("INVALID_INPUT", `${t.symbol} appears twice in targets.`);
@@ -96,7 +97,26 @@ export class EngineService {
     const expiresAt = now + this.settings.targetTtlCycles * this.tickMs;
     const id = insertTarget(this.app.db, { ts: now, caller, target, expiresAt, key });
     const { smoothed: _s, ...rest } = approved;
-    return { target_id: id, expires_at: expiresAt, approved: rest, next_cycle_at: this.nextTick(now) };
+    const enabled = this.app.config.cycle.enabled;
+    const warnings: string[] = [];
+    if (!enabled) {
+      warnings.push(
+        "The minute cycle is disabled on this server: the target is stored, but nothing will trade until the operator enables the cycle (cycle.enabled / TW_CYCLE_ENABLED=true) while it is still valid.",
+      );
+    }
+    if (approved.mode !== "NORMAL") {
+      warnings.push(
+        `The control mode is ${approved.mode}: the cycle only reduces exposure until an operator resumes trading.`,
+      );
+    }
+    return {
+      target_id: id,
+      expires_at: expiresAt,
+      approved: rest,
+      next_cycle_at: this.nextTick(now),
+      cycle_enabled: enabled,
+      warnings,
+    };
   }
 
   /** portfolio_get_status: mode, last cycle and stages, next tick, current vs target, drawdown, reconcile, events. */
@@ -157,11 +177,13 @@ export class EngineService {
 
   /**
    * Serve-mode loop: reconcile (and resolve unknown orders) before the first cycle, then reconcile
-   * every `reconcile.intervalMs` and run a cycle every tick. With a replay source the replay clock
-   * advances one cycle per tick (time-lapse at the configured cadence). Returns the stop function.
+   * every `reconcile.intervalMs` (wall time) and run the cycle of each tick when the cycle's clock
+   * reaches it — the wall clock live, the replay clock over replay data (so TW_REPLAY_SPEED=60 runs
+   * a one-minute cycle every wall second). Ticks that passed while a cycle was still running are
+   * skipped, not run late, and recorded as a `ticks_skipped` event. Returns the stop function.
    */
   start(): () => Promise<void> {
-    let stopped = false;
+    const stop = new AbortController();
     let running: Promise<unknown> = Promise.resolve();
     const log = this.app.log;
     const guard = (name: string, fn: () => Promise<unknown>) => {
@@ -170,21 +192,32 @@ export class EngineService {
     };
     void guard("startup-reconcile", () => this.reconciler.reconcile());
     const recon = setInterval(() => {
-      if (!stopped) void guard("reconcile", () => this.reconciler.reconcile());
+      if (!stop.signal.aborted) void guard("reconcile", () => this.reconciler.reconcile());
     }, this.app.config.reconcile.intervalMs);
-    const cyc = setInterval(() => {
-      if (stopped) return;
-      void guard("cycle", async () => {
-        const now = this.clock.now();
-        // Replay in serve: a time-lapse of one tick (≥ one bar) per wall-clock cycle.
-        const t = this.app.replayClock ? this.nextTick(now) : Math.floor(now / this.tickMs) * this.tickMs;
-        return this.tick(t);
-      });
-    }, this.settings.cycleMs);
+    const loop = (async () => {
+      let t = this.nextTick();
+      while (await waitUntil(this.clock, t, stop.signal)) {
+        await guard("cycle", () => this.tick(t));
+        const next = this.nextTick();
+        if (next - t > this.tickMs) {
+          appendEvent(this.app.db, {
+            ts: next - this.tickMs,
+            kind: "ticks_skipped",
+            cycleId: null,
+            detail: {
+              after: t,
+              skipped: (next - t) / this.tickMs - 1,
+              reason: "the cycle took longer than a tick",
+            },
+          });
+        }
+        t = next;
+      }
+    })();
     return async () => {
-      stopped = true;
+      stop.abort();
       clearInterval(recon);
-      clearInterval(cyc);
+      await loop;
       await running;
     };
   }

@@ -1,8 +1,9 @@
 import type { App } from "../app.js";
-import type { Clock, SimClock } from "../clock.js";
+import type { Clock, ReplayClock } from "../clock.js";
 import type { Component } from "../components.js";
 import type { LimiterRegistry } from "../policy/ratelimit.js";
 import { CandleStore } from "../store/candles.js";
+import { getMeta, setMeta } from "../store/meta.js";
 import { createSource, defaultLimiters } from "./factory.js";
 import { MarketService } from "./service.js";
 
@@ -14,11 +15,36 @@ declare module "../app.js" {
     marketLimiter: LimiterRegistry;
     /** The clock market data is read on: app.clock, or the replay SimClock in serve + replay. */
     marketClock: Clock;
-    /** The replay SimClock when the source runs on its own simulated clock (advance it to replay); else null. */
-    replayClock: SimClock | null;
+    /**
+     * The moving replay clock (wall time × TW_REPLAY_SPEED) of a replay source outside a driven
+     * SimClock: the app clock itself in `serve`, the market's own clock in one-shot commands; else null.
+     */
+    replayClock: ReplayClock | null;
     /** The candle/funding cache. */
     candleStore: CandleStore;
   }
+}
+
+/** Meta key of the replay clock's last position on this home: `{ source, at }` (ms UTC). */
+const REPLAY_POSITION = "replay.position";
+
+/**
+ * A server living on a replay clock records where the clock is (every 5 s of wall time and at
+ * close), so a restart on the same home resumes its market there rather than rewinding below the
+ * fills, cycles and funding it already booked. A clock never read is not recorded (and not started).
+ */
+function keepReplayPosition(app: App, clock: ReplayClock): void {
+  const save = () => {
+    if (clock.started && app.db.open) {
+      setMeta(app.db, REPLAY_POSITION, { source: app.config.marketData, at: clock.now() });
+    }
+  };
+  const timer = setInterval(save, 5_000);
+  timer.unref();
+  app.onClose(() => {
+    clearInterval(timer);
+    save();
+  });
 }
 
 /**
@@ -31,7 +57,16 @@ export const marketComponent: Component = {
   install(app: App) {
     app.marketLimiter = defaultLimiters(app.clock);
     app.candleStore = new CandleStore(app.db);
-    const built = createSource(app.config, { clock: app.clock, log: app.log, limiters: app.marketLimiter });
+    const built = createSource(app.config, {
+      clock: app.clock,
+      log: app.log,
+      limiters: app.marketLimiter,
+      resumeAt: () => {
+        const p = getMeta<{ source: string; at: number }>(app.db, REPLAY_POSITION);
+        return p && p.source === app.config.marketData ? p.at : null;
+      },
+    });
+    if (built.replayClock && built.replayClock === app.clock) keepReplayPosition(app, built.replayClock);
     app.marketClock = built.clock;
     app.replayClock = built.replayClock;
     app.market = new MarketService(built.source, {

@@ -1,7 +1,7 @@
 import type { CandleStore } from "../store/candles.js";
-import { loadCandleColumns, loadFundingFile } from "./replay/csv.js";
-import { candleAt } from "./replay/csv.js";
+import { candleAt, loadCandleColumns } from "./replay/csv.js";
 import { openReplayDir } from "./replay/dir.js";
+import { mergeFundingFiles } from "./replay/funding.js";
 import type { Candle, Interval, MarketData } from "./types.js";
 
 /**
@@ -28,10 +28,16 @@ export function importReplayDir(
   store: CandleStore,
   dirs: string[],
   source?: string,
+  onProgress?: (done: number, total: number) => void,
 ): { source: string; series: IngestRow[] } {
   const d = openReplayDir(dirs);
   const label = source ?? `replay:${d.dirs[0]}`;
   const series: IngestRow[] = [];
+  const total = [...d.candles.entries()].reduce(
+    (n, [s, byIv]) => n + byIv.size + (d.funding.has(s) ? 1 : 0),
+    0,
+  );
+  let done = 0;
   for (const [symbol, byIv] of [...d.candles.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     for (const [interval, file] of byIv) {
       const c = loadCandleColumns(file);
@@ -46,10 +52,11 @@ export function importReplayDir(
         first: c.time[0] ?? null,
         last: c.time[c.length - 1] ?? null,
       });
+      onProgress?.(++done, total);
     }
     const f = d.funding.get(symbol);
     if (f) {
-      const pts = loadFundingFile(f);
+      const pts = mergeFundingFiles(f).points;
       const inserted = store.putFunding(label, symbol, pts);
       series.push({
         symbol,
@@ -59,13 +66,15 @@ export function importReplayDir(
         first: pts[0]?.time ?? null,
         last: pts.at(-1)?.time ?? null,
       });
+      onProgress?.(++done, total);
     }
   }
   return { source: label, series };
 }
 
 /**
- * Fetches `days` of closed candles per symbol from a live source into the store under the source id.
+ * Fetches closed candles with open time in [from, to] (ms UTC) per symbol from a live source into
+ * the store under the source id.
  * @throws TwError from the source (EXCHANGE_UNAVAILABLE when offline, RATE_LIMITED, NOT_FOUND).
  */
 export async function fetchToStore(
@@ -74,18 +83,15 @@ export async function fetchToStore(
   opts: {
     symbols: string[];
     interval: Interval;
-    days: number;
-    now: number;
+    from: number;
+    to: number;
     onProgress?: (done: number, total: number) => void;
   },
 ): Promise<IngestRow[]> {
   const out: IngestRow[] = [];
   let done = 0;
   for (const symbol of opts.symbols) {
-    const candles = await market.candles(symbol, opts.interval, {
-      start: opts.now - opts.days * 86_400_000,
-      end: opts.now,
-    });
+    const candles = await market.candles(symbol, opts.interval, { start: opts.from, end: opts.to });
     const inserted = store.putCandles(market.id, symbol, opts.interval, candles);
     out.push({
       symbol,

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { TwError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CandleStore } from "../store/candles.js";
+import { ReplaySource } from "./replay/source.js";
 import { bookStats, closeAtOrBefore, logReturns, simpleReturn, stdev } from "./analytics.js";
 import {
   type Candle,
@@ -43,6 +44,9 @@ export interface FeatureSnapshot1m {
   book_imbalance: number | null;
 }
 
+/** Closed 1m bars FeatureSnapshot1m needs: the last bar and the 60 before it (60 one-minute returns). */
+export const FEATURE_BARS = 61;
+
 /** Freshness of a result: `as_of` = time the newest data refers to (ms UTC). */
 export interface Freshness {
   as_of: number;
@@ -83,6 +87,26 @@ export class MarketService implements MarketData {
     this.universe = opts.universe;
     this.staleAfterMs = opts.staleAfterMs;
     this.cacheable = opts.store !== undefined && !source.id.startsWith("replay:");
+  }
+
+  /**
+   * A STALE_DATA error. On replay data the source's advice replaces the live-source hint: how to
+   * move the start, and whether retrying can help.
+   */
+  private stale(
+    message: string,
+    now: number,
+    live: { hint: string; details: Record<string, unknown> },
+  ): TwError {
+    if (this.source instanceof ReplaySource) {
+      const a = this.source.staleAdvice(now, FEATURE_BARS * 60_000);
+      return new TwError("STALE_DATA", message, {
+        hint: a.hint,
+        retryable: a.retryable,
+        details: { ...live.details, ...a.details },
+      });
+    }
+    return new TwError("STALE_DATA", message, live);
   }
 
   /** Freshness of data referring to `asOf`; stale when older than max(staleAfterMs, `minAgeMs`). */
@@ -175,11 +199,22 @@ export class MarketService implements MarketData {
   }
 
   /**
+   * Whether the source has funding data for a (canonical) symbol at all: live venues always do; a
+   * replay only when its folders hold a funding file of the symbol. Without it, funding is silently
+   * zero in paper PnL, so callers say so.
+   */
+  hasFunding(symbol: string): boolean {
+    return this.source instanceof ReplaySource ? this.source.hasFunding(symbol) : true;
+  }
+
+  /**
    * FeatureSnapshot1m of a symbol at the clock's now, from closed 1m bars (+ the L2 book when the
    * source has one). Formulas on the {@link FeatureSnapshot1m} fields; "c[t−k]" is the close of the
    * latest bar whose open time ≤ last open time − k minutes.
-   * @throws TwError STALE_DATA (retryable) when the last closed 1m bar is older than staleAfterMs or
-   *   fewer than 61 bars of the last hour are available; NOT_FOUND for an unknown symbol.
+   * @throws TwError STALE_DATA when the last closed 1m bar is older than staleAfterMs or fewer than
+   *   61 bars of the last hour are available — retryable on a live source; on replay data the hint
+   *   says how to move the start (TW_REPLAY_START) and it is not retryable when waiting cannot help;
+   *   NOT_FOUND for an unknown symbol.
    */
   async features(symbol: string): Promise<FeatureSnapshot1m> {
     const sym = await this.resolve(symbol);
@@ -187,15 +222,15 @@ export class MarketService implements MarketData {
     const bars = await this.candles(sym, "1m", { start: now - 70 * 60_000, end: now });
     const last = bars.at(-1);
     if (!last || now - (last.time + 60_000) > this.staleAfterMs) {
-      throw new TwError("STALE_DATA", `No fresh 1m data for ${sym} on ${this.id}.`, {
-        hint: "Retry shortly; if it persists the source is lagging or the replay clock is outside the data.",
+      throw this.stale(`No fresh 1m data for ${sym} on ${this.id}.`, now, {
+        hint: "Retry shortly; if it persists the source is lagging.",
         details: { symbol: sym, now, last_bar_close: last ? last.time + 60_000 : null },
       });
     }
     const hour = bars.filter((b) => b.time >= last.time - 60 * 60_000);
-    if (hour.length < 61) {
-      throw new TwError("STALE_DATA", `Not enough 1m history for ${sym} to compute 1h features.`, {
-        hint: "Features need the last 61 one-minute bars; retry once an hour of data is available.",
+    if (hour.length < FEATURE_BARS) {
+      throw this.stale(`Not enough 1m history for ${sym} to compute 1h features.`, now, {
+        hint: `Features need the last ${FEATURE_BARS} one-minute bars; retry once an hour of data is available.`,
         details: { symbol: sym, bars: hour.length },
       });
     }

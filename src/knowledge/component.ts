@@ -35,6 +35,7 @@ interface EmbeddingsConfig {
 /**
  * Installs `app.knowledge`, runs the incremental reindex at start-up (a missing directory is logged
  * and shown in status, not fatal: memory keeps working), and adds the `knowledge` status section.
+ * One-shot CLI commands (`app.role === "command"`) skip the reindex: they never search.
  */
 export const knowledgeComponent: Component = {
   name: "knowledge",
@@ -48,6 +49,7 @@ export const knowledgeComponent: Component = {
     }
     app.knowledge = svc;
     app.statusProviders.set("knowledge", () => svc.status());
+    if (app.role === "command") return;
     try {
       // Vectors (network) are computed in the background so start-up never waits on a provider.
       const r = await svc.reindex({ embed: false });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { App } from "../app.js";
 import { TwError } from "../errors.js";
+import { SYMBOL } from "../exchange/symbols.js";
 import { VENUE_ID_RE } from "../exchange/venues.js";
 import type { GateCall, GatedOperation, GateOutcome, PolicyFacts } from "../policy/gate.js";
 import { ownedOrNotFound } from "../policy/ownership.js";
@@ -32,10 +33,7 @@ export const VENUE_ARG = z
 export const proposeInput = z
   .object({
     venue: VENUE_ARG.optional().describe("Venue id; default from config (paper)."),
-    symbol: z
-      .string()
-      .regex(/^[A-Z0-9]{1,20}$/)
-      .describe("Canonical base coin, e.g. BTC."),
+    symbol: SYMBOL,
     side: z.enum(["buy", "sell"]),
     type: z.enum(["market", "limit"]),
     size: positive.optional().describe("Size in coins (give size or notional)."),

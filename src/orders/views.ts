@@ -1,3 +1,4 @@
+import type { Precision } from "../exchange/precision.js";
 import { type ApprovalEnv, approvalState, describeIntent } from "../policy/approval.js";
 import type { Caller } from "../policy/scopes.js";
 import type { IntentRow } from "../store/intents.js";
@@ -117,4 +118,32 @@ export function orderView(o: OrderRow): OrderView {
     created_at: o.created_at,
     updated_at: o.updated_at,
   };
+}
+
+/** An intent with sizes and prices at the venue's decimals and quote amounts at QUOTE_DECIMALS. */
+export function roundIntent<V extends IntentView>(p: Precision, v: V): V {
+  return {
+    ...v,
+    size: p.size(v.symbol, v.size),
+    price: p.price(v.symbol, v.price),
+    ref_price: p.price(v.symbol, v.ref_price),
+    notional: p.quote(v.notional),
+    est_fee: p.quote(v.est_fee),
+    take_profit: p.price(v.symbol, v.take_profit),
+    stop_loss: p.price(v.symbol, v.stop_loss),
+  };
+}
+
+/** An order record with sizes and prices at the venue's decimals (children too). */
+export function roundOrder<V extends OrderView>(p: Precision, v: V): V {
+  const out: V = {
+    ...v,
+    size: p.size(v.symbol, v.size),
+    price: p.price(v.symbol, v.price),
+    trigger_px: p.price(v.symbol, v.trigger_px),
+    filled_size: p.size(v.symbol, v.filled_size),
+    avg_px: p.price(v.symbol, v.avg_px),
+  };
+  const children = (v as Partial<SubmitView>).children;
+  return children ? { ...out, children: children.map((c) => roundOrder(p, c)) } : out;
 }

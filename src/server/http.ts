@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -81,7 +81,7 @@ function jsonRpcError(
 
 /**
  * Starts the HTTP server. Port 0 picks a free port (tests).
- * @throws Error when the port cannot be bound.
+ * @throws Error from `listen` when the port cannot be bound (`code` EADDRINUSE, EACCES, ...).
  */
 export async function startHttp(app: App, opts: HttpOptions): Promise<HttpHandle> {
   const maxSessions = opts.maxSessionsPerToken ?? 16;
@@ -273,9 +273,14 @@ export async function startHttp(app: App, opts: HttpOptions): Promise<HttpHandle
     }
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = web.listen(opts.port, opts.host, () => resolve(s));
-    s.once("error", reject);
+  // node:http directly: express 5's listen() hands bind errors to the callback as if it had bound.
+  const server = createServer(web);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const addr = server.address() as AddressInfo;
   const hostForUrl = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -37,6 +37,8 @@ export function capAuditValue(v: unknown): string {
 
 interface AnchorState {
   path: string;
+  /** Write `durable` entries' heads at once (fsynced); off, they wait for the once-a-second line. */
+  eager: boolean;
   /** Wall-clock ms of the last line written. */
   lastWrite: number;
   /** Head (count) last written. */
@@ -48,12 +50,14 @@ const anchors = new WeakMap<Db, AnchorState>();
 /**
  * Names the anchor file of a database (call once after opening it). Appends then mirror the head
  * there: every append marked `durable`, and others at most once a second (plus {@link flushAnchor}).
+ * `eager: false` (a replay's own database, which only its process writes) trades the immediate
+ * fsync of state-changing rows for speed: the head still lands at most a second late and at close.
  * The first time a database is anchored (a new home, or a log kept before anchors existed) its
  * current head becomes the first line and the database records that it is anchored, so from then
  * on a missing anchor file is itself a finding. An existing anchor file is never rewritten.
  */
-export function setAuditAnchor(db: Db, path: string): void {
-  const a: AnchorState = { path, lastWrite: 0, lastCount: -1 };
+export function setAuditAnchor(db: Db, path: string, opts: { eager?: boolean } = {}): void {
+  const a: AnchorState = { path, eager: opts.eager !== false, lastWrite: 0, lastCount: -1 };
   anchors.set(db, a);
   const started = db.prepare("SELECT value FROM meta WHERE key = 'audit.anchor'").get() !== undefined;
   if (started || existsSync(path)) return;
@@ -212,7 +216,7 @@ export function appendAudit(db: Db, e: AuditEntry): number {
   });
   const written = retryBusy(() => tx());
   const a = anchors.get(db);
-  if (a && !db.inTransaction && (e.durable === true || Date.now() - a.lastWrite >= 1000)) {
+  if (a && !db.inTransaction && ((e.durable === true && a.eager) || Date.now() - a.lastWrite >= 1000)) {
     // Outside a transaction only: inside one the row may still roll back.
     writeAnchorLine(a.path, written.id, written.hash);
     a.lastWrite = Date.now();

@@ -2,12 +2,14 @@ import { z } from "zod";
 import { TwError } from "../errors.js";
 import { ORDER_STATUSES } from "../exchange/venue.js";
 import { VENUE_ARG } from "../orders/ops.js";
-import { orderView } from "../orders/views.js";
+import { type Precision, precisionOf } from "../exchange/precision.js";
+import { SYMBOL } from "../exchange/symbols.js";
+import { orderView, roundOrder } from "../orders/views.js";
 import { decodeCursor, encodeCursor } from "../store/audit.js";
 import { ownedOrNotFound, ownerFilter } from "../policy/ownership.js";
 import { clientOrderIdsOf, getOrder, listOrders } from "../store/orders.js";
 import { getMeta } from "../store/meta.js";
-import { orderSchema, submitSchema } from "./orders.js";
+import { orderSchema, presentOrder, submitSchema } from "./orders.js";
 import { defineTool } from "./registry.js";
 
 /**
@@ -28,9 +30,7 @@ export const accountTools = [
     toolset: "account",
     title: "Account state",
     description:
-      "Equity, cash, positions (signed size in coins, entry and mark price, unrealised PnL, leverage, funding), gross " +
-      "notional, open orders, and the last reconcile time (ms UTC, null if never) on a venue (default venue when omitted). " +
-      "Amounts in quote currency as decimal strings. Paper: equity = cash + Σ unrealised PnL.",
+      "Equity, cash, positions (signed size in coins, entry/mark price, unrealised PnL, leverage, funding), gross notional and open orders on a venue (default when omitted). Decimal strings at the venue's precision, amounts in quote.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z.object({ venue: VENUE_ARG.optional() }).strict(),
@@ -86,7 +86,8 @@ export const accountTools = [
         open = open.filter((o) => o.client_order_id !== null && mine.has(o.client_order_id));
       }
       const last = getMeta<number>(app.db, `reconcile.${id}.last_at`) ?? null;
-      return { ...st, open_orders: open, last_reconcile: last };
+      const p = await precisionOf(v);
+      return { ...p.account(st), open_orders: open.map((o) => p.openOrder(o)), last_reconcile: last };
     },
   }),
   defineTool({
@@ -94,18 +95,13 @@ export const accountTools = [
     toolset: "account",
     title: "List orders",
     description:
-      "Our order records, newest first, optionally by venue, symbol and status. limit 1..200 (default 50); pass " +
-      "next_cursor back as cursor; truncated says more exist. Statuses: pending, unknown (outcome unconfirmed: resolve " +
-      "with order_get), open, waiting_trigger, filled, canceled, rejected, not_found.",
+      "Our order records, newest first, filtered by venue, symbol and status; paged with next_cursor. Status `unknown` = outcome unconfirmed: resolve it with order_get.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
       .object({
         venue: VENUE_ARG.optional(),
-        symbol: z
-          .string()
-          .regex(/^[A-Z0-9]{1,20}$/)
-          .optional(),
+        symbol: SYMBOL.optional(),
         status: z.array(z.enum(ORDER_STATUSES)).max(8).optional(),
         limit: z.number().int().min(1).max(200).default(50),
         cursor: z.string().max(200).optional(),
@@ -136,8 +132,15 @@ export const accountTools = [
       const truncated = rows.length > args.limit;
       const page = rows.slice(0, args.limit);
       const last = page[page.length - 1];
+      const rules = new Map<string, Precision>();
+      const orders = [];
+      for (const o of page) {
+        const p = rules.get(o.venue) ?? (await precisionOf(app.venues.get(o.venue)));
+        rules.set(o.venue, p);
+        orders.push(roundOrder(p, orderView(o)));
+      }
       return {
-        orders: page.map(orderView),
+        orders,
         truncated,
         next_cursor: truncated ? encodeCursor({ created_at: last.created_at, id: last.id }) : null,
       };
@@ -148,9 +151,7 @@ export const accountTools = [
     toolset: "account",
     title: "Get an order",
     description:
-      "One order with its TP/SL children. A non-final order (pending, unknown, open, waiting_trigger) is refreshed from " +
-      "the venue's order status first: an `unknown` order the venue never received becomes `not_found` (it is never " +
-      "re-sent).",
+      "One order with its TP/SL children, refreshed from the venue while not final: an `unknown` order the venue never received becomes `not_found` (it is never re-sent).",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64) }).strict(),
@@ -159,16 +160,14 @@ export const accountTools = [
       ownedOrNotFound(caller, getOrder(env.db, args.order_id), `order ${args.order_id}`, orderHint);
       return { exposure: "none" };
     },
-    handler: async (args, { app }) => app.orders.get(args.order_id),
+    handler: async (args, { app }) => presentOrder(app, await app.orders.get(args.order_id)),
   }),
   defineTool({
     name: "fill_list",
     toolset: "account",
     title: "List fills",
     description:
-      "Fills (executions) on a venue (default venue when omitted), oldest first, from `since` (ms UTC, inclusive). " +
-      "Size in coins, price/fee/realized_pnl in quote (fee positive = paid). limit 1..500 (default 100); pass " +
-      "next_cursor back as cursor; truncated says more exist.",
+      "Fills on a venue (default venue when omitted), oldest first, from `since` (ms UTC): size in coins, price, fee (positive = paid) and realized_pnl in quote; paged with next_cursor.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: true },
     input: z
@@ -209,14 +208,17 @@ export const accountTools = [
         if (!c || typeof c.c !== "string") throw badCursor();
         cursor = c.c;
       }
-      const page = await app.venues.get(id).fills({ since: args.since, limit: args.limit, cursor });
+      const venue = app.venues.get(id);
+      const page = await venue.fills({ since: args.since, limit: args.limit, cursor });
+      const p = await precisionOf(venue);
       const owner = ownerFilter(caller);
       const mine = owner === undefined ? undefined : clientOrderIdsOf(app.db, id, owner);
       return {
         venue: id,
-        fills: mine
+        fills: (mine
           ? page.fills.filter((f) => f.client_order_id !== null && mine.has(f.client_order_id))
-          : page.fills,
+          : page.fills
+        ).map((f) => p.fill(f)),
         truncated: page.truncated,
         next_cursor: page.next_cursor === null ? null : encodeCursor({ c: page.next_cursor }),
       };

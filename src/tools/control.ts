@@ -2,6 +2,7 @@ import { z } from "zod";
 import { changeMode } from "../policy/control.js";
 import type { ControlMode } from "../store/control.js";
 import { currentLimits, type RiskLimits, setLimits } from "../store/riskLimits.js";
+import { SYMBOL } from "../exchange/symbols.js";
 import { defineTool } from "./registry.js";
 
 /**
@@ -16,7 +17,7 @@ const idemKey = z
   .min(1)
   .max(128)
   .optional()
-  .describe("Idempotency key: a retry with the same key returns the first result.");
+  .describe("Retry key: a retry with the same key returns the first result.");
 const controlOut = z.object({
   mode: z.string(),
   previous_mode: z.string(),
@@ -114,10 +115,7 @@ export const controlTools = [
         max_leverage: z.number().positive().max(100).optional(),
         price_band_fraction: z.number().positive().max(1).optional(),
         max_open_orders: z.number().int().positive().max(10_000).optional(),
-        allowed_symbols: z
-          .array(z.string().regex(/^[A-Z0-9]{1,20}$/))
-          .max(500)
-          .optional(),
+        allowed_symbols: z.array(SYMBOL).max(500).optional(),
         reason,
         idempotency_key: idemKey,
       })

@@ -53,13 +53,7 @@ export const knowledgeTools = [
     toolset: "knowledge",
     title: "Search the knowledge docs",
     description:
-      "Full-text search (bm25) over the operator's knowledge folder (default: tradewarden's own guide: policy gate and " +
-      "refusal codes, risk limits, minute cycle, venue precision rules, idempotency and approval, glossary). " +
-      "Returns up to `limit` (1..20, default 5) hits, best first, each a citation: `path` relative to the knowledge " +
-      "folder, `heading`, `line_start`..`line_end` (1-based, inclusive), `match_line`, `score` (higher is better) and a " +
-      "≤ 280-character `snippet`. Hits matching every word come first (`matched: all`; `title` = only the file name or heading matched). Plain words, identifiers " +
-      "(szDecimals, risk_to_qty), numbers and CJK text work; a trailing * is a prefix; other search syntax is " +
-      "treated as text. No hits → empty `results` and a `message`. Read-only.",
+      "Full-text search (bm25) over the knowledge folder (default: tradewarden's guide to the gate, error codes, risk limits, cycle, precision, idempotency). Hits best first, each a citation (path, heading, lines) with a snippet; a trailing * is a prefix.",
     scope: "knowledge:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -119,11 +113,7 @@ export const knowledgeTools = [
     toolset: "knowledge",
     title: "Search agent memory",
     description:
-      "Finds memory items (observations, strategy_evidence cards written by every backtest/experiment, decisions, " +
-      'notes) by text (bm25 over text and tags; e.g. "ema_cross BTC" finds earlier backtests of that strategy) ' +
-      "and filters: kind, tags (all must match, case-insensitive), min_confidence (0..1), since (ms UTC or ISO-8601, " +
-      "on created_at). Without `query`, newest first. limit 1..50 (default 10). Returned items' usage_count is " +
-      "incremented. Disabled items are never returned; include_disabled: true is for operators only.",
+      "Finds memory items (observations, strategy_evidence cards from every backtest, decisions, notes) by text (bm25) and filters: kind, tags (all must match), min_confidence, since. Without query: newest first. Disabled items are not returned.",
     scope: "knowledge:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -174,12 +164,7 @@ export const knowledgeTools = [
     toolset: "memory",
     title: "Record a memory item",
     description:
-      "Records an item you want to find again later with memory_search: kind (observation | strategy_evidence | " +
-      "decision | note), text (≤ 8000 chars), tags (≤ 20 single words, stored lower-case), confidence 0..1 " +
-      "(default 0.5), importance 1..5 (default 3), source (what it comes from: a tool call, backtest:<id>, " +
-      "cycle:<id>). Your caller id is stored as author; the write is audited. Idempotent by idempotency_key: " +
-      "resending the same key and payload returns the same id (replayed: true); the same key with other content " +
-      "is IDEMPOTENCY_CONFLICT. Items are never deleted; use memory_disable for a wrong one.",
+      "Records an item for memory_search: kind, text, tags, confidence 0..1, importance 1..5, source (e.g. backtest:<id>); you are the author; audited. Idempotent by idempotency_key (other content under the same key: IDEMPOTENCY_CONFLICT). Items are never deleted: use memory_disable.",
     scope: "memory:write",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: z
@@ -214,9 +199,7 @@ export const knowledgeTools = [
     toolset: "memory",
     title: "Disable a memory item",
     description:
-      "Withdraws a memory item that is wrong or outdated: it stays stored (audit trail) with the reason, who " +
-      "disabled it and when, but memory_search no longer returns it. Idempotent: disabling a disabled item " +
-      "changes nothing and says already_disabled. NOT_FOUND for an unknown id. Audited.",
+      "Withdraws a wrong or outdated memory item: it stays stored with the reason (audit trail) but memory_search no longer returns it. Idempotent.",
     scope: "memory:write",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     input: z

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TwError } from "../errors.js";
 import { compareSymbols, marketSummary } from "../exchange/insights.js";
+import { SYMBOL } from "../exchange/symbols.js";
 import { type Candle, INTERVAL_MS, INTERVALS } from "../exchange/types.js";
 import { defineTool } from "./registry.js";
 
@@ -11,13 +12,10 @@ import { defineTool } from "./registry.js";
  * than one interval for candles).
  */
 
-const symbol = z
-  .string()
-  .regex(/^[A-Za-z0-9]{1,20}$/, "a canonical base coin such as BTC")
-  .describe("Canonical symbol: the base coin, e.g. BTC (not BTC/USDT or BTCUSDT).");
+const symbol = SYMBOL;
 const time = z
   .union([z.number().int(), z.iso.datetime({ offset: true })])
-  .describe("Time as epoch ms UTC or ISO-8601 with zone.");
+  .describe("ms UTC or ISO-8601 with zone.");
 const interval = z.enum(INTERVALS).describe("Candle interval.");
 const fresh = { source: z.string(), as_of: z.number().nullable(), stale: z.boolean() };
 const ANN = { readOnlyHint: true, openWorldHint: true } as const;
@@ -31,6 +29,10 @@ const candleOut = z.object({
   volume: z.number(),
 });
 const level = z.object({ px: z.number(), sz: z.number() });
+/** One symbol's row in market_get_summary (one definition in tools/list for its three lists). */
+const mover = z
+  .object({ symbol: z.string(), last: z.number(), return: z.number(), volume_quote: z.number() })
+  .meta({ id: "mover" });
 
 function ms(v: number | string | undefined): number | undefined {
   return v === undefined ? undefined : typeof v === "number" ? v : Date.parse(v);
@@ -56,10 +58,7 @@ export const marketTools = [
     toolset: "market",
     title: "List instruments",
     description:
-      "Perpetual instruments of the active market-data source with precision rules: symbol (canonical base coin, e.g. BTC), " +
-      "venue_symbol, quote, tick_size (quote), lot_size (coins), sz_decimals and asset_index (Hyperliquid), max_leverage, " +
-      "min_notional (quote). Nulls mean the source does not publish the value. limit 1..500 (default 200), cursor for the " +
-      "next page. Read-only.",
+      "Perpetual instruments of the market-data source with their precision: tick_size (quote), lot_size (coins). null = not published by the source.",
     scope: "market:read",
     annotations: ANN,
     input: z
@@ -108,9 +107,7 @@ export const marketTools = [
     toolset: "market",
     title: "Ticker",
     description:
-      "Top of book and contract statistics for one symbol (canonical, e.g. BTC): mid, bid, ask, mark, index (quote currency), " +
-      "funding_rate (fraction per funding interval), open_interest (coins), change_24h (fraction), volume_24h (quote). " +
-      "Fields the source does not provide are null (replay has no book: mid = last 1m close). time/as_of in ms UTC. Read-only.",
+      "One symbol's mid, bid/ask/mark/index (quote), funding_rate (fraction per funding interval), open interest (coins), 24h change (fraction) and quote volume. null = not provided (replay: mid is the last 1m close, no book).",
     scope: "market:read",
     annotations: ANN,
     input: z.object({ symbol }).strict(),
@@ -139,10 +136,7 @@ export const marketTools = [
     toolset: "market",
     title: "Candles",
     description:
-      "Closed OHLCV candles for one symbol (canonical, e.g. BTC): { time (open time, ms UTC), open, high, low, close (quote), " +
-      "volume (coins) }, ascending. interval 1m|5m|15m|1h|4h|1d (default 1m). With start: candles from start (inclusive) up to " +
-      "end; without start: the latest `limit` up to end (default now). start/end accept ms UTC or ISO-8601. limit 1..1000 " +
-      "(default 100). When truncated, pass next_cursor as cursor for the next page (forward with start, older without). Read-only.",
+      "Closed OHLCV candles, ascending: time = open time (ms UTC), prices in quote, volume in coins. With start: from start on; without: the latest `limit` up to end. Page on with next_cursor.",
     scope: "market:read",
     annotations: ANN,
     input: z
@@ -214,9 +208,7 @@ export const marketTools = [
     toolset: "market",
     title: "Order book",
     description:
-      "L2 order book for one symbol (canonical, e.g. BTC): bids/asks [{px (quote), sz (coins)}] best first, depth 1..100 " +
-      "(default 20; Hyperliquid serves up to 20 per side), spread_bps = (ask − bid)/mid × 10⁴, imbalance = (Σbid sz − Σask sz)/" +
-      "(Σbid sz + Σask sz) over the returned levels, time ms UTC. NOT_FOUND when the source has no book (replay). Read-only.",
+      "L2 book, best first (px quote, sz coins; Hyperliquid serves ≤ 20 levels), with spread_bps and imbalance = (Σbid − Σask)/(Σbid + Σask). NOT_FOUND on replay data (no book).",
     scope: "market:read",
     annotations: ANN,
     input: z.object({ symbol, depth: z.number().int().min(1).max(100).default(20) }).strict(),
@@ -251,9 +243,7 @@ export const marketTools = [
     toolset: "market",
     title: "Funding history",
     description:
-      "Funding events for one symbol (canonical, e.g. BTC): [{time (ms UTC), rate (fraction per funding interval; " +
-      "Hyperliquid hourly, Binance-style data 8-hourly; positive = longs pay)}], ascending. start/end in ms UTC or ISO-8601; " +
-      "without start the latest `limit` events. limit 1..1000 (default 100). Empty when the source has no funding data. Read-only.",
+      "Funding events, ascending: time (ms UTC), rate per funding interval (Hyperliquid 1 h, Binance 8 h; positive = longs pay). Without start: the latest `limit`. `note` says when the source has no funding data.",
     scope: "market:read",
     annotations: ANN,
     input: z
@@ -267,6 +257,8 @@ export const marketTools = [
     output: z.object({
       symbol: z.string(),
       funding: z.array(z.object({ time: z.number(), rate: z.number() })),
+      /** Set when the list is empty for a reason the caller should know (no funding data at all). */
+      note: z.string().optional(),
       ...fresh,
     }),
     summarize: (r) => ({ symbol: r.symbol, funding: r.funding.length }),
@@ -278,9 +270,15 @@ export const marketTools = [
         limit: args.limit,
       });
       const last = pts.at(-1);
+      const note = !app.market.hasFunding(sym)
+        ? `${app.market.id} has no funding data for ${sym}: funding is not booked for it (paper PnL and backtests run without it). Add ${sym}<QUOTE>_funding*.csv[.gz] files to the replay folders (replay/backtest: --funding DIR).`
+        : pts.length === 0
+          ? "No funding events in the requested range."
+          : undefined;
       return {
         symbol: sym,
         funding: pts,
+        ...(note ? { note } : {}),
         source: app.market.id,
         as_of: last?.time ?? null,
         // Funding settles every 1–8 h, so "stale" here means no event in the last 8 h.
@@ -295,10 +293,7 @@ export const marketTools = [
     toolset: "market",
     title: "Market summary",
     description:
-      "Breadth and movers over a lookback for the configured universe (or `symbols`): per symbol last close, return " +
-      "(fraction: last / close lookback earlier − 1) and volume_quote (Σ close × volume, quote); advancers/decliners/unchanged, " +
-      "average_return, strongest/weakest, top movers by |return| and by volume. lookback_minutes 1..43200 (default 1440); " +
-      "1m bars up to 1440 minutes, 1h beyond. Symbols the source lacks are listed in `missing`. Read-only.",
+      "Breadth and movers of the universe (or `symbols`) over lookback_minutes: each symbol's return (fraction) and quote volume, advancers/decliners, strongest/weakest, top movers. 1m bars up to a day, 1h beyond.",
     scope: "market:read",
     annotations: ANN,
     input: z
@@ -311,21 +306,15 @@ export const marketTools = [
     output: z.object({
       lookback_minutes: z.number(),
       interval: z.enum(INTERVALS),
-      ranked: z.array(
-        z.object({ symbol: z.string(), last: z.number(), return: z.number(), volume_quote: z.number() }),
-      ),
+      ranked: z.array(mover),
       advancers: z.number(),
       decliners: z.number(),
       unchanged: z.number(),
       average_return: z.number(),
       strongest: z.string(),
       weakest: z.string(),
-      top_movers_by_return: z.array(
-        z.object({ symbol: z.string(), last: z.number(), return: z.number(), volume_quote: z.number() }),
-      ),
-      top_by_volume: z.array(
-        z.object({ symbol: z.string(), last: z.number(), return: z.number(), volume_quote: z.number() }),
-      ),
+      top_movers_by_return: z.array(mover),
+      top_by_volume: z.array(mover),
       missing: z.array(z.string()),
       ...fresh,
     }),
@@ -352,10 +341,7 @@ export const marketTools = [
     toolset: "market",
     title: "Compare symbols",
     description:
-      "Compares 2..10 symbols (canonical, e.g. BTC) over lookback_minutes (default 10080 = 7 days) on `interval` bars " +
-      "(default 1h): return (fraction), volatility (sample stdev of per-bar log returns, not annualised), relative_strength " +
-      "(return − benchmark return; benchmark defaults to the first symbol) and the correlation matrix of per-bar log returns " +
-      "(rows/columns in `rows` order). Read-only.",
+      "Compares 2–10 symbols over a lookback on `interval` bars: return, volatility (stdev of per-bar log returns, not annualised), strength relative to the benchmark (default: first symbol) and the correlation matrix (in `rows` order).",
     scope: "market:read",
     annotations: ANN,
     input: z
@@ -405,11 +391,7 @@ export const marketTools = [
     toolset: "market",
     title: "Feature snapshot (1m)",
     description:
-      "FeatureSnapshot1m for one symbol (canonical, e.g. BTC) or, without symbol, every universe symbol: mid (quote; book mid " +
-      "when a book exists, else last 1m close), ret_1m/ret_5m/ret_1h (simple returns of 1m closes, fractions), vol_1h (sample " +
-      "stdev of the last 60 one-minute log returns, not annualised), spread_bps and book_imbalance (null without a book). " +
-      "Refuses with STALE_DATA (retryable) when the last closed 1m bar is older than the staleness threshold or an hour of " +
-      "history is missing. Read-only.",
+      "FeatureSnapshot1m of one symbol or every universe symbol: mid, ret_1m/5m/1h (fractions), vol_1h (stdev of 60 one-minute log returns), book spread/imbalance (null without a book). STALE_DATA when the last 1m bar is old or an hour of history is missing.",
     scope: "market:read",
     annotations: ANN,
     input: z.object({ symbol: symbol.optional() }).strict(),

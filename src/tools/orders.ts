@@ -11,7 +11,10 @@ import {
   submitInput,
   VENUE_ARG,
 } from "../orders/ops.js";
-import { intentView } from "../orders/views.js";
+import type { App } from "../app.js";
+import { precisionOf } from "../exchange/precision.js";
+import { SYMBOL } from "../exchange/symbols.js";
+import { intentView, type IntentView, type OrderView, roundIntent, roundOrder } from "../orders/views.js";
 import { getIntent } from "../store/intents.js";
 import { getOrder } from "../store/orders.js";
 import { defineTool, type RefusalContext, type ToolContext } from "./registry.js";
@@ -56,43 +59,49 @@ export const intentSchema = z.object({
 });
 
 /** An order record. */
-export const orderSchema = z.object({
-  order_id: z.string(),
-  intent_id: z.string().nullable(),
-  parent_id: z.string().nullable(),
-  venue: z.string(),
-  symbol: z.string(),
-  side: z.string(),
-  type: z.string(),
-  tif: z.string(),
-  size: dec,
-  price: dec.nullable(),
-  trigger_px: dec.nullable(),
-  tpsl: z.string().nullable(),
-  reduce_only: z.boolean(),
-  client_order_id: z.string(),
-  venue_order_id: z.string().nullable(),
-  status: z.string(),
-  filled_size: dec,
-  avg_px: dec.nullable(),
-  reason: z.string().nullable(),
-  created_at: z.number(),
-  updated_at: z.number(),
-});
+export const orderSchema = z
+  .object({
+    order_id: z.string(),
+    intent_id: z.string().nullable(),
+    parent_id: z.string().nullable(),
+    venue: z.string(),
+    symbol: z.string(),
+    side: z.string(),
+    type: z.string(),
+    tif: z.string(),
+    size: dec,
+    price: dec.nullable(),
+    trigger_px: dec.nullable(),
+    tpsl: z.string().nullable(),
+    reduce_only: z.boolean(),
+    client_order_id: z.string(),
+    venue_order_id: z.string().nullable(),
+    status: z.string(),
+    filled_size: dec,
+    avg_px: dec.nullable(),
+    reason: z.string().nullable(),
+    created_at: z.number(),
+    updated_at: z.number(),
+  })
+  // One definition in tools/list ($defs) wherever orders repeat (order_submit's children, order_list).
+  .meta({ id: "order" });
 
-/** order_submit / order_get result: the parent and its TP/SL children. */
-export const submitSchema = orderSchema.extend({
-  children: z.array(orderSchema),
-  replayed: z.boolean(),
-  note: z.string().nullable(),
-});
+/** order_submit / order_get result: the parent and its TP/SL children (one order definition in tools/list). */
+export const submitSchema = z.intersection(
+  orderSchema,
+  z.object({
+    children: z.array(orderSchema),
+    replayed: z.boolean(),
+    note: z.string().nullable(),
+  }),
+);
 
 const idemKey = z
   .string()
   .min(1)
   .max(128)
   .optional()
-  .describe("Idempotency key: a retry with the same key returns the first result.");
+  .describe("Retry key: a retry with the same key returns the first result.");
 const decisionInput = z
   .object({ intent_id: z.string().min(1).max(64), reason: z.string().max(500).optional() })
   .strict();
@@ -103,6 +112,19 @@ const decisionOutput = z.object({
   expires_at: z.number().nullable(),
   intent: intentSchema,
 });
+
+/** Rules of `venue` for rounding a result (src/exchange/precision.ts). */
+const precision = (app: App, venue: string) => precisionOf(app.venues.get(venue));
+
+/** An intent result at the venue's precision. */
+export async function presentIntent<V extends IntentView>(app: App, v: V): Promise<V> {
+  return roundIntent(await precision(app, v.venue), v);
+}
+
+/** An order result (and its children) at the venue's precision. */
+export async function presentOrder<V extends OrderView>(app: App, v: V): Promise<V> {
+  return roundOrder(await precision(app, v.venue), v);
+}
 
 /** Handler of order_approve / order_reject: records the decision (operator) and returns it with the intent. */
 function decisionHandler(decision: "approved" | "rejected") {
@@ -120,7 +142,7 @@ function decisionHandler(decision: "approved" | "rejected") {
       decision: approval.decision,
       actor: approval.actor,
       expires_at: approval.expires_at,
-      intent: intentView(app.approval, intent, caller),
+      intent: await presentIntent(app, intentView(app.approval, intent, caller)),
     };
   };
 }
@@ -145,44 +167,35 @@ export const orderTools = [
     toolset: "orders",
     title: "Propose an order",
     description:
-      "Validates an order, rounds size (coins) and price (quote) to the venue's lot/tick rules, runs every risk check and " +
-      "stores it as an intent. Returns intent_id, a preview (side, size, price, notional, est. fee), the checks and whether " +
-      "approval is needed (any non-paper venue; paper above the auto-approve notional). Give size (coins) or notional (quote). " +
-      "Symbols are base coins (BTC). Nothing is sent. Idempotent by client_order_id. Refusals: HALTED, REDUCE_ONLY, " +
-      "MAINNET_BLOCKED, RISK_REJECTED (every failed check with limit and value).",
+      "Rounds an order to the venue's lot and tick, runs every risk check and stores it as an intent; nothing is sent. Give size (coins) or notional (quote). Returns intent_id, preview, checks and whether approval is needed (non-paper venues, or paper above the auto-approve notional). Idempotent by client_order_id.",
     scope: "orders:propose",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: proposeInput,
     output: intentSchema,
     facts: (args) => proposeFacts(args),
-    handler: async (args, { app, caller, call }) => handlePropose(app, caller, args, call),
+    handler: async (args, { app, caller, call }) =>
+      presentIntent(app, await handlePropose(app, caller, args, call)),
   }),
   defineTool({
     name: "order_submit",
     toolset: "orders",
     title: "Submit an approved intent",
     description:
-      "Sends the intent's exact order to its venue. Needs approval when the intent says approval_needed: if missing, " +
-      "APPROVAL_REQUIRED says how the operator approves (CLI, console); a URL-elicitation client is sent the console page. " +
-      "Idempotent by the intent's client_order_id: a retry never sends twice and returns the recorded order. Status is the " +
-      "venue's (open, filled, rejected → EXCHANGE_REJECTED, ...); `unknown` means the venue did not confirm in time — call " +
-      "order_get to resolve it, never resubmit.",
+      "Sends an intent's exact order. Unapproved and approval_needed: APPROVAL_REQUIRED names the operator's command and console page (a URL-elicitation client is sent the page). Idempotent by client_order_id: never sends twice. Status `unknown` = unconfirmed: call order_get, never resubmit.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: submitInput,
     output: submitSchema,
     facts: (args, env, caller) => submitFacts(env.db, args, caller),
     summarize: (r) => ({ order_id: r.order_id, status: r.status, replayed: r.replayed }),
-    handler: async (args, { app, caller }) => handleSubmit(app, caller, args),
+    handler: async (args, { app, caller }) => presentOrder(app, await handleSubmit(app, caller, args)),
     onRefused: askForApproval,
   }),
   defineTool({
     name: "order_cancel",
     toolset: "orders",
     title: "Cancel an order",
-    description:
-      "Cancels a resting order (and its waiting TP/SL children) by order_id. Works in every control mode. " +
-      "Refused when the order is already filled/canceled (INVALID_INPUT) or the venue refuses (EXCHANGE_REJECTED).",
+    description: "Cancels a resting order and its waiting TP/SL children. Works in every control mode.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: z.object({ order_id: z.string().min(1).max(64), idempotency_key: idemKey }).strict(),
@@ -197,24 +210,20 @@ export const orderTools = [
         idempotencyKey: args.idempotency_key,
       };
     },
-    handler: async (args, { app }) => app.orders.cancel(args.order_id),
+    handler: async (args, { app }) => presentOrder(app, await app.orders.cancel(args.order_id)),
   }),
   defineTool({
     name: "order_cancel_all",
     toolset: "orders",
     title: "Cancel all resting orders",
     description:
-      "Cancels every resting order we placed on a venue (default venue when omitted), optionally for one symbol. " +
-      "Works in every control mode. Returns one outcome per order.",
+      "Cancels every resting order we placed on a venue (default venue when omitted), optionally for one symbol. Works in every control mode.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     input: z
       .object({
         venue: VENUE_ARG.optional(),
-        symbol: z
-          .string()
-          .regex(/^[A-Z0-9]{1,20}$/)
-          .optional(),
+        symbol: SYMBOL.optional(),
         idempotency_key: idemKey,
       })
       .strict(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SYMBOL } from "../exchange/symbols.js";
 import { defineTool } from "./registry.js";
 
 const weights = z.record(z.string(), z.number());
@@ -16,22 +17,12 @@ export const portfolioTools = [
     toolset: "portfolio",
     title: "Set target portfolio weights",
     description:
-      "Sets target weights for the minute cycle. targets: [{symbol (base coin, e.g. BTC), weight (signed fraction of " +
-      "equity, long > 0)}], cash_weight, confidence 0..1 (below 0.5 every weight is halved), rationale (≤ 800 chars), " +
-      "model {name, version}. Valid for 5 cycles (then the baseline is used). Returns at once what the risk layer " +
-      "approves now (per-coin caps BTC/ETH 0.15 others 0.10, gross ≤ 0.40, |net| ≤ 0.20, EWMA α 0.5, turnover ≤ 0.10 " +
-      "per cycle, control mode) with every rejection and its reason. Idempotent by idempotency_key.",
+      "Sets target weights (signed fractions of equity) for the minute cycle, valid 5 cycles; confidence < 0.5 halves them. Returns at once what the risk layer approves (caps BTC/ETH 0.15, others 0.10, gross 0.40, |net| 0.20, turnover 0.10 per cycle) with each rejection, and whether the cycle runs. Idempotent by idempotency_key.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: z
       .object({
-        targets: z
-          .array(
-            z
-              .object({ symbol: z.string().regex(/^[A-Z0-9]{1,20}$/), weight: z.number().min(-1).max(1) })
-              .strict(),
-          )
-          .max(50),
+        targets: z.array(z.object({ symbol: SYMBOL, weight: z.number().min(-1).max(1) }).strict()).max(50),
         cash_weight: z.number().min(0).max(1).default(0),
         confidence: z.number().min(0).max(1),
         rationale: z.string().max(800),
@@ -43,6 +34,8 @@ export const portfolioTools = [
       target_id: z.number(),
       expires_at: z.number(),
       next_cycle_at: z.number(),
+      cycle_enabled: z.boolean(),
+      warnings: z.array(z.string()),
       approved: z.object({
         weights,
         rejections: z.array(rejection),
@@ -72,9 +65,7 @@ export const portfolioTools = [
     toolset: "portfolio",
     title: "Portfolio cycle status",
     description:
-      "Status of the minute cycle: control mode and why, last cycle with its stages (target used or baseline and why, " +
-      "approved gross/net/turnover, every rejection, slices, report), next tick (ms UTC), current vs target weights " +
-      "(fractions of equity), equity and drawdown from peak, last reconcile, recent events. Read-only.",
+      "The minute cycle: control mode and why, last cycle (target used or baseline and why, approved gross/net/turnover, rejections, report), next tick, current vs target weights, equity and drawdown, last reconcile, recent events.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),

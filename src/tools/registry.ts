@@ -10,10 +10,12 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { App } from "../app.js";
+import { TOOLSETS } from "../config.js";
 import { TwError } from "../errors.js";
 import type { ApprovalChannels } from "../policy/approval.js";
 import type { GateCall, GatedOperation, PolicyFacts } from "../policy/gate.js";
 import type { Caller, Scope } from "../policy/scopes.js";
+import { errorFieldClash, toolJsonSchema } from "./jsonSchema.js";
 
 /**
  * Tool definitions and the one registry that decides what a caller sees (DESIGN.md §2). A tool is
@@ -50,8 +52,11 @@ export interface RefusalContext {
   channels: ApprovalChannels;
 }
 
-/** One tool. `input` must be a strict zod object; `output` a zod object (the structuredContent). */
-export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject>
+/** An output schema: a zod object, or an intersection of objects (the structuredContent). */
+export type OutputSchema = z.ZodType<Record<string, unknown>>;
+
+/** One tool. `input` must be a strict zod object; `output` an object schema (the structuredContent). */
+export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends OutputSchema = OutputSchema>
   extends GatedOperation<z.infer<I>, z.infer<O>> {
   /** snake_case `<toolset>_<verb>[_<noun>]`, ≤ 64 chars. */
   name: string;
@@ -86,7 +91,7 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
  * Identity helper that keeps a tool's input/output types linked to its handler.
  * Usage: `export const tools = [defineTool({...}), ...]`.
  */
-export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDef<I, O>): ToolDef<I, O> {
+export function defineTool<I extends z.ZodObject, O extends OutputSchema>(def: ToolDef<I, O>): ToolDef<I, O> {
   return def;
 }
 
@@ -102,10 +107,15 @@ export function checkCatalog(tools: readonly AnyToolDef[]): void {
   for (const t of tools) {
     if (!NAME_RE.test(t.name)) throw new Error(`tool name ${t.name} is not snake_case ≤ 64 chars`);
     if (seen.has(t.name)) throw new Error(`tool ${t.name} is defined twice`);
+    if (!(TOOLSETS as readonly string[]).includes(t.toolset)) {
+      throw new Error(`tool ${t.name}: toolset ${t.toolset} is not listed in TOOLSETS (src/config.ts)`);
+    }
     seen.add(t.name);
     if (t.input.def.catchall === undefined || t.input.def.catchall._zod.def.type !== "never") {
       throw new Error(`tool ${t.name}: input schema must be z.object({...}).strict()`);
     }
+    const clash = errorFieldClash(toolJsonSchema(t.output, "output"));
+    if (clash) throw new Error(`tool ${t.name}: result field ${clash} would reject error payloads`);
   }
 }
 
@@ -122,41 +132,25 @@ export function visibleTools(
   );
 }
 
-function jsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
-  const js = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
-  delete js.$schema;
-  return js as Tool["inputSchema"];
-}
-
-/** JSON Schema of the error payload every tool may return with `isError: true`. */
-const ERROR_SCHEMA = {
-  type: "object",
-  properties: {
-    code: { type: "string" },
-    message: { type: "string" },
-    retryable: { type: "boolean" },
-    hint: { type: "string" },
-    details: { type: "object" },
-  },
-  required: ["code", "message", "retryable"],
-};
-
 /**
- * The MCP `Tool` descriptor of a ToolDef. The output schema is `anyOf [result, error payload]`: MCP
- * clients validate structuredContent even on `isError` results, and our errors carry structured
- * content too.
+ * The MCP `Tool` descriptor of a ToolDef: portable schemas (no `type` arrays), outputs as open
+ * typed objects (src/tools/jsonSchema.ts). The output schema describes the result only: clients
+ * validate structuredContent on `isError` results too, and the error payload (`{ code, message,
+ * retryable, hint?, details? }`, documented once in docs/knowledge) validates against every open
+ * result schema because no result declares those fields with other types ({@link checkCatalog}).
  */
 export function describeTool(t: AnyToolDef): Tool {
   return {
     name: t.name,
     title: t.title,
     description: t.description,
-    inputSchema: jsonSchema(t.input, "input"),
-    outputSchema: {
-      type: "object",
-      anyOf: [jsonSchema(t.output, "output"), ERROR_SCHEMA],
-    } as Tool["outputSchema"],
-    annotations: { title: t.title, ...t.annotations },
+    inputSchema: toolJsonSchema(t.input, "input"),
+    // An intersection (allOf) has no `type` of its own; MCP wants "object" at the root.
+    outputSchema: Object.assign(
+      { type: "object" },
+      toolJsonSchema(t.output, "output"),
+    ) as Tool["outputSchema"],
+    annotations: t.annotations,
   };
 }
 
@@ -185,7 +179,10 @@ export async function callTool(
   } = {},
 ): Promise<CallToolResult> {
   const tool = app.tools.find((t) => t.name === name);
-  if (!tool || (app.config.toolsets.length > 0 && !app.config.toolsets.includes(tool.toolset))) {
+  if (
+    !tool ||
+    (app.config.toolsets.length > 0 && !(app.config.toolsets as readonly string[]).includes(tool.toolset))
+  ) {
     return errorResult(
       new TwError("NOT_FOUND", `No tool named ${name}.`, {
         hint: "Call tools/list to see the tools you can use.",

@@ -6,6 +6,7 @@ import { RULE_VOCABULARY } from "../backtest/rules.js";
 import { BacktestSpec } from "../backtest/run.js";
 import { describeStrategies } from "../backtest/strategies/index.js";
 import { TwError } from "../errors.js";
+import { SYMBOL } from "../exchange/symbols.js";
 import { INTERVALS } from "../exchange/types.js";
 import type { BacktestRecord } from "../store/backtests.js";
 import { defineTool, type ToolContext } from "./registry.js";
@@ -20,11 +21,7 @@ const time = z.union([z.number().int(), z.iso.datetime({ offset: true })]);
 const toMs = (v: number | string | undefined): number | null =>
   v === undefined ? null : typeof v === "number" ? v : Date.parse(v);
 
-const symbols = z
-  .array(z.string().regex(/^[A-Z0-9]{1,20}$/, "canonical base coin such as BTC"))
-  .min(1)
-  .max(10)
-  .describe('canonical symbols (base coins), e.g. ["BTC", "ETH"]');
+const symbols = z.array(SYMBOL).min(1).max(10);
 
 const common = {
   symbols,
@@ -172,9 +169,7 @@ export const researchTools = [
     toolset: "research",
     title: "List backtest strategies",
     description:
-      "Strategies backtest_run and experiment_run accept: name, description, kind (single = one signal per symbol, " +
-      "equal weights; portfolio = cross-sectional weights) and the JSON schema of their params (snake_case, defaults " +
-      "filled in when omitted). Also the vocabulary of the `rules` expression strategy. Read-only.",
+      "Strategies backtest_run and experiment_run accept, with the JSON schema of their params (defaults apply when omitted), and the vocabulary of the `rules` expression strategy.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -201,14 +196,7 @@ export const researchTools = [
     toolset: "research",
     title: "Run a backtest",
     description:
-      "Backtests a strategy on the server's market data (candles keyed by open time, ms UTC). A signal on bar i's " +
-      "close is executed at bar i+1's open at open × (1 ± slippage); fee = |qty| × price × fee rate; all-in sizing " +
-      "equity × leverage × weight / (fill × (1 + fee)); funding −qty × close × rate when the source has it; equity " +
-      "marked at every close, open positions kept at the end. Returns metrics (fractions; Sharpe/Sortino from daily " +
-      "UTC returns × √365) and an id for backtest_get / backtest_chart. At most 5,000,000 bar × symbol cells; reports " +
-      "progress and honours cancellation. `warnings` lists what makes the result weak evidence (empty: none); " +
-      "`funding_coverage`: symbol → fraction of 8-hour funding times with data. Stores the run (full spec, " +
-      "repeatable) and an evidence card; not idempotent.",
+      "Backtests a strategy on the server's market data: a signal at bar i's close fills at bar i+1's open ± slippage, fees on notional, funding when the source has it, sizing equity × leverage × weight. Metrics are fractions (Sharpe/Sortino from daily UTC returns × √365). `warnings` says what makes the result weak evidence; `funding_coverage` per symbol. ≤ 5,000,000 bar × symbol cells; progress, cancellable. Not idempotent: each call stores a new run and evidence card.",
     scope: "research:run",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
@@ -341,8 +329,7 @@ export const researchTools = [
     toolset: "research",
     title: "List backtests",
     description:
-      "Stored backtests, newest first, optionally for one strategy: id, time, strategy, symbols, interval and headline " +
-      "metrics. limit 1..100 (default 20); pass next_cursor back as cursor; truncated says more exist. Read-only.",
+      "Stored backtests, newest first, optionally for one strategy, with headline metrics; paged with next_cursor.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -403,13 +390,7 @@ export const researchTools = [
     toolset: "research",
     title: "Run a parameter experiment",
     description:
-      "Grid search: every combination of `grid` (param → values, over base_params; ≤ max_variants) is backtested " +
-      "in-sample and out-of-sample (train_test or walk_forward), ranked by out-of-sample Sharpe. The default gate " +
-      "passes only if the winner's out-of-sample return > 0, Sharpe > 0, deflated-Sharpe probability for the " +
-      "variants tried > 0.95, round trips ≥ 30, and return > buy-and-hold; gate.criteria gives each value, threshold " +
-      "and verdict. `gate` sets other thresholds (null = off; a positive return is always required), recorded as " +
-      "custom. Also `warnings`, `funding_coverage`, `next_experiment` (arguments for the next adjacent experiment). " +
-      "Progress per variant; cancellable. Stores the experiment and an evidence card; not idempotent.",
+      "Grid search with out-of-sample gating: every combination of `grid` over base_params (≤ max_variants) is backtested in and out of sample (train_test or walk_forward), ranked by out-of-sample Sharpe. The default gate passes only with out-of-sample return > 0, Sharpe > 0, deflated-Sharpe probability > 0.95, ≥ 30 round trips and beating buy-and-hold; gate.criteria lists each. Also warnings, funding_coverage, next_experiment. Progress, cancellable; not idempotent (stores the experiment and a card).",
     scope: "research:run",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z

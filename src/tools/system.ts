@@ -11,10 +11,7 @@ export const systemTools = [
     toolset: "system",
     title: "Server status",
     description:
-      "Version, your profile and scopes, configured venues and network, control mode (NORMAL | REDUCE_ONLY | HALT), " +
-      "market-data source and freshness, DB path, uptime, and whether this process holds the background lease (runs the " +
-      "cycle and reconciler). Read-only; call it first to learn what you may do. " +
-      "Times are ms UTC.",
+      "Version, your profile and scopes, venues and network, control mode, market-data source and freshness, DB path, uptime, and whether this process holds the background lease (runs the cycle and reconciler). Call it first. Times are ms UTC on the server's clock (replay time over replay data).",
     scope: null,
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -25,7 +22,12 @@ export const systemTools = [
       venues: z.array(z.object({ id: z.string(), network: z.string(), allowed: z.boolean() })),
       default_venue: z.string(),
       market_data: z.string(),
-      control: z.object({ mode: z.string(), reason: z.string(), actor: z.string(), since: z.number() }),
+      control: z.object({
+        mode: z.string(),
+        reason: z.string(),
+        actor: z.string(),
+        since: z.number().nullable(),
+      }),
       gate_steps: z.array(z.string()),
       db_path: z.string(),
       lease: z.object({
@@ -55,6 +57,7 @@ export const systemTools = [
         holder: null,
       };
       const now = app.clock.now();
+      const control = getControl(app.db);
       return {
         version: app.version,
         profile: caller.profile,
@@ -62,7 +65,8 @@ export const systemTools = [
         venues,
         default_venue: cfg.venues.default,
         market_data: cfg.marketData,
-        control: getControl(app.db),
+        // A mode never changed has no time (not 1970).
+        control: { ...control, since: control.since > 0 ? control.since : null },
         gate_steps: app.gate.stepNames(),
         db_path: dbPath(cfg),
         lease,

@@ -35,7 +35,7 @@ describe("replay over real data", () => {
     const s = await runReplay(cfg(h), { dataDirs: [REPLAY_30D] });
     expect(s.cycles).toBeGreaterThan(43_000);
     expect(s.orders).toBeGreaterThan(0);
-    const db = openDb(join(h, "tradewarden.db"));
+    const db = openDb(s.db);
     cleanups.unshift(() => db.close());
     let n = 0;
     for (const c of iterateCycles(db)) {
@@ -83,13 +83,13 @@ describe("replay over real data", () => {
         model: { name: "test", version: "1" },
       })}\n`,
     );
-    await runReplay(cfg(h), {
+    const s = await runReplay(cfg(h), {
       dataDirs: [REPLAY_30D],
       from: DAY1_FROM,
       to: DAY1_FROM + 4 * 60_000,
       targetFile: file,
     });
-    const db = openDb(join(h, "tradewarden.db"));
+    const db = openDb(s.db);
     cleanups.unshift(() => db.close());
     const cycles = [...iterateCycles(db)];
     expect(cycles[0].target.used).toBe("agent");
@@ -135,7 +135,8 @@ describe("replay over real data", () => {
       { dataDirs: [REPLAY_30D], from, to: from + 48 * 3_600_000, targetFile: file },
     );
     expect(s.mode_changes).toBe(2);
-    const db = openDb(join(h, "tradewarden.db"));
+    expect(s.mode_timeline.map((m) => m.to)).toEqual(["REDUCE_ONLY", "HALT"]);
+    const db = openDb(s.db);
     cleanups.unshift(() => db.close());
     const changes = recentEvents(db, 10, "mode_change").reverse();
     expect(changes.map((e) => (e.detail as { to: string }).to)).toEqual(["REDUCE_ONLY", "HALT"]);
@@ -151,8 +152,13 @@ describe("replay over real data", () => {
   });
 
   it("two replays of the same input produce identical summaries", async () => {
-    const run = async (): Promise<Omit<ReplaySummary, "cycles_per_second">> => {
-      const { cycles_per_second: _x, ...rest } = await runReplay(cfg(home()), {
+    const run = async (): Promise<Omit<ReplaySummary, "cycles_per_second" | "run_id" | "db">> => {
+      const {
+        cycles_per_second: _x,
+        run_id: _r,
+        db: _d,
+        ...rest
+      } = await runReplay(cfg(home()), {
         dataDirs: [REPLAY_30D],
         from: DAY1_FROM,
         to: DAY1_FROM + 90 * 60_000,

@@ -26,9 +26,13 @@ function env(home: string): NodeJS.ProcessEnv {
   return { ...process.env, TW_HOME: home, TW_LOG_LEVEL: "silent" };
 }
 
+/** The run's database: an explicit --db, so a re-run with the same flag resumes it. */
+const runDb = (home: string) => join(home, "run.db");
+const args = (home: string) => [CLI, ...ARGS, "--db", runDb(home)];
+
 function cyclesDone(home: string): number {
   try {
-    const db = openDb(join(home, "tradewarden.db"));
+    const db = openDb(runDb(home));
     try {
       return (db.prepare("SELECT COUNT(*) AS n FROM cycles WHERE status = 'done'").get() as { n: number }).n;
     } finally {
@@ -46,7 +50,7 @@ describe("replay restart", () => {
     cleanups.push(a.cleanup, b.cleanup);
 
     // Kill the first run with SIGKILL once it is well into the window.
-    const child = spawn("node", [CLI, ...ARGS], { env: env(a.home), stdio: "ignore" });
+    const child = spawn("node", args(a.home), { env: env(a.home), stdio: "ignore" });
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     let killed = false;
     for (let i = 0; i < 600 && !killed; i++) {
@@ -62,17 +66,18 @@ describe("replay restart", () => {
     expect(before).toBeGreaterThanOrEqual(150);
     expect(before).toBeLessThan(961);
 
-    const resumed = spawnSync("node", [CLI, ...ARGS], { env: env(a.home), encoding: "utf8" });
+    const resumed = spawnSync("node", args(a.home), { env: env(a.home), encoding: "utf8" });
     expect(resumed.status, resumed.stderr).toBe(0);
-    const straight = spawnSync("node", [CLI, ...ARGS], { env: env(b.home), encoding: "utf8" });
+    const straight = spawnSync("node", args(b.home), { env: env(b.home), encoding: "utf8" });
     expect(straight.status, straight.stderr).toBe(0);
 
-    const { cycles_per_second: _r, ...r } = JSON.parse(resumed.stdout);
-    const { cycles_per_second: _s, ...s } = JSON.parse(straight.stdout);
+    const { cycles_per_second: _r, db: dbA, run_id: _ra, ...r } = JSON.parse(resumed.stdout);
+    const { cycles_per_second: _s, db: _dbB, run_id: _rb, ...s } = JSON.parse(straight.stdout);
+    expect(dbA).toBe(runDb(a.home));
     expect(r).toEqual(s);
     expect(r.orders).toBeGreaterThan(0);
 
-    const db = openDb(join(a.home, "tradewarden.db"));
+    const db = openDb(runDb(a.home));
     cleanups.unshift(() => db.close());
     const dupVenue = db
       .prepare(
@@ -86,5 +91,5 @@ describe("replay restart", () => {
     }>;
     expect(cycles).toHaveLength(961);
     expect(new Set(cycles.map((c) => c.status))).toEqual(new Set(["done"]));
-  });
+  }, 300_000);
 });

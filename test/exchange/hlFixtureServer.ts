@@ -69,6 +69,11 @@ export interface HlFixtureServer {
   failNext(n: number, mode: FailMode): void;
   /** Answers `path` (e.g. "/exchange") with `handler`. */
   route(path: string, handler: RouteHandler): void;
+  /**
+   * Answers `POST /info` requests of one `type` (e.g. "candleSnapshot") with `handler` instead of
+   * the recordings: for tests that need a longer real series than the cassettes hold.
+   */
+  info(type: string, handler: (body: Record<string, unknown>) => unknown): void;
   /** Caps candleSnapshot answers to `n` rows (to exercise paging). */
   maxCandles: number;
   close(): Promise<void>;
@@ -126,6 +131,7 @@ function answerInfo(
 export async function startHlFixtureServer(): Promise<HlFixtureServer> {
   const rec = loadInfoRecordings();
   const routes = new Map<string, RouteHandler>();
+  const infoOverrides = new Map<string, (body: Record<string, unknown>) => unknown>();
   const failures: FailMode[] = [];
   const hanging = new Set<ServerResponse>();
   const requests: HlFixtureServer["requests"] = [];
@@ -164,6 +170,8 @@ export async function startHlFixtureServer(): Promise<HlFixtureServer> {
         return;
       }
       if (path !== "/info") return send(res, 404, "not found");
+      const override = infoOverrides.get(String(body.type));
+      if (override) return send(res, 200, override(body));
       const [status, out] = answerInfo(rec, body, state.maxCandles);
       send(res, status, out);
     });
@@ -181,6 +189,9 @@ export async function startHlFixtureServer(): Promise<HlFixtureServer> {
     },
     route: (path, handler) => {
       routes.set(path, handler);
+    },
+    info: (type, handler) => {
+      infoOverrides.set(type, handler);
     },
     get maxCandles() {
       return state.maxCandles;

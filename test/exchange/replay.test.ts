@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SimClock } from "../../src/clock.js";
 import { TwError } from "../../src/errors.js";
 import {
+  fundingCoverage,
   loadCandleColumns,
   loadCandleFile,
   loadFundingFile,
@@ -109,7 +110,7 @@ describe("replay folders", () => {
         writeFileSync(join(d, n), "");
       const r = openReplayDir(d);
       expect([...r.funding.keys()].sort()).toEqual(["ADA", "ETH", "SOL"]);
-      expect(r.funding.get("SOL")).toBe(join(d, "SOLUSDT_funding_2023-07_2023-08.csv.gz"));
+      expect(r.funding.get("SOL")).toEqual([join(d, "SOLUSDT_funding_2023-07_2023-08.csv.gz")]);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
@@ -119,9 +120,9 @@ describe("replay folders", () => {
     const d = openReplayDir([REPLAY_30D, join(DATA, "funding", "binance_usdm")]);
     expect([...d.candles.keys()].sort()).toEqual(["ADA", "BTC", "DOGE", "ETH", "SOL"]);
     expect([...(d.candles.get("BTC")?.keys() ?? [])].sort()).toEqual(["1m"]);
-    expect(d.funding.get("SOL")).toBe(
+    expect(d.funding.get("SOL")).toEqual([
       join(DATA, "funding", "binance_usdm", "SOLUSDT_funding_2025-05_2025-06.csv.gz"),
-    );
+    ]);
     const clock = new SimClock(Date.UTC(2025, 5, 1, 9));
     const src = new ReplaySource(d, clock);
     const f = await src.funding("BTC", { limit: 2 });
@@ -152,5 +153,80 @@ describe("replay folders", () => {
     const e = errorOf(() => openReplayDir(join(dir, "nope")));
     expect(e.code).toBe("CONFIG_INVALID");
     expect(e.message).toContain("nope");
+  });
+});
+
+describe("replay funding from several files", () => {
+  const real = loadFundingFile(
+    join(DATA, "funding", "binance_usdm", "BTCUSDT_funding_2025-05_2025-06.csv.gz"),
+  );
+  const csv = (pts: Array<{ time: number; rate: number }>) =>
+    `funding_time_ms,funding_rate\n${pts.map((p) => `${p.time},${p.rate}`).join("\n")}\n`;
+  const candles = "open_time_ms,open,high,low,close,volume\n0,1,1,1,1,1\n";
+
+  it("two periods of one symbol in one folder are both served, not only the first file", async () => {
+    const d = mkdtempSync(join(tmpdir(), "tw-fundsplit-"));
+    try {
+      const half = Math.floor(real.length / 2);
+      writeFileSync(join(d, "BTCUSDT_1m.csv"), candles);
+      writeFileSync(join(d, "BTCUSDT_funding_2025-05.csv.gz"), gzipSync(csv(real.slice(0, half))));
+      writeFileSync(join(d, "BTCUSDT_funding_2025-06.csv"), csv(real.slice(half)));
+      const src = new ReplaySource(openReplayDir(d), new SimClock(Date.UTC(2025, 6, 1)));
+      expect(await src.funding("BTC", { start: 0 })).toEqual(real);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it("overlapping files in two folders merge by funding minute: ms jitter is one event, and the coverage counts each 8-hour time once", async () => {
+    const a = mkdtempSync(join(tmpdir(), "tw-funda-"));
+    const b = mkdtempSync(join(tmpdir(), "tw-fundb-"));
+    try {
+      writeFileSync(join(a, "BTCUSDT_1m.csv"), candles);
+      writeFileSync(join(a, "BTCUSDT_funding.csv"), csv(real.slice(0, 100)));
+      // The same events 3 ms later (another download of the same settlements), plus the rest.
+      writeFileSync(join(b, "BTCUSDT_funding_all.csv"), csv(real.map((p) => ({ ...p, time: p.time + 3 }))));
+      const dirs = openReplayDir([a, b]);
+      expect(dirs.funding.get("BTC")).toHaveLength(2);
+      const src = new ReplaySource(dirs, new SimClock(Date.UTC(2025, 6, 1)));
+      const merged = await src.funding("BTC", { start: 0 });
+      expect(merged).toHaveLength(real.length);
+      expect(merged.slice(0, 100)).toEqual(real.slice(0, 100));
+      expect(merged[100].time).toBe(real[100].time + 3);
+      expect(src.allFunding("BTC").conflicts).toEqual([]);
+      const june = { from: Date.UTC(2025, 5, 1), to: Date.UTC(2025, 5, 30, 16) };
+      expect(src.fundingCoverage(["BTC"], june.from, june.to)).toEqual({ BTC: 1 });
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it("a rate that differs between files for the same minute is a reported conflict; the first folder's rate is kept", () => {
+    const a = mkdtempSync(join(tmpdir(), "tw-fundc-"));
+    const b = mkdtempSync(join(tmpdir(), "tw-fundd-"));
+    try {
+      writeFileSync(join(a, "BTCUSDT_1m.csv"), candles);
+      writeFileSync(join(a, "BTCUSDT_funding.csv"), csv(real.slice(0, 3)));
+      writeFileSync(
+        join(b, "BTCUSDT_funding.csv"),
+        csv([{ time: real[1].time, rate: real[1].rate + 0.001 }]),
+      );
+      const src = new ReplaySource(openReplayDir([a, b]), new SimClock(Date.UTC(2025, 6, 1)));
+      const m = src.allFunding("BTC");
+      expect(m.points.map((p) => p.rate)).toEqual(real.slice(0, 3).map((p) => p.rate));
+      expect(m.conflicts).toEqual([Math.floor(real[1].time / 60_000) * 60_000]);
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it("coverage is the share of 8-hour funding times with an event: a file missing the second half of June covers half of June", () => {
+    const june = real.filter((p) => p.time >= Date.UTC(2025, 5, 1) && p.time < Date.UTC(2025, 5, 16));
+    // 2025-06-01 00:00 → 06-30 16:00 holds 90 funding times; the first 15 days hold 45 of them.
+    expect(fundingCoverage(june, Date.UTC(2025, 5, 1), Date.UTC(2025, 5, 30, 16))).toBe(45 / 90);
+    expect(fundingCoverage([], Date.UTC(2025, 5, 1, 1), Date.UTC(2025, 5, 1, 7))).toBe(1);
+    expect(fundingCoverage([], Date.UTC(2025, 5, 1, 1), Date.UTC(2025, 5, 1, 9))).toBe(0);
   });
 });

@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach } from "vitest";
 import { type App, createApp } from "../../src/app.js";
 import type { Clock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
@@ -71,4 +73,46 @@ export async function call(
 ): Promise<{ isError: boolean; sc: Record<string, any> }> {
   const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
   return { isError: r.isError === true, sc: (r.structuredContent ?? {}) as Record<string, any> };
+}
+
+/** Absolute path of the built CLI (tests that spawn it need `npm run build` first; `npm test` does it). */
+export const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
+
+/**
+ * Starts `tradewarden serve` (stdio) as a real process on `env` and connects an SDK client to it.
+ * Close the client to stop the server.
+ */
+export async function serveProcess(env: Record<string, string>): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "serve"],
+    env: { ...(process.env as Record<string, string>), TW_LOG_LEVEL: "silent", ...env },
+    stderr: "pipe",
+  });
+  const client = new Client({ name: "tw-test", version: "0.0.0" });
+  await client.connect(transport);
+  return client;
+}
+
+/**
+ * Per-test cleanup for a test file (call once at its top level): `home()` makes a temporary TW_HOME
+ * and `defer(fn)` registers any cleanup; all run after each test, newest first.
+ */
+export function perTest(): { home(): string; defer(fn: () => void | Promise<void>): void } {
+  let fns: Array<() => void | Promise<void>> = [];
+  afterEach(async () => {
+    const run = fns.reverse();
+    fns = [];
+    for (const fn of run) await fn();
+  });
+  return {
+    home: () => {
+      const h = tempHome();
+      fns.push(h.cleanup);
+      return h.home;
+    },
+    defer: (fn) => {
+      fns.push(fn);
+    },
+  };
 }

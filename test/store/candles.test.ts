@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,8 +37,10 @@ describe("candle store", () => {
       { time: t, open: o, high: h, low: l, close: c, volume: v },
     ]);
     expect(importReplayDir(store, [REPLAY_30D], "binance").series.every((s) => s.inserted === 0)).toBe(true);
-    // Five coins × the one interval (1m) the embedded folder ships.
-    expect(store.series().filter((s) => s.source === "binance")).toHaveLength(5);
+    // One series per candle file of the folder (it holds no funding files).
+    const files = readdirSync(REPLAY_30D).filter((f) => /_\d+[mhd]\.csv(\.gz)?$/.test(f));
+    expect(files).toHaveLength(5);
+    expect(store.series().filter((s) => s.source === "binance")).toHaveLength(files.length);
   });
 
   it("a live source's closed candles are cached and a fully cached range is served without a request", async () => {
@@ -71,7 +73,12 @@ describe("candle store", () => {
     });
     const store = new CandleStore(openDb(":memory:"));
     await expect(
-      fetchToStore(hl, store, { symbols: ["BTC"], interval: "1m", days: 1, now: clock.now() }),
+      fetchToStore(hl, store, {
+        symbols: ["BTC"],
+        interval: "1m",
+        from: clock.now() - 86_400_000,
+        to: clock.now(),
+      }),
     ).rejects.toMatchObject({ code: "EXCHANGE_UNAVAILABLE", retryable: true });
     expect(store.series()).toEqual([]);
   });

@@ -174,13 +174,45 @@ describe("market tools on the 30-day replay", () => {
     expect(times).toEqual(Array.from({ length: 100 }, (_, i) => start + i * 60_000));
   });
 
-  it("market_get_features refuses with STALE_DATA once the clock is past the data", async () => {
+  it("market_get_features refuses with STALE_DATA once the clock is past the data, not retryable, saying how to move the start", async () => {
     clock.set(Date.UTC(2025, 5, 26));
     const r = await call(client, "market_get_features", { symbol: "ETH" });
     expect(r.isError).toBe(true);
     expect(r.sc.code).toBe("STALE_DATA");
-    expect(r.sc.retryable).toBe(true);
+    // Waiting never brings data past the end of the files back.
+    expect(r.sc.retryable).toBe(false);
+    expect(r.sc.hint).toContain("TW_REPLAY_START");
+    expect(r.sc.details.data_end).toBe(Date.UTC(2025, 5, 24, 10, 32));
     const c = await call(client, "market_get_candles", { symbol: "ETH", limit: 1 });
     expect(c.sc.stale).toBe(true);
+  });
+});
+
+describe("market_get_funding says when a source has no funding", () => {
+  it("on replay candles without funding files the empty list carries a note naming the symbol and the fix", async () => {
+    const r = await call(client, "market_get_funding", { symbol: "sol" });
+    expect(r.isError).toBe(false);
+    expect(r.sc.funding).toEqual([]);
+    expect(r.sc.note).toContain("no funding data for SOL");
+    expect(r.sc.note).toContain("--funding DIR");
+  });
+
+  it("with funding files there is no note, and a window without events says so", async () => {
+    const t = await testApp({ TW_MARKET_DATA: "replay" }, new SimClock(T));
+    try {
+      const c = await connectClient(t.app, "readonly");
+      const ok = await call(c, "market_get_funding", { symbol: "SOL", limit: 3 });
+      expect(ok.sc.funding).toHaveLength(3);
+      expect(ok.sc.note).toBeUndefined();
+      const none = await call(c, "market_get_funding", {
+        symbol: "SOL",
+        start: T - 3_600_000,
+        end: T - 60_000,
+      });
+      expect(none.sc.funding).toEqual([]);
+      expect(none.sc.note).toBe("No funding events in the requested range.");
+    } finally {
+      await t.cleanup();
+    }
   });
 });

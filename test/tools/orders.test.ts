@@ -60,7 +60,9 @@ describe("order flow on paper over replay data", () => {
     expect(s.isError).toBe(false);
     const ref = btcClose(T0 - 60_000);
     expect(s.sc).toMatchObject({ status: "filled", filled_size: "0.3", replayed: false });
-    expect(Number(s.sc.avg_px)).toBeCloseTo(ref * 1.0001, 6);
+    // The fill is at mid + 1 bp slippage; the result shows it at the venue's tick (0.1 for BTC here).
+    expect(Number(s.sc.avg_px)).toBeCloseTo(ref * 1.0001, 1);
+    expect(s.sc.avg_px).toMatch(/^\d+(\.\d)?$/);
 
     const st = await call(agent, "account_get_state", { venue: "paper" });
     expect(st.sc.positions).toHaveLength(1);
@@ -371,5 +373,105 @@ describe("approval expiry and brackets", () => {
     ]);
     const st = await call(agent, "account_get_state", {});
     expect(st.sc.positions).toEqual([]);
+  });
+});
+
+describe("results sized for a model: symbols and money", () => {
+  it("`btc` is accepted by order_propose, order_list and portfolio_set_target as by the market tools, and means BTC", async () => {
+    const { agent } = await setup();
+    const t = await call(agent, "market_get_ticker", { symbol: "btc" });
+    expect(t.sc.symbol).toBe("BTC");
+    const p = await call(agent, "order_propose", {
+      symbol: " btc ",
+      side: "buy",
+      type: "market",
+      size: 0.01,
+    });
+    expect(p.isError, JSON.stringify(p.sc)).toBe(false);
+    expect(p.sc.symbol).toBe("BTC");
+    expect(p.sc.checks.find((c: { check: string }) => c.check === "symbol_allowed").passed).toBe(true);
+    const s = await call(agent, "order_submit", { intent_id: p.sc.intent_id });
+    expect(s.sc.status).toBe("filled");
+    expect((await call(agent, "order_list", { symbol: "btc" })).sc.orders).toHaveLength(1);
+    const target = await call(agent, "portfolio_set_target", {
+      targets: [{ symbol: "eth", weight: 0.05 }],
+      confidence: 0.9,
+      rationale: "test",
+      model: { name: "t", version: "1" },
+    });
+    expect(target.isError, JSON.stringify(target.sc)).toBe(false);
+    expect(Object.keys(target.sc.approved.weights)).toContain("ETH");
+    // The test server runs no cycle: the target is stored, and the result says nothing will trade.
+    expect(target.sc.target_id).toBeGreaterThan(0);
+    expect(target.sc.cycle_enabled).toBe(false);
+    expect(target.sc.warnings).toHaveLength(1);
+    expect(target.sc.warnings[0]).toContain("nothing will trade until the operator enables");
+    // Two spellings of one coin are one coin.
+    const dup = await call(agent, "portfolio_set_target", {
+      targets: [
+        { symbol: "eth", weight: 0.05 },
+        { symbol: "ETH", weight: 0.05 },
+      ],
+      confidence: 0.9,
+      rationale: "test",
+      model: { name: "t", version: "1" },
+    });
+    expect(dup.sc.code).toBe("INVALID_INPUT");
+  });
+
+  it("portfolio_set_target with the cycle enabled has no warning; in HALT it says the cycle only reduces", async () => {
+    const { agent } = await setup((c) => {
+      c.cycle.enabled = true;
+    });
+    const args = {
+      targets: [{ symbol: "BTC", weight: 0.05 }],
+      confidence: 0.9,
+      rationale: "test",
+      model: { name: "t", version: "1" },
+    };
+    const on = await call(agent, "portfolio_set_target", args);
+    expect(on.sc).toMatchObject({ cycle_enabled: true, warnings: [] });
+    await call(agent, "control_halt", { reason: "test halt" });
+    const halted = await call(agent, "portfolio_set_target", args);
+    expect(halted.sc.warnings).toEqual([
+      "The control mode is HALT: the cycle only reduces exposure until an operator resumes trading.",
+    ]);
+  });
+
+  it("money in account_get_state, order and fill results is rounded to the venue's precision, while the books stay exact", async () => {
+    const { app, clock, agent } = await setup();
+    // Three buys at three prices make an average entry price with many digits.
+    for (const [i, size] of [0.013, 0.017, 0.011].entries()) {
+      clock.set(clock.now() + (i + 1) * 7 * 60_000);
+      const p = await call(agent, "order_propose", { symbol: "BTC", side: "buy", type: "market", size });
+      const s = await call(agent, "order_submit", { intent_id: p.sc.intent_id });
+      expect(s.sc.status).toBe("filled");
+    }
+    const exact = await app.venues.get("paper").accountState();
+    const decimals = (v: string) => (v.split(".")[1] ?? "").length;
+    // The exact books: more digits than any venue shows.
+    expect(decimals(exact.positions[0].entry_px)).toBeGreaterThan(6);
+    expect(decimals(exact.equity)).toBeGreaterThan(6);
+
+    const st = await call(agent, "account_get_state", {});
+    const tick = (await app.market.instrument("BTC")).tick_size as number;
+    const tickDp = (String(tick).split(".")[1] ?? "").length;
+    const pos = st.sc.positions[0];
+    expect(decimals(pos.entry_px)).toBeLessThanOrEqual(tickDp);
+    expect(decimals(pos.mark_px)).toBeLessThanOrEqual(tickDp);
+    expect(pos.size).toBe("0.041");
+    for (const v of [st.sc.equity, st.sc.cash, st.sc.gross_notional, pos.unrealized_pnl]) {
+      expect(decimals(v)).toBeLessThanOrEqual(6);
+      expect(v).not.toMatch(/e/i);
+    }
+    // Rounded, not truncated or re-derived: the exact value to 6 decimals, half to even.
+    expect(Number(st.sc.equity)).toBeCloseTo(Number(exact.equity), 6);
+    const fills = await call(agent, "fill_list", {});
+    for (const f of fills.sc.fills) {
+      expect(decimals(f.price)).toBeLessThanOrEqual(tickDp);
+      expect(decimals(f.fee)).toBeLessThanOrEqual(6);
+    }
+    const orders = await call(agent, "order_list", {});
+    for (const o of orders.sc.orders) expect(decimals(o.avg_px)).toBeLessThanOrEqual(tickDp);
   });
 });

@@ -1,8 +1,11 @@
+import type { JsonSchemaType } from "@modelcontextprotocol/sdk/validation";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { App } from "../../src/app.js";
-import { defineTool } from "../../src/tools/registry.js";
-import { call, connectClient, testApp } from "../helpers/app.js";
+import { checkCatalog, defineTool } from "../../src/tools/registry.js";
+import { SimClock } from "../../src/clock.js";
+import { call, connectClient, REPLAY_30D, testApp } from "../helpers/app.js";
 
 // Scope sets per profile, written out independently of src/policy/scopes.ts (DESIGN.md §2).
 const READONLY = ["market:read", "knowledge:read", "account:read", "audit:read"];
@@ -169,5 +172,76 @@ describe("tool registry", () => {
     expect(names).toEqual(["system_get_status"]);
     const r = await call(await connectClient(t.app, "operator"), "audit_query", {});
     expect(r.sc.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("tools/list sized for a model's context", () => {
+  it("a tool whose result declares an error field with another type is refused at start-up (errors must validate against every output schema)", () => {
+    const bad = defineTool({
+      name: "probe_clash",
+      toolset: "system",
+      title: "probe",
+      description: "Test probe whose result has a numeric message field, which an error payload would fail.",
+      scope: null,
+      annotations: {},
+      input: z.object({}).strict(),
+      output: z.object({ message: z.number() }),
+      handler: async () => ({ message: 1 }),
+    });
+    expect(() => checkCatalog([bad])).toThrow(/probe_clash: result field message/);
+    expect(() =>
+      checkCatalog([{ ...bad, output: z.object({ message: z.string().nullable() }) }]),
+    ).not.toThrow();
+  });
+
+  it("the agent profile's tools/list is at most 48 KB of JSON and has no JSON-schema `type` arrays", async () => {
+    const app = await setup();
+    const client = await connectClient(app, "agent");
+    const list = await client.listTools();
+    const bytes = Buffer.byteLength(JSON.stringify(list));
+    expect(bytes).toBeLessThanOrEqual(48 * 1024);
+    const typeArrays: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (Array.isArray(node)) {
+        for (const [i, n] of node.entries()) walk(n, `${path}/${i}`);
+      } else if (node && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+          // `properties` maps field names (a field may be called "type") to schemas.
+          if (k === "type" && Array.isArray(v)) typeArrays.push(path);
+          walk(v, `${path}/${k}`);
+        }
+      }
+    };
+    walk(list.tools, "");
+    expect(typeArrays).toEqual([]);
+  });
+
+  it("the SDK client's own validator accepts real results and error payloads, and still rejects a field of the wrong type", async () => {
+    const t = await testApp({ TW_MARKET_DATA: `replay:${REPLAY_30D}` }, new SimClock(Date.UTC(2025, 5, 2)));
+    cleanup = t.cleanup;
+    const client = await connectClient(t.app, "agent");
+    const tools = (await client.listTools()).tools;
+    const ajv = new AjvJsonSchemaValidator();
+    const schemaOf = (n: string) => tools.find((t) => t.name === n)?.outputSchema as JsonSchemaType;
+    const validate = (n: string, v: unknown) => ajv.getValidator(schemaOf(n))(v).valid;
+
+    const ok = await call(client, "order_propose", {
+      symbol: "BTC",
+      side: "buy",
+      type: "market",
+      size: 0.01,
+    });
+    expect(ok.isError).toBe(false);
+    expect(validate("order_propose", ok.sc)).toBe(true);
+    const refused = await call(client, "order_get", { order_id: "nope" });
+    expect(refused.isError).toBe(true);
+    expect(validate("order_get", refused.sc)).toBe(true);
+    // A wrong type is caught at the top and inside a shared definition.
+    expect(validate("order_propose", { ...ok.sc, size: 0.01 })).toBe(false);
+    expect(validate("order_get", { ...refused.sc, children: [{ size: 1 }] })).toBe(false);
+    const sub = await call(client, "order_submit", { intent_id: ok.sc.intent_id });
+    expect(sub.isError).toBe(false);
+    expect(validate("order_submit", sub.sc)).toBe(true);
+    expect(validate("order_submit", { ...sub.sc, children: [{ ...sub.sc, size: 5 }] })).toBe(false);
   });
 });

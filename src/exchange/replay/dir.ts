@@ -8,7 +8,8 @@ import { INTERVALS, type Interval } from "../types.js";
  * `<COIN><QUOTE>_<interval>.csv[.gz]` (e.g. `BTCUSDT_1m.csv.gz`) and funding files
  * `<COIN><QUOTE>_funding*.csv[.gz]` (anything may follow `_funding`, e.g.
  * `SOLUSDT_funding_2023-07_2023-08.csv.gz`), where QUOTE is USDT, USDC or USD (optional). The canonical
- * symbol is COIN (`BTC`). Files with other names or intervals (3m, 30m, mark prices) are ignored.
+ * symbol is COIN (`BTC`; Hyperliquid's `kPEPE`-style names keep their leading `k`). Files with other
+ * names or intervals (3m, 30m, mark prices) are ignored.
  */
 
 /** What a replay folder (or several) holds: absolute file paths by canonical symbol. */
@@ -17,19 +18,22 @@ export interface ReplayDir {
   dirs: string[];
   /** symbol → interval → candle file. */
   candles: Map<string, Map<Interval, string>>;
-  /** symbol → funding file. */
-  funding: Map<string, string>;
+  /**
+   * symbol → every funding file of it, in folder order then name order (several periods, or the
+   * same period in several folders: merged by src/exchange/replay/funding.ts).
+   */
+  funding: Map<string, string[]>;
   /** symbol → quote currency from the file name (USDT when the name has none). */
   quotes: Map<string, string>;
 }
 
-const CANDLE_RE = /^([A-Z0-9]+?)(USDT|USDC|USD)?_([0-9]+[mhd])\.csv(\.gz)?$/;
-const FUNDING_RE = /^([A-Z0-9]+?)(USDT|USDC|USD)?_funding(?:[_.-][^/]*?)?\.csv(\.gz)?$/;
+const CANDLE_RE = /^([a-z]?[A-Z0-9]+?)(USDT|USDC|USD)?_([0-9]+[mhd])\.csv(\.gz)?$/;
+const FUNDING_RE = /^([a-z]?[A-Z0-9]+?)(USDT|USDC|USD)?_funding(?:[_.-][^/]*?)?\.csv(\.gz)?$/;
 
 /**
- * Scans one or more folders. Later folders add to earlier ones; a symbol/interval present twice
- * keeps the first file (a `.csv` next to a `.csv.gz` of the same name: the plain file wins, it is
- * usually the one being edited).
+ * Scans one or more folders. Later folders add to earlier ones. Candles: a symbol/interval present
+ * twice keeps the first file (a `.csv` next to a `.csv.gz` of the same name: the plain file wins, it
+ * is usually the one being edited). Funding: every file is kept, and they are merged.
  * @throws TwError CONFIG_INVALID when a folder does not exist or no candle file is found at all.
  */
 export function openReplayDir(dirOrDirs: string | string[]): ReplayDir {
@@ -46,7 +50,7 @@ export function openReplayDir(dirOrDirs: string | string[]): ReplayDir {
     for (const name of readdirSync(dir).sort()) {
       const f = FUNDING_RE.exec(name);
       if (f) {
-        if (!out.funding.has(f[1])) out.funding.set(f[1], join(dir, name));
+        out.funding.set(f[1], [...(out.funding.get(f[1]) ?? []), join(dir, name)]);
         continue;
       }
       const m = CANDLE_RE.exec(name);

@@ -1,5 +1,5 @@
 import { delimiter } from "node:path";
-import type { Clock } from "../../clock.js";
+import { type Clock, ReplayClock } from "../../clock.js";
 import { TwError } from "../../errors.js";
 import { decimalStep, lowerBound, simpleReturn, upperBound } from "../analytics.js";
 import {
@@ -14,8 +14,9 @@ import {
   type RangeQuery,
   type Ticker,
 } from "../types.js";
-import { type CandleColumns, candleAt, loadCandleColumns, loadFundingFile } from "./csv.js";
+import { type CandleColumns, candleAt, loadCandleColumns } from "./csv.js";
 import type { ReplayDir } from "./dir.js";
+import { fundingCoverage, type MergedFunding, mergeFundingFiles } from "./funding.js";
 
 /**
  * The `replay:<dir>` market-data source: historical candles (+ funding) served on a clock.
@@ -33,7 +34,7 @@ import type { ReplayDir } from "./dir.js";
 export class ReplaySource implements MarketData {
   readonly id: string;
   private readonly cols = new Map<string, CandleColumns>();
-  private readonly fundingCache = new Map<string, FundingPoint[]>();
+  private readonly fundingCache = new Map<string, MergedFunding>();
   private instrumentsCache: Instrument[] | null = null;
 
   constructor(
@@ -150,7 +151,7 @@ export class ReplaySource implements MarketData {
     const iv = this.finest(symbol);
     const c = this.columns(symbol, iv);
     const n = this.visible(c, iv);
-    if (n === 0) throw noDataYet(symbol, this.clock.now());
+    if (n === 0) throw noDataYet(this, symbol, this.clock.now());
     const last = n - 1;
     const from = lowerBound(c.time, c.time[last] - 86_400_000 + 1);
     let vol = 0;
@@ -197,16 +198,87 @@ export class ReplaySource implements MarketData {
     return null;
   }
 
+  /** Whether the folders hold any funding file for `symbol`. */
+  hasFunding(symbol: string): boolean {
+    return (this.dir.funding.get(symbol)?.length ?? 0) > 0;
+  }
+
+  /**
+   * Every funding point of a symbol, ignoring the clock, merged from all its files (empty without
+   * one), plus the minutes where files disagreed. For run summaries; never expose it through a
+   * live-clock API.
+   * @throws TwError INVALID_INPUT for a malformed file (naming file and line).
+   */
+  allFunding(symbol: string): MergedFunding {
+    this.requireSymbol(symbol);
+    let m = this.fundingCache.get(symbol);
+    if (!m) {
+      m = mergeFundingFiles(this.dir.funding.get(symbol) ?? []);
+      this.fundingCache.set(symbol, m);
+    }
+    return m;
+  }
+
+  /**
+   * Fraction of the 8-hour funding times in [from, to] (ms UTC) the data covers, per symbol
+   * (src/exchange/replay/funding.ts#fundingCoverage).
+   */
+  fundingCoverage(symbols: readonly string[], from: number, to: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of symbols) out[s] = fundingCoverage(this.allFunding(s).points, from, to);
+    return out;
+  }
+
+  /**
+   * How to get out of STALE_DATA at clock time `now` on this data, for the error a caller sees:
+   * before the data (with `warmupMs` of history) the replay clock will get there by itself when it
+   * moves with wall time (retryable), else the start must move; after the data's end waiting never
+   * helps (not retryable): restart with an earlier TW_REPLAY_START or more data.
+   * @param warmupMs history a request needs before `now` (features: 61 one-minute bars).
+   */
+  staleAdvice(
+    now: number,
+    warmupMs: number,
+  ): { hint: string; retryable: boolean; details: Record<string, unknown> } {
+    const range = this.commonRange();
+    const iso = (t: number) => new Date(t).toISOString();
+    if (!range) {
+      return {
+        hint: "The replay files share no time range; replay a folder whose symbols overlap in time.",
+        retryable: false,
+        details: { now, data_start: null, data_end: null },
+      };
+    }
+    const details = { now, data_start: range.start, data_end: range.end + 60_000 };
+    const moving = this.clock instanceof ReplayClock;
+    const earliest = range.start + warmupMs;
+    if (now < earliest) {
+      return {
+        hint: moving
+          ? `The replay clock (${iso(now)}) is before the data has enough history; it reaches ${iso(earliest)} by itself, or restart with TW_REPLAY_START=${iso(earliest)} or later (the default start is the first bar + 7 days).`
+          : `The replay clock (${iso(now)}) is before the data has enough history: start at ${iso(earliest)} or later (TW_REPLAY_START, or --from for the replay command).`,
+        retryable: moving,
+        details,
+      };
+    }
+    if (now > range.end + 60_000) {
+      return {
+        hint: `The replay data ends at ${iso(range.end + 60_000)} and the replay clock (${iso(now)}) is past it; waiting will not help. Restart with an earlier TW_REPLAY_START (data starts ${iso(range.start)}; the default is the first bar + 7 days) or replay more data (TW_MARKET_DATA=replay:<dirs>).`,
+        retryable: false,
+        details,
+      };
+    }
+    return {
+      hint: `The replay data has a gap before ${iso(now)}; it resumes by itself as the replay clock moves, or restart with TW_REPLAY_START set to where the data is complete.`,
+      retryable: moving,
+      details,
+    };
+  }
+
   /** Visible funding events in [start, end]; same limit rule as {@link candles}. Empty without a funding file. */
   async funding(symbol: string, q: RangeQuery): Promise<FundingPoint[]> {
-    this.requireSymbol(symbol);
-    const file = this.dir.funding.get(symbol);
-    if (!file) return [];
-    let all = this.fundingCache.get(symbol);
-    if (!all) {
-      all = loadFundingFile(file);
-      this.fundingCache.set(symbol, all);
-    }
+    const all = this.allFunding(symbol).points;
+    if (all.length === 0) return [];
     const now = this.clock.now();
     const end = Math.min(now, q.end ?? now);
     let pts = all.filter((p) => p.time <= end && (q.start === undefined || p.time >= q.start));
@@ -215,10 +287,12 @@ export class ReplaySource implements MarketData {
   }
 }
 
-function noDataYet(symbol: string, now: number): TwError {
+function noDataYet(source: ReplaySource, symbol: string, now: number): TwError {
+  const advice = source.staleAdvice(now, 60_000);
   return new TwError("STALE_DATA", `No ${symbol} data at or before ${new Date(now).toISOString()}.`, {
-    hint: "Move the replay clock into the data's time range.",
-    details: { symbol, now },
+    hint: advice.hint,
+    retryable: advice.retryable,
+    details: { symbol, ...advice.details },
   });
 }
 
