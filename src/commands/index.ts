@@ -42,7 +42,8 @@ export const CLI_ENTRIES: CliEntry[] = [
   },
   {
     commands: {
-      backtest: "backtest a strategy on CSV/CSV.gz candle folders (conventions: docs/backtesting.md)",
+      backtest:
+        "backtest a strategy on CSV/CSV.gz candle folders, by default the embedded data (conventions: docs/backtesting.md)",
     },
     load: async () => (await import("./backtest.js")).backtestCommand,
   },

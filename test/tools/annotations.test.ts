@@ -32,6 +32,7 @@ const WRITES = [
   "portfolio_set_target",
   "backtest_run",
   "experiment_run",
+  "alert_ack",
 ];
 
 // Writers whose repeat (same arguments, no idempotency key) stores another record.
@@ -127,6 +128,7 @@ describe("tool annotations", () => {
       backtest_get: { id: bt.sc.id, include_samples: true },
       backtest_list: {},
       backtest_chart: { id: bt.sc.id },
+      alert_list: {},
     };
     const readOnly = tools.filter((t) => t.annotations?.readOnlyHint === true).map((t) => t.name);
     expect(Object.keys(samples).sort()).toEqual([...readOnly].sort());
