@@ -17,7 +17,8 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /**
  * `tradewarden replay [--data DIR]... [--funding DIR]... [--from ISO] [--to ISO] [--equity N]
- * [--target-file FILE] [--json]`. Without `--data`: the embedded 30 days with funding (data/).
+ * [--target-file FILE] [--ledger FILE] [--json]`. Without `--data`: the embedded 30 days with funding
+ * (data/). `--ledger` writes the paper cash ledger as CSV after the run.
  */
 export const replayCommand: CliModule = {
   register(program: Command) {
@@ -34,6 +35,7 @@ export const replayCommand: CliModule = {
       .option("--to <time>", "last cycle (ISO-8601 or ms UTC)")
       .option("--equity <quote>", "starting paper equity", (v) => Number(v))
       .option("--target-file <file>", "JSONL of agent targets (one per line, with `time`)")
+      .option("--ledger <file>", "write the paper cash ledger as CSV (time,kind,symbol,amount,balance)")
       .option("--json", "print the summary as one JSON object on stdout")
       .action(
         async (
@@ -44,6 +46,7 @@ export const replayCommand: CliModule = {
             to?: string;
             equity?: number;
             targetFile?: string;
+            ledger?: string;
             json?: boolean;
           },
           cmd: Command,
@@ -70,6 +73,7 @@ export const replayCommand: CliModule = {
               to: parseTime(o.to, "--to"),
               equity: o.equity,
               targetFile: o.targetFile,
+              ledgerFile: o.ledger,
               log: createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel),
               onProgress: (done, total) => {
                 if (!started) {

@@ -3,10 +3,11 @@ import { z } from "zod";
 import type { App } from "../app.js";
 import { TwError } from "../errors.js";
 import { VENUE_ID_RE } from "../exchange/venues.js";
-import { approvalRequired, approvalState, elicitApproval } from "../policy/approval.js";
+import { approvalRequired, approvalState, decide, elicitApproval } from "../policy/approval.js";
 import type { GateCall, GatedOperation, GateOutcome, PolicyFacts } from "../policy/gate.js";
 import { type OrderArgs, type PreparedOrder, prepareOrder } from "../policy/risk.js";
 import type { Caller } from "../policy/scopes.js";
+import type { ApprovalVia } from "../store/approvals.js";
 import type { Db } from "../store/db.js";
 import { getIntent } from "../store/intents.js";
 import { SUBMIT_SCOPE, submitKey } from "./service.js";
@@ -53,6 +54,19 @@ export const proposeInput = z
       .describe("Only reduce a position; required to close in REDUCE_ONLY/HALT."),
     take_profit: positive.optional().describe("TP trigger price: a reduce-only child order."),
     stop_loss: positive.optional().describe("SL trigger price: a reduce-only child order."),
+    trailing_stop_bps: z
+      .number()
+      .positive()
+      .max(5_000)
+      .optional()
+      .describe("Position guard: close when the price retraces this many bps from its best since the fill."),
+    max_hold_minutes: z
+      .number()
+      .int()
+      .positive()
+      .max(43_200)
+      .optional()
+      .describe("Position guard: close the position this many minutes after the fill."),
     client_order_id: CLIENT_ORDER_ID.optional().describe(
       "Your idempotency key for this order; generated when omitted.",
     ),
@@ -131,6 +145,8 @@ export function submitFacts(db: Db, a: SubmitArgs, elicitable: boolean): PolicyF
       reduce_only: i.reduce_only,
       take_profit: i.take_profit ?? undefined,
       stop_loss: i.stop_loss ?? undefined,
+      trailing_stop_bps: i.trailing_stop_bps ?? undefined,
+      max_hold_minutes: i.max_hold_minutes ?? undefined,
     } satisfies OrderArgs,
   };
 }
@@ -188,20 +204,38 @@ export function submitOp(app: App): GatedOperation<SubmitArgs, SubmitView> {
 }
 
 /**
- * Proposes and submits one order through the full gate — the path the minute cycle (issue 5) uses
- * with a system caller (e.g. `callerFor("system:cycle", "operator", "system")`). Both calls are
- * audited. Returns the submit outcome, or the propose refusal.
+ * An approval given by whoever asked for the order, recorded before submit: the operator who called
+ * control_flatten (an `orders:approve` caller), or a guard exit inheriting the approval of the entry
+ * intent it protects. Never reachable from a tool argument.
+ */
+export interface PriorApproval {
+  actor: string;
+  reason: string;
+  via: ApprovalVia;
+}
+
+/**
+ * Proposes and submits one order through the full gate — the path the minute cycle (issue 5), the
+ * flatten command and the position guard use with their callers. Both calls are audited. Returns the
+ * submit outcome, or the propose refusal. With `approval`, an intent that needs approval is approved
+ * (recorded in `approvals` with the actor and reason) between propose and submit.
  */
 export async function submitThroughGate(
   app: App,
   caller: Caller,
   args: z.input<typeof proposeInput>,
+  approval?: PriorApproval,
 ): Promise<GateOutcome> {
   const p = await app.gate.run(proposeOp(), caller, args, (a, call) =>
     handlePropose(app, caller, a, call as GateCall),
   );
   if (!p.ok) return p;
   const intentId = (p.result as IntentView).intent_id;
+  if (approval && (p.result as IntentView).approval_needed && !p.replayed) {
+    const st = approvalState(app, app.orders.intent(intentId), caller);
+    if (st.state === "missing" || st.state === "expired")
+      decide(app, intentId, "approved", approval.actor, approval.via, approval.reason);
+  }
   return app.gate.run(submitOp(app), caller, { intent_id: intentId }, (a, call) =>
     handleSubmit(app, caller, a, call as GateCall),
   );

@@ -37,6 +37,10 @@ export interface OrderArgs {
   reduce_only?: boolean;
   take_profit?: number | string;
   stop_loss?: number | string;
+  /** Position guard: trailing stop in bps from the best price after the fill (issue 13). */
+  trailing_stop_bps?: number;
+  /** Position guard: close the position this many minutes after the fill. */
+  max_hold_minutes?: number;
 }
 
 /** A rounded, priced, checked order. Decimal strings; `price` is the limit, or for market orders on
@@ -55,6 +59,8 @@ export interface PreparedOrder {
   reduce_only: boolean;
   take_profit: string | null;
   stop_loss: string | null;
+  trailing_stop_bps: number | null;
+  max_hold_minutes: number | null;
   checks: CheckResult[];
 }
 
@@ -77,6 +83,12 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
   }
   if (a.type === "limit" && a.price === undefined) {
     throw new TwError("INVALID_INPUT", "A limit order needs price (quote currency).");
+  }
+  if ((a.trailing_stop_bps !== undefined || a.max_hold_minutes !== undefined) && a.reduce_only) {
+    throw new TwError(
+      "INVALID_INPUT",
+      "A position guard (trailing_stop_bps, max_hold_minutes) needs an order that opens a position, not a reduce_only one.",
+    );
   }
   if (a.type === "market" && a.price !== undefined && a.venue === "paper") {
     throw new TwError("INVALID_INPUT", "A market order takes no price; use type limit for a price.");
@@ -149,10 +161,14 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
     );
   }
   const minN = Math.max(limits.min_notional, ins?.min_notional ?? 0);
+  // A reduce-only order that closes the whole position passes: dust must stay closable (issue 13).
+  const acct0 = reduceOnly ? await venue.accountState() : null;
+  const closesAll =
+    acct0 !== null && new Dec(acct0.positions.find((p) => p.symbol === a.symbol)?.size ?? 0).abs().eq(size);
   checks.push(
     chk(
       "min_notional",
-      notional.gte(minN),
+      notional.gte(minN) || closesAll,
       minN,
       num(notional),
       `notional ${notional.toFixed(2)} must be ≥ ${minN}`,
@@ -253,6 +269,8 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
     reduce_only: reduceOnly,
     take_profit: tp,
     stop_loss: sl,
+    trailing_stop_bps: a.trailing_stop_bps ?? null,
+    max_hold_minutes: a.max_hold_minutes ?? null,
     checks,
   };
 }

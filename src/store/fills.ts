@@ -11,11 +11,11 @@ export function insertFill(db: Db, venue: string, f: Omit<VenueFill, "id">): num
   const info = db
     .prepare(
       `INSERT INTO fills (venue, venue_order_id, client_order_id, symbol, side, size, price, fee, liquidity,
-         realized_pnl, ts)
+         realized_pnl, ts, kind)
        VALUES (@venue, @venue_order_id, @client_order_id, @symbol, @side, @size, @price, @fee, @liquidity,
-         @realized_pnl, @time)`,
+         @realized_pnl, @time, @kind)`,
     )
-    .run({ venue, ...f });
+    .run({ venue, ...f, kind: f.kind ?? "trade" });
   return Number(info.lastInsertRowid);
 }
 
@@ -31,6 +31,7 @@ interface Raw {
   liquidity: "maker" | "taker";
   realized_pnl: string;
   ts: number;
+  kind: "trade" | "liquidation";
 }
 
 /** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
@@ -50,5 +51,6 @@ export function listFills(db: Db, venue: string, since: number, afterId: number,
     liquidity: r.liquidity,
     realized_pnl: r.realized_pnl,
     time: r.ts,
+    kind: r.kind,
   }));
 }

@@ -44,6 +44,8 @@ export const intentSchema = z.object({
   reduce_only: z.boolean(),
   take_profit: dec.nullable(),
   stop_loss: dec.nullable(),
+  trailing_stop_bps: z.number().nullable(),
+  max_hold_minutes: z.number().nullable(),
   client_order_id: z.string(),
   approval_needed: z.boolean(),
   approval_state: z.string(),

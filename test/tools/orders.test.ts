@@ -81,6 +81,7 @@ describe("order flow on paper over replay data", () => {
     expect(app.gate.stepNames()).toEqual([
       "scope",
       "validation",
+      "limit_scope",
       "control",
       "rate_limit",
       "idempotency",

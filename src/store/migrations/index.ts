@@ -4,11 +4,13 @@ import { m003Orders } from "./003_orders.js";
 import { m004Engine } from "./004_engine.js";
 import { m005Research } from "./005_research.js";
 import { m006Knowledge } from "./006_knowledge.js";
+import { m008Book } from "./008_book.js";
 
 /**
  * A versioned schema change. `up` is plain SQL run in one transaction with the version bump.
  * Numbers are reserved per area so parallel work does not collide:
- * 1 foundation · 2 market data · 3 orders/venues · 4 engine/cycle · 5 research · 6 knowledge.
+ * 1 foundation · 2 market data · 3 orders/venues · 4 engine/cycle · 5 research · 6 knowledge ·
+ * 8 the book (issue 13: funding once, participation, liquidation, guards, portfolio limits).
  */
 export interface Migration {
   version: number;
@@ -24,4 +26,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m004Engine,
   m005Research,
   m006Knowledge,
+  m008Book,
 ];
