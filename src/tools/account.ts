@@ -23,6 +23,7 @@ const STATUSES = [
   "canceled",
   "rejected",
   "not_found",
+  "partially_filled",
 ] as const;
 const badCursor = () =>
   new TwError("INVALID_INPUT", "cursor is not valid.", { hint: "Pass next_cursor exactly as returned." });

@@ -19,8 +19,9 @@ export const portfolioTools = [
       "Sets target weights for the minute cycle. targets: [{symbol (base coin, e.g. BTC), weight (signed fraction of " +
       "equity, long > 0)}], cash_weight, confidence 0..1 (below 0.5 every weight is halved), rationale (≤ 800 chars), " +
       "model {name, version}. Valid for 5 cycles (then the baseline is used). Returns at once what the risk layer " +
-      "approves now (per-coin caps BTC/ETH 0.15 others 0.10, gross ≤ 0.40, |net| ≤ 0.20, EWMA α 0.5, turnover ≤ 0.10 " +
-      "per cycle, control mode) with every rejection and its reason. Idempotent by idempotency_key.",
+      "approves now from the actual book (default limits: per-coin caps BTC/ETH 0.15 others 0.10, gross ≤ 0.40, " +
+      "|net| ≤ 0.20, aimed 5% inside; EWMA α 0.5; turnover ≤ 0.10 per cycle; control mode; the cycle also paces to the " +
+      "notional budget) with every rejection and its reason. Idempotent by idempotency_key.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     input: z
