@@ -20,7 +20,13 @@ import { currentLimits } from "../store/riskLimits.js";
 import { baselineTarget } from "./baseline.js";
 import { evaluateBreakers } from "./breakers.js";
 import { TokenBucket } from "./buckets.js";
-import { type ExecutionSettings, executedTurnover, PlanExecution, type WaitUntil } from "./execution.js";
+import {
+  cycleFills,
+  type ExecutionSettings,
+  executedTurnover,
+  PlanExecution,
+  type WaitUntil,
+} from "./execution.js";
 import { gross, net, type PortfolioLimits } from "./limits.js";
 import { type PlanMarket, planExecution } from "./planner.js";
 import { clipTarget } from "./riskClip.js";
@@ -333,17 +339,15 @@ export class MinuteCycle {
       endW[p.symbol] = endEquity > 0 ? (Number(p.size) * Number(p.mark_px)) / endEquity : 0;
     report.end_gross = gross(endW);
     report.end_net = net(endW);
-    report.executed_turnover = executedTurnover(app, settings.venue, rec);
-    const fills = app.db
-      .prepare("SELECT fee, size, price FROM fills WHERE venue = ? AND client_order_id LIKE ?")
-      .all(settings.venue, `${rec.id}:%`) as Array<{ fee: string; size: string; price: string }>;
+    const fills = cycleFills(app, settings.venue, rec, settings.cycleMs);
+    report.executed_turnover = executedTurnover(rec, fills);
     report.fees = fills.reduce((a, f) => a.plus(f.fee), new Decimal(0)).toFixed();
     // The pace bucket pays for what the cycle sent (the notional the rolling-24h check counts).
     const sent = app.db
       .prepare(
-        "SELECT notional FROM orders WHERE venue = ? AND client_order_id LIKE ? AND parent_id IS NULL AND status NOT IN ('rejected','not_found')",
+        "SELECT notional FROM orders WHERE venue = ? AND client_order_id >= ? AND client_order_id < ? AND parent_id IS NULL AND status NOT IN ('rejected','not_found')",
       )
-      .all(settings.venue, `${rec.id}:%`) as Array<{ notional: string }>;
+      .all(settings.venue, `${rec.id}:`, `${rec.id};`) as Array<{ notional: string }>;
     const pace = this.paceBucket(this.clock.now(), Number(rec.equity));
     pace.force(
       sent.reduce((a, o) => a + Number(o.notional), 0),

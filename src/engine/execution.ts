@@ -331,13 +331,31 @@ export class PlanExecution {
   }
 }
 
-/** Σ |filled coins| × mid / equity over the fills of a cycle (client ids `cycle_id:…`). */
-export function executedTurnover(app: App, venue: string, rec: CycleRecord): number {
-  const mids = new Map(rec.features.map((f) => [f.symbol, f.mid]));
+/**
+ * Fills of a cycle: client ids `cycle_id:…`, all inside the cycle window `[ts, ts + cycleMs)` (a
+ * time-range scan on the fills index, then the prefix).
+ */
+export function cycleFills(
+  app: App,
+  venue: string,
+  rec: CycleRecord,
+  cycleMs: number,
+): Array<{ symbol: string; size: string; fee: string }> {
   const rows = app.db
-    .prepare("SELECT symbol, size FROM fills WHERE venue = ? AND client_order_id LIKE ?")
-    .all(venue, `${rec.id}:%`) as Array<{ symbol: string; size: string }>;
+    .prepare("SELECT symbol, size, fee, client_order_id FROM fills WHERE venue = ? AND ts >= ? AND ts < ?")
+    .all(venue, rec.ts, rec.ts + cycleMs) as Array<{
+    symbol: string;
+    size: string;
+    fee: string;
+    client_order_id: string | null;
+  }>;
+  return rows.filter((r) => r.client_order_id?.startsWith(`${rec.id}:`));
+}
+
+/** Σ |filled coins| × cycle mid / cycle start equity over a cycle's fills. */
+export function executedTurnover(rec: CycleRecord, fills: Array<{ symbol: string; size: string }>): number {
+  const mids = new Map(rec.features.map((f) => [f.symbol, f.mid]));
   const equity = Number(rec.equity);
   if (!(equity > 0)) return 0;
-  return rows.reduce((a, r) => a + (Math.abs(Number(r.size)) * (mids.get(r.symbol) ?? 0)) / equity, 0);
+  return fills.reduce((a, r) => a + (Math.abs(Number(r.size)) * (mids.get(r.symbol) ?? 0)) / equity, 0);
 }

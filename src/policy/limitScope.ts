@@ -27,7 +27,7 @@ export interface LimitChange {
   portfolio: Partial<PortfolioLimitSet>;
 }
 
-/** One field a change would loosen. */
+/** One field a change would loosen, named as the `risk_set_limits` argument (snake_case). */
 export interface Loosened {
   field: string;
   current: unknown;
@@ -55,6 +55,8 @@ const PORTFOLIO_LOWER: ReadonlyArray<keyof PortfolioLimitSet> = [
 ];
 const PORTFOLIO_HIGHER: ReadonlyArray<keyof PortfolioLimitSet> = ["lowConfidenceThreshold", "headroom"];
 
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
 /** The fields of `change` that loosen the effective limits (empty = the change only tightens). */
 export function loosenedFields(
   change: LimitChange,
@@ -80,17 +82,17 @@ export function loosenedFields(
   for (const k of PORTFOLIO_LOWER) {
     const v = p[k] as number | undefined;
     if (v !== undefined && v > (portfolio[k] as number))
-      out.push({ field: k, current: portfolio[k], requested: v });
+      out.push({ field: snake(k), current: portfolio[k], requested: v });
   }
   for (const k of PORTFOLIO_HIGHER) {
     const v = p[k] as number | undefined;
     if (v !== undefined && v < (portfolio[k] as number))
-      out.push({ field: k, current: portfolio[k], requested: v });
+      out.push({ field: snake(k), current: portfolio[k], requested: v });
   }
   if (p.dailyLossQuote !== undefined && p.dailyLossQuote !== null) {
     const cur = portfolio.dailyLossQuote;
     if (cur === null || p.dailyLossQuote > cur)
-      out.push({ field: "dailyLossQuote", current: cur, requested: p.dailyLossQuote });
+      out.push({ field: "daily_loss_quote", current: cur, requested: p.dailyLossQuote });
   }
   for (const [s, v] of Object.entries(p.caps ?? {})) {
     const cur = portfolio.caps[s] ?? portfolio.defaultCap;
