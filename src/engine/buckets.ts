@@ -32,6 +32,11 @@ export class TokenBucket {
     return b;
   }
 
+  /** A bucket of `perMinute` tokens refilled over a minute (the order and cancel budgets). */
+  static perMinute(db: Db, key: string, perMinute: number, now: number): TokenBucket {
+    return TokenBucket.load(db, key, perMinute, perMinute / 60_000, now);
+  }
+
   private refill(now: number): void {
     if (now > this.at) {
       this.tokens = Math.min(this.capacity, this.tokens + (now - this.at) * this.ratePerMs);

@@ -84,18 +84,16 @@ export class PlanExecution {
   ) {
     const { app, settings, clock } = x;
     const now = clock.now();
-    this.orders = TokenBucket.load(
+    this.orders = TokenBucket.perMinute(
       app.db,
       `engine.bucket.orders.${settings.venue}`,
       settings.maxOrdersPerMinute,
-      settings.maxOrdersPerMinute / 60_000,
       now,
     );
-    this.cancels = TokenBucket.load(
+    this.cancels = TokenBucket.perMinute(
       app.db,
       `engine.bucket.cancels.${settings.venue}`,
       settings.maxCancelsPerMinute,
-      settings.maxCancelsPerMinute / 60_000,
       now,
     );
     const limits = currentLimits(app.db, app.config);

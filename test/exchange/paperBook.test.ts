@@ -7,7 +7,7 @@ import type { Candle } from "../../src/exchange/types.js";
 import { createLogger } from "../../src/log.js";
 import { type Db, openDb } from "../../src/store/db.js";
 import { tempHome } from "../helpers/app.js";
-import { CandleMarket, realCandles, realFunding } from "./paperMarket.js";
+import { CandleMarket, placeRequest, realCandles, realFunding } from "./paperMarket.js";
 
 /**
  * The paper venue's book (issue 13): funding booked once under concurrent reads, the participation
@@ -53,17 +53,7 @@ function memVenue(clock: SimClock, over: Partial<ConstructorParameters<typeof Pa
   return { db, ...venueOn(db, clock, over) };
 }
 
-const req = (over: Record<string, unknown>) =>
-  ({
-    symbol: "BTC",
-    side: "buy" as const,
-    type: "market" as const,
-    size: "0.5",
-    price: null,
-    tif: "IOC" as const,
-    reduce_only: false,
-    ...over,
-  }) as Parameters<PaperVenue["place"]>[0][number];
+const req = placeRequest;
 
 const bars = (symbol: string, from: number, to: number): Candle[] =>
   realCandles(symbol).filter((c) => c.time >= from && c.time < to);
