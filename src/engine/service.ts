@@ -117,6 +117,7 @@ export class EngineService {
       current_weights: weights,
       current_gross: gross(weights),
       current_net: net(weights),
+      limits: currentPortfolioLimits(this.app.db, this.app.config),
       target_weights: last?.approved.weights ?? null,
       last_cycle: last
         ? {

@@ -161,10 +161,11 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
     );
   }
   const minN = Math.max(limits.min_notional, ins?.min_notional ?? 0);
+  const acct = await venue.accountState();
+  const pos = acct.positions.find((p) => p.symbol === a.symbol);
+  const cur = new Dec(pos?.size ?? 0);
   // A reduce-only order that closes the whole position passes: dust must stay closable (issue 13).
-  const acct0 = reduceOnly ? await venue.accountState() : null;
-  const closesAll =
-    acct0 !== null && new Dec(acct0.positions.find((p) => p.symbol === a.symbol)?.size ?? 0).abs().eq(size);
+  const closesAll = reduceOnly && cur.abs().eq(size);
   checks.push(
     chk(
       "min_notional",
@@ -195,9 +196,6 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
       `rolling 24h notional ${day.toFixed(2)} (sent ${sent.toFixed(2)} + this order) must be ≤ ${limits.max_daily_notional}`,
     ),
   );
-  const acct = await venue.accountState();
-  const pos = acct.positions.find((p) => p.symbol === a.symbol);
-  const cur = new Dec(pos?.size ?? 0);
   const after = cur.plus(a.side === "buy" ? size : size.negated());
   if (!reduceOnly && after.abs().gt(cur.abs())) {
     const mark = new Dec(pos?.mark_px ?? ref);

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import type { PortfolioLimitSet } from "../store/portfolioLimits.js";
+import { portfolioShape, portfolioView } from "./portfolioLimits.js";
 import { defineTool } from "./registry.js";
 
 const weights = z.record(z.string(), z.number());
@@ -75,7 +77,8 @@ export const portfolioTools = [
     description:
       "Status of the minute cycle: control mode and why, last cycle with its stages (target used or baseline and why, " +
       "approved gross/net/turnover, every rejection, slices, report), next tick (ms UTC), current vs target weights " +
-      "(fractions of equity), equity and drawdown from peak, last reconcile, recent events. Read-only.",
+      "(fractions of equity), the effective portfolio limits, equity and drawdown from peak, last reconcile, recent " +
+      "events. Read-only.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -92,6 +95,7 @@ export const portfolioTools = [
       current_weights: weights,
       current_gross: z.number(),
       current_net: z.number(),
+      limits: portfolioShape,
       target_weights: weights.nullable(),
       last_cycle: z.record(z.string(), z.unknown()).nullable(),
       last_reconcile: z.record(z.string(), z.unknown()).nullable(),
@@ -101,6 +105,9 @@ export const portfolioTools = [
       mode: r.mode,
       last_cycle: (r.last_cycle as { cycle_id?: string } | null)?.cycle_id ?? null,
     }),
-    handler: async (_a, { app }) => app.engine.status() as never,
+    handler: async (_a, { app }) => {
+      const st = await app.engine.status();
+      return { ...st, limits: portfolioView(st.limits as PortfolioLimitSet) } as never;
+    },
   }),
 ];
