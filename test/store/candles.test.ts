@@ -37,7 +37,7 @@ describe("candle store", () => {
       { time: t, open: o, high: h, low: l, close: c, volume: v },
     ]);
     expect(importReplayDir(store, [REPLAY_30D], "binance").series.every((s) => s.inserted === 0)).toBe(true);
-    expect(store.series().filter((s) => s.source === "binance")).toHaveLength(10);
+    expect(store.series().filter((s) => s.source === "binance")).toHaveLength(5);
   });
 
   it("a live source's closed candles are cached and a fully cached range is served without a request", async () => {
