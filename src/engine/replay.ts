@@ -9,6 +9,7 @@ import { embeddedReplayDirs } from "../exchange/replay/embedded.js";
 import { ReplaySource } from "../exchange/replay/source.js";
 import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
+import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { iterateCycles } from "../store/cycles.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -202,7 +203,7 @@ export async function writeLedgerCsv(app: App, file: string): Promise<void> {
     out.on("error", fail);
   });
   out.write("time,kind,symbol,amount,balance\n");
-  let balance = new Decimal(0);
+  let balance = new Dec(0);
   for (const r of iterateLedger(app.db)) {
     balance = balance.plus(r.amount);
     if (!out.write(`${r.ts},${r.kind},${r.symbol ?? ""},${r.amount},${balance.toFixed()}\n`))

@@ -91,12 +91,15 @@ describe("the embedded 30 days with funding, measured on the account", () => {
       )
       .all() as Fill[];
     expect(fills.length).toBe(s.fills);
-    const cycles = db.prepare("SELECT id, ts, mode, equity, report FROM cycles ORDER BY ts").all() as Array<{
+    const cycles = db
+      .prepare("SELECT id, ts, mode, equity, report, finished_at FROM cycles ORDER BY ts")
+      .all() as Array<{
       id: string;
       ts: number;
       mode: string;
       equity: string;
       report: string;
+      finished_at: number;
     }>;
     expect(cycles.length).toBe(s.cycles);
     const lots = Object.fromEntries(SYMS.map((x) => [x, lotOf(x)]));
@@ -178,13 +181,18 @@ describe("the embedded 30 days with funding, measured on the account", () => {
       for (const x of new Set(own.map((f) => f.symbol)))
         tol += (lots[x] * mid(x, c.ts)) / start.equity.toNumber();
       expect(turnover, `${c.id} executed turnover`).toBeLessThanOrEqual(0.1 + tol);
+      // The end of execution: the cycle's finish time (at most the window's last millisecond).
+      expect(c.finished_at).toBeLessThan(c.ts + MIN);
       let windowFunding = new D(0);
-      for (let k = li; k < nonTrade.length && nonTrade[k].ts < c.ts + MIN; k++)
+      for (let k = li; k < nonTrade.length && nonTrade[k].ts <= c.finished_at; k++)
         windowFunding = windowFunding.plus(nonTrade[k].amount);
-      const end = book(c.ts + MIN - 1, windowFunding);
+      const end = book(c.finished_at, windowFunding);
       const b = check(`${c.id} end`, end.w, end.lot);
       const report = JSON.parse(c.report) as { end_equity: string };
-      expect(end.equity.minus(report.end_equity).abs().lt("1e-6"), `${c.id} end equity`).toBe(true);
+      expect(
+        end.equity.minus(report.end_equity).abs().lt("1e-6"),
+        `${c.id} end equity ${end.equity} vs ${report.end_equity}`,
+      ).toBe(true);
       // The own fills were applied out of order; undo them so the start-of-next-cycle walk stays in time order.
       for (const f of own) {
         const q = new D(f.size).times(f.side === "buy" ? 1 : -1);
@@ -258,7 +266,7 @@ describe("the embedded 30 days with funding, measured on the account", () => {
       expect(["deposit", "fee", "funding", "realized_pnl", "liquidation"]).toContain(kind);
       expect(Number.isFinite(Number(time))).toBe(true);
       cash = cash.plus(amount);
-      expect(balance).toBe(cash.toString());
+      expect(new D(balance).minus(cash).abs().lt("1e-20"), `balance at ${time}`).toBe(true);
       byKind[kind] = (byKind[kind] ?? new D(0)).plus(amount);
     }
     expect(byKind.deposit.toNumber()).toBe(s.start_equity);
