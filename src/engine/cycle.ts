@@ -306,7 +306,6 @@ export class MinuteCycle {
     const t0 = performance.now();
     const venue = app.venues.get(settings.venue);
     const instruments = await venue.instruments();
-    const mids: Record<string, number> = Object.fromEntries(rec.features.map((f) => [f.symbol, f.mid]));
     const run = new PlanExecution(
       {
         app,
@@ -315,7 +314,6 @@ export class MinuteCycle {
         waitUntil: this.waitUntil,
         settings,
         limits: clipLimits(currentPortfolioLimits(app.db, app.config)),
-        mids,
         lots: Object.fromEntries(instruments.map((i) => [i.symbol, i.lot_size])),
         ticks: Object.fromEntries(instruments.map((i) => [i.symbol, i.tick_size])),
       },

@@ -61,8 +61,6 @@ export interface ExecutionContext {
   waitUntil: WaitUntil;
   settings: ExecutionSettings;
   limits: PortfolioLimits;
-  /** Mid per symbol at the cycle start (quote). */
-  mids: Record<string, number>;
   /** Lot per symbol (coins), for rounding and the one-lot tolerance. */
   lots: Record<string, number>;
   ticks: Record<string, number | null>;
