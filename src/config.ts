@@ -47,6 +47,61 @@ const timeSetting = z
       .transform((s) => Date.parse(s)),
   ])
   .describe("ms UTC or ISO-8601 with zone");
+
+const fraction = z.number().min(0).max(1);
+
+/** Defaults of the cycle's portfolio limits (DESIGN.md §5, issue 13). Fractions of equity. */
+export const PORTFOLIO_LIMIT_DEFAULTS = {
+  maxGross: 0.4,
+  maxNet: 0.2,
+  caps: { BTC: 0.15, ETH: 0.15 } as Record<string, number>,
+  defaultCap: 0.1,
+  turnoverCap: 0.1,
+  dailyTurnoverCap: 1,
+  ewmaAlpha: 0.5,
+  lowConfidenceThreshold: 0.5,
+  lowConfidenceScale: 0.5,
+  headroom: 0.05,
+  drawdownReduceOnly: 0.02,
+  drawdownHalt: 0.03,
+  dailyLossFraction: 0.02,
+  dailyLossQuote: null as number | null,
+};
+
+/** `cycle.limits`: the portfolio limits of the minute cycle (operator file). */
+export const PortfolioLimitsConfig = z
+  .object({
+    /** Σ|w| of the book. */
+    maxGross: fraction.default(PORTFOLIO_LIMIT_DEFAULTS.maxGross),
+    /** |Σw| of the book. */
+    maxNet: fraction.default(PORTFOLIO_LIMIT_DEFAULTS.maxNet),
+    /** Per-coin caps on |w|; symbols not listed use defaultCap. */
+    caps: z.record(z.string().regex(/^[A-Z0-9]{1,20}$/), fraction).default(PORTFOLIO_LIMIT_DEFAULTS.caps),
+    defaultCap: fraction.default(PORTFOLIO_LIMIT_DEFAULTS.defaultCap),
+    /** Σ|Δw| the cycle may trade per cycle. */
+    turnoverCap: fraction.default(PORTFOLIO_LIMIT_DEFAULTS.turnoverCap),
+    /**
+     * Notional the cycle paces itself to per rolling 24 h, as a multiple of equity (1 = trade at most
+     * the equity once a day), within `risk.maxDailyNotional`.
+     */
+    dailyTurnoverCap: z.number().positive().default(PORTFOLIO_LIMIT_DEFAULTS.dailyTurnoverCap),
+    /** Weight of the new target in the EWMA smoothing (0 < α ≤ 1). */
+    ewmaAlpha: z.number().positive().max(1).default(PORTFOLIO_LIMIT_DEFAULTS.ewmaAlpha),
+    /** Targets with confidence below this are scaled by lowConfidenceScale. */
+    lowConfidenceThreshold: fraction.default(PORTFOLIO_LIMIT_DEFAULTS.lowConfidenceThreshold),
+    lowConfidenceScale: fraction.default(PORTFOLIO_LIMIT_DEFAULTS.lowConfidenceScale),
+    /** Share of each limit the cycle keeps free for price drift between cycles (0.05 = aim at 95 %). */
+    headroom: z.number().min(0).max(0.5).default(PORTFOLIO_LIMIT_DEFAULTS.headroom),
+    /** Drawdown from the equity peak that switches to REDUCE_ONLY. */
+    drawdownReduceOnly: z.number().positive().default(PORTFOLIO_LIMIT_DEFAULTS.drawdownReduceOnly),
+    /** Drawdown from the equity peak that switches to HALT. */
+    drawdownHalt: z.number().positive().default(PORTFOLIO_LIMIT_DEFAULTS.drawdownHalt),
+    /** Daily-loss limit as a fraction of the UTC day's starting equity (→ REDUCE_ONLY for the day). */
+    dailyLossFraction: z.number().positive().default(PORTFOLIO_LIMIT_DEFAULTS.dailyLossFraction),
+    /** Daily-loss limit in quote currency; when set it replaces dailyLossFraction. */
+    dailyLossQuote: z.number().positive().nullable().default(null),
+  })
+  .strict();
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 export const ConfigSchema = z
@@ -188,6 +243,10 @@ export const ConfigSchema = z
         makerFeeBps: z.number().min(0).default(1.5),
         /** Paper intents with notional (quote) at or below this are auto-approved. */
         autoApproveNotional: z.number().min(0).default(25_000),
+        /** Largest share of a 1m bar's volume the paper account fills per symbol (fraction). */
+        maxParticipation: z.number().positive().max(1).default(0.1),
+        /** Maintenance margin, fraction of gross notional; below it the paper account is liquidated. */
+        maintenanceMargin: z.number().min(0).max(1).default(0.005),
       })
       .strict()
       .default({
@@ -196,6 +255,8 @@ export const ConfigSchema = z
         takerFeeBps: 4.5,
         makerFeeBps: 1.5,
         autoApproveNotional: 25_000,
+        maxParticipation: 0.1,
+        maintenanceMargin: 0.005,
       }),
     risk: z
       .object({
@@ -255,8 +316,21 @@ export const ConfigSchema = z
         priceGuardBps: z.number().positive().default(50),
         /** Rebalance band: weight changes smaller than this (fraction of equity) are not traded. */
         minTradeWeight: z.number().min(0).default(0.01),
-        drawdownReduceOnly: z.number().positive().default(0.02),
-        drawdownHalt: z.number().positive().default(0.03),
+        /** TWAP slices: `gtc` rest at the guard price (timeout → cancel → one replace) or `ioc`. */
+        sliceOrderType: z.enum(["gtc", "ioc"]).default("gtc"),
+        /** How long a GTC slice rests before it is canceled (and replaced once closer to mid). */
+        sliceTimeoutSeconds: z.number().positive().default(20),
+        /** Token bucket of the cycle's order placements per minute; an empty bucket skips the slice. */
+        maxOrdersPerMinute: z.number().int().positive().default(60),
+        /** Token bucket of the cycle's cancels per minute. */
+        maxCancelsPerMinute: z.number().int().positive().default(60),
+        /**
+         * Pacing of the rolling-24h notional budget: the cycle may bank at most this many minutes of
+         * `max_daily_notional / 24 h` (a token bucket refilled at that rate).
+         */
+        budgetPaceMinutes: z.number().positive().default(60),
+        /** Portfolio limits (operator overrides with risk_set_limits); see docs/risk.md. */
+        limits: PortfolioLimitsConfig.default(PORTFOLIO_LIMIT_DEFAULTS),
       })
       .strict()
       .default({
@@ -268,9 +342,18 @@ export const ConfigSchema = z
         twapIntervalSeconds: 20,
         priceGuardBps: 50,
         minTradeWeight: 0.01,
-        drawdownReduceOnly: 0.02,
-        drawdownHalt: 0.03,
+        sliceOrderType: "gtc",
+        sliceTimeoutSeconds: 20,
+        maxOrdersPerMinute: 60,
+        maxCancelsPerMinute: 60,
+        budgetPaceMinutes: 60,
+        limits: PORTFOLIO_LIMIT_DEFAULTS,
       }),
+    /** Position-guard loop for venues that do not evaluate guards natively (live venues). */
+    guard: z
+      .object({ intervalMs: z.number().int().positive().default(5_000) })
+      .strict()
+      .default({ intervalMs: 5_000 }),
     reconcile: z
       .object({
         intervalMs: z.number().int().positive().default(10_000),

@@ -11,6 +11,9 @@ import type { EngineOptions, Frame, Signals, Trade } from "./types.js";
  *     all-in on the equity marked at this open: qty = equity × w / (fill × (1 + fee rate)).
  *  2. Close: funding for events inside the bar, `−qty × close × rate`; equity marked at the close.
  *
+ * With `maxParticipation` set, each fill is capped at that share of the bar's volume and a target not
+ * reached is retried at the next bar's open (the default keeps the all-in convention).
+ *
  * Accounting is cash + Σ qty × price (a perp's PnL without margin bookkeeping; cash may go negative
  * under leverage). Positions still open at the end stay open (mark-to-market). The loop allocates
  * nothing per bar: state lives in typed arrays; only a closed round trip creates an object.
@@ -166,7 +169,12 @@ export class EngineRun {
       const w = this.target(j, i);
       const q = this.qty[j];
       if (w !== this.held[j] && q !== 0 && (w === 0 || w > 0 !== q > 0)) {
-        this.fill(j, i, -q, marketFillPrice(q > 0 ? "sell" : "buy", assets[j].open[i], slippage));
+        this.fill(
+          j,
+          i,
+          this.capped(j, i, -q),
+          marketFillPrice(q > 0 ? "sell" : "buy", assets[j].open[i], slippage),
+        );
       }
     }
     let equity = this.cash;
@@ -174,16 +182,28 @@ export class EngineRun {
     for (let j = 0; j < k; j++) {
       const w = this.target(j, i);
       if (w === this.held[j]) continue;
-      this.held[j] = w;
-      if (w === 0) continue;
+      // Under a participation cap a target is held only once reached (else retried next bar).
+      const closing = this.qty[j] !== 0 && (w === 0 || w > 0 !== this.qty[j] > 0);
+      if (!closing) this.held[j] = w;
+      if (w === 0 || closing) continue;
       const open = assets[j].open[i];
       const q = this.qty[j];
       // The side of the delta decides which way slippage goes; the all-in formula then uses that fill.
       const buy = (equity * w) / (open * (1 + feeRate)) > q;
       const px = marketFillPrice(buy ? "buy" : "sell", open, slippage);
-      const dq = Math.sign(w) * allInQty(equity, Math.abs(w), px, feeRate) - q;
+      const want = Math.sign(w) * allInQty(equity, Math.abs(w), px, feeRate) - q;
+      const dq = this.capped(j, i, want);
+      if (dq !== want) this.held[j] = Number.NaN;
       if (dq !== 0) this.fill(j, i, dq, px);
     }
+  }
+
+  /** `dq` limited to `maxParticipation × volume` of bar i (unchanged without a cap). */
+  private capped(j: number, i: number, dq: number): number {
+    const p = this.opts.maxParticipation;
+    if (p === undefined) return dq;
+    const room = p * this.frame.assets[j].volume[i];
+    return Math.abs(dq) <= room ? dq : Math.sign(dq) * room;
   }
 
   private fill(j: number, i: number, dq: number, px: number): void {

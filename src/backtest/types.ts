@@ -74,6 +74,12 @@ export interface EngineOptions {
   initialEquity: number;
   /** Multiplies every target weight. */
   leverage: number;
+  /**
+   * Participation cap (fraction of the bar's volume, issue 13): when set, a fill at bar i's open is at
+   * most `maxParticipation × volume[i]` coins and the rest is retried at the next bars. Default: none
+   * (the documented all-in convention).
+   */
+  maxParticipation?: number;
   /** First bar index (inclusive). Default 0. */
   start?: number;
   /** Last bar index (exclusive). Default frame length. */

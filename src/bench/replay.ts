@@ -48,7 +48,6 @@ async function decisionOnly(home: string): Promise<{ cycles: number; seconds: nu
       for (const s of app.config.universe) features.push(await app.market.features(s));
       const approved = clipTarget({
         target: baselineTarget(features),
-        previous: prev,
         current: prev,
         universe: app.config.universe,
         mode: "NORMAL",

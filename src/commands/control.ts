@@ -10,21 +10,25 @@ const TOOLS = {
   halt: "control_halt",
   "reduce-only": "control_reduce_only",
   resume: "control_resume",
+  flatten: "control_flatten",
 } as const;
 
 /**
- * `tradewarden control halt|reduce-only|resume --reason R [--json]` and `tradewarden control status`:
- * the operator's kill switch. Changes run through the policy gate as `cli:<os user>` (operator
- * profile) and are audited. Exit 0 on success, 1 when refused, 2 on a bad mode.
+ * `tradewarden control halt|reduce-only|resume|flatten --reason R [--venue V] [--json]` and
+ * `tradewarden control status`: the operator's kill switch. `flatten` halts, cancels every resting order
+ * and closes every position with reduce-only orders (control_flatten). Changes run through the policy
+ * gate as `cli:<os user>` (operator profile) and are audited. Exit 0 on success, 1 when refused or when
+ * a flatten leaves a position open, 2 on a bad mode.
  */
 export const controlCommand: CliModule = {
   register(program: Command) {
     program
       .command("control <mode>")
-      .description("halt | reduce-only | resume trading, or show the status")
+      .description("halt | reduce-only | resume | flatten trading, or show the status")
       .option("--reason <text>", "why (required to change the mode; recorded)")
+      .option("--venue <id>", "flatten: the venue to close (default: the cycle venue)")
       .option("--json", "print the result as JSON")
-      .action(async (mode: string, o: { reason?: string; json?: boolean }, cmd: Command) => {
+      .action(async (mode: string, o: { reason?: string; venue?: string; json?: boolean }, cmd: Command) => {
         if (mode === "status") {
           await withApp(cmd, async (app) => {
             const c = getControl(app.db);
@@ -43,17 +47,39 @@ export const controlCommand: CliModule = {
         const tool = TOOLS[mode as keyof typeof TOOLS];
         if (!tool || !o.reason) {
           process.stderr.write(
-            "tradewarden: usage: control halt|reduce-only|resume --reason TEXT (or control status)\n",
+            "tradewarden: usage: control halt|reduce-only|resume|flatten --reason TEXT [--venue ID] (or control status)\n",
           );
           process.exitCode = EXIT.CONFIG;
           return;
         }
         await withApp(cmd, async (app) => {
           const caller = callerFor(`cli:${userInfo().username}`, "operator", "cli");
-          const r = await callTool(app, caller, tool, { reason: o.reason });
+          const args =
+            mode === "flatten" && o.venue ? { reason: o.reason, venue: o.venue } : { reason: o.reason };
+          const r = await callTool(app, caller, tool, args);
           const sc = (r.structuredContent ?? {}) as Record<string, unknown>;
           if (o.json) printJson(sc);
-          else if (!r.isError) process.stdout.write(`${sc.previous_mode} → ${sc.mode} (${sc.reason})\n`);
+          else if (!r.isError && mode === "flatten") {
+            const closes = sc.closes as Array<{
+              symbol: string;
+              size: string;
+              status: string;
+              filled_size: string;
+            }>;
+            const left = sc.remaining as Array<{ symbol: string; size: string }>;
+            process.stdout.write(
+              `${sc.previous_mode} → ${sc.mode}; ${closes.length} close order(s) on ${sc.venue}\n`,
+            );
+            for (const c of closes)
+              process.stdout.write(`  ${c.symbol} ${c.size}: ${c.status} (filled ${c.filled_size})\n`);
+            process.stdout.write(
+              left.length === 0
+                ? "flat\n"
+                : `still open: ${left.map((p) => `${p.symbol} ${p.size}`).join(", ")}\n`,
+            );
+          } else if (!r.isError) process.stdout.write(`${sc.previous_mode} → ${sc.mode} (${sc.reason})\n`);
+          if (!r.isError && mode === "flatten" && (sc.remaining as unknown[]).length > 0)
+            process.exitCode = EXIT.FAIL;
           if (r.isError) {
             if (!o.json) process.stderr.write(`tradewarden: ${String(sc.message)}\n`);
             process.exitCode = EXIT.FAIL;

@@ -56,7 +56,7 @@ export const CLI_ENTRIES: CliEntry[] = [
     load: async () => (await import("./approve.js")).approveCommand,
   },
   {
-    commands: { "control <mode>": "halt | reduce-only | resume trading, or show the status" },
+    commands: { "control <mode>": "halt | reduce-only | resume | flatten trading, or show the status" },
     load: async () => (await import("./control.js")).controlCommand,
   },
   {

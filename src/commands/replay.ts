@@ -48,8 +48,9 @@ export function formatReplaySummary(s: ReplaySummary): string {
 
 /**
  * `tradewarden replay [--data DIR]... [--funding DIR]... [--from ISO] [--to ISO] [--equity N]
- * [--target-file FILE] [--db PATH] [--json]`. Without `--data`: the embedded 30 days with funding
- * (data/). Writes its own database (default `$TW_HOME/replays/<run-id>.db`), never the server's.
+ * [--target-file FILE] [--db PATH] [--ledger FILE] [--json]`. Without `--data`: the embedded 30 days
+ * with funding (data/). Writes its own database (default `$TW_HOME/replays/<run-id>.db`), never the
+ * server's. `--ledger` writes the paper cash ledger as CSV after the run.
  */
 export const replayCommand: CliModule = {
   register(program: Command) {
@@ -70,6 +71,7 @@ export const replayCommand: CliModule = {
         "--db <path>",
         "the run's database (default $TW_HOME/replays/<run-id>.db); an existing one resumes its run",
       )
+      .option("--ledger <file>", "write the paper cash ledger as CSV (time,kind,symbol,amount,balance)")
       .option("--json", "print the summary as one JSON object on stdout")
       .action(
         async (
@@ -81,6 +83,7 @@ export const replayCommand: CliModule = {
             equity?: number;
             targetFile?: string;
             db?: string;
+            ledger?: string;
             json?: boolean;
           },
           cmd: Command,
@@ -112,6 +115,7 @@ export const replayCommand: CliModule = {
               equity: o.equity,
               targetFile: o.targetFile,
               db: o.db,
+              ledgerFile: o.ledger,
               log: createLogger(commandLogLevel(cfg.logLevel)),
               onStart: (run) => {
                 if (process.stderr.isTTY)

@@ -3,10 +3,7 @@ import type { App } from "../app.js";
 import type { Clock } from "../clock.js";
 import { TwError, toTwError } from "../errors.js";
 import type { Caller } from "../policy/scopes.js";
-import { submitThroughGate } from "../orders/ops.js";
-import type { SubmitView } from "../orders/views.js";
 import { appendAudit } from "../store/audit.js";
-import { getControl, setControl } from "../store/control.js";
 import {
   appendEvent,
   type CycleRecord,
@@ -16,38 +13,46 @@ import {
   insertCycle,
   latestTarget,
 } from "../store/cycles.js";
-import { getMeta, setMeta } from "../store/meta.js";
+import { setMeta } from "../store/meta.js";
 import { sentNotionalSince } from "../store/orders.js";
+import { currentPortfolioLimits, type PortfolioLimitSet } from "../store/portfolioLimits.js";
 import { currentLimits } from "../store/riskLimits.js";
 import { baselineTarget } from "./baseline.js";
-import { evaluateDrawdown } from "./drawdown.js";
-import { planExecution, type PlanMarket } from "./planner.js";
-import { clipTarget, DEFAULT_LIMITS, type PortfolioLimits } from "./riskClip.js";
+import { evaluateBreakers } from "./breakers.js";
+import { TokenBucket } from "./buckets.js";
+import {
+  cycleFills,
+  type ExecutionSettings,
+  executedTurnover,
+  PlanExecution,
+  type WaitUntil,
+} from "./execution.js";
+import { gross, net, type PortfolioLimits } from "./limits.js";
+import { type PlanMarket, planExecution } from "./planner.js";
+import { clipTarget } from "./riskClip.js";
 import type { FeatureSnapshot, TargetChoice, Weights } from "./types.js";
 
 /**
  * The minute cycle (DESIGN.md §5), one pass per tick:
  *   1 features (FeatureSnapshot1m per universe coin) → 2 target (agent's latest within TTL, else the
- *   baseline, every fallback recorded) → 3 risk clip (+ drawdown breaker) → 4 plan (close-first
- *   TWAP) → persisted as a `planned` cycle → 5 execution of each slice through the same gate as
- *   order_submit (control, rate limit, idempotency, venue guard, risk, approval) with client ids
- *   `cycle_id:symbol:slice:side` → 6 report.
+ *   baseline, every fallback recorded) → 3 risk clip from the ACTUAL book, paced to the rolling
+ *   notional budget (+ drawdown and daily-loss breakers) → 4 plan (close-first TWAP; the rebalance
+ *   band yields to the limits) → persisted as a `planned` cycle → 5 execution (src/engine/execution.ts:
+ *   GTC slices with timeout → cancel → one replace, order/cancel budgets, a post-execution limit
+ *   check on the actual book) through the same gate as order_submit with client ids
+ *   `cycle_id:symbol:slice:side` → 6 report (executed turnover, end gross/net).
  * A restart finds its `planned` cycle and resumes the stored plan: slices already sent come back from
  * the idempotency store and are not sent again.
  */
 
-/** Settings of the cycle (from config.cycle). */
-export interface CycleSettings {
-  venue: string;
-  cycleMs: number;
+/** Settings of the cycle (from config.cycle); limits are read per cycle (operator overrides). */
+export interface CycleSettings extends ExecutionSettings {
   targetTtlCycles: number;
   twapSlices: number;
   twapIntervalMs: number;
-  guardBps: number;
   minTradeWeight: number;
-  drawdownReduceOnly: number;
-  drawdownHalt: number;
-  limits: PortfolioLimits;
+  /** Minutes of `max_daily_notional / 24 h` the notional pace bucket may bank. */
+  budgetPaceMinutes: number;
 }
 
 /** Settings from the app config. */
@@ -61,26 +66,41 @@ export function cycleSettings(app: App): CycleSettings {
     twapIntervalMs: c.twapIntervalSeconds * 1000,
     guardBps: c.priceGuardBps,
     minTradeWeight: c.minTradeWeight,
-    drawdownReduceOnly: c.drawdownReduceOnly,
-    drawdownHalt: c.drawdownHalt,
-    limits: DEFAULT_LIMITS,
+    sliceOrderType: c.sliceOrderType,
+    sliceTimeoutMs: c.sliceTimeoutSeconds * 1000,
+    maxOrdersPerMinute: c.maxOrdersPerMinute,
+    maxCancelsPerMinute: c.maxCancelsPerMinute,
+    budgetPaceMinutes: c.budgetPaceMinutes,
+  };
+}
+
+/** The clip's view of the effective portfolio limits (config + operator overrides). */
+export function clipLimits(l: PortfolioLimitSet): PortfolioLimits {
+  return {
+    maxGross: l.maxGross,
+    maxNet: l.maxNet,
+    caps: l.caps,
+    defaultCap: l.defaultCap,
+    lowConfidenceThreshold: l.lowConfidenceThreshold,
+    lowConfidenceScale: l.lowConfidenceScale,
+    ewmaAlpha: l.ewmaAlpha,
+    turnoverCap: l.turnoverCap,
+    headroom: l.headroom,
   };
 }
 
 /**
  * Cycle id of a tick: `cyc-YYYYMMDDTHHMMSS` (UTC), so client ids are deterministic, unique for any
- * cycle length of a second or more, and ≤ 64 chars (`cyc-20250526T001500:DOGE:3:sell` is 32).
+ * cycle length of a second or more, and ≤ 64 chars (`cyc-20250526T001500:DOGE:3r:sell` is 33).
  */
 export function cycleIdAt(t: number): string {
   const d = new Date(t).toISOString().replace(/[-:]/g, "");
   return `cyc-${d.slice(0, 15)}`;
 }
 
-/** Waits until `t` on the clock: sets a simulated clock, sleeps on the wall clock. */
-export type WaitUntil = (t: number) => Promise<void>;
+export type { WaitUntil };
 
-const META_PEAK = "engine.peak_equity";
-const META_PREV = "engine.prev_approved";
+const DAY = 86_400_000;
 
 /** Runs cycles for one venue. */
 export class MinuteCycle {
@@ -102,7 +122,7 @@ export class MinuteCycle {
 
   /** Resets the drawdown peak (after an operator resume). */
   resetPeak(equity: number): void {
-    setMeta(this.app.db, META_PEAK, equity);
+    setMeta(this.app.db, "engine.peak_equity", equity);
   }
 
   /**
@@ -154,6 +174,24 @@ export class MinuteCycle {
     return { used: "baseline", reason, target_id: stored?.id ?? null, target: baselineTarget(features) };
   }
 
+  /**
+   * The notional pace bucket of the venue, refilled to `t` (quote currency): the rolling-24h budget is
+   * min(`max_daily_notional`, `dailyTurnoverCap` × equity), refilled evenly over 24 h.
+   */
+  private paceBucket(t: number, equity: number): TokenBucket {
+    const maxDaily = Math.min(
+      currentLimits(this.app.db, this.app.config).max_daily_notional,
+      currentPortfolioLimits(this.app.db, this.app.config).dailyTurnoverCap * Math.max(0, equity),
+    );
+    return TokenBucket.load(
+      this.app.db,
+      `engine.bucket.notional.${this.settings.venue}`,
+      (maxDaily * this.settings.budgetPaceMinutes) / 1_440,
+      maxDaily / DAY,
+      t,
+    );
+  }
+
   private async plan(id: string, t: number): Promise<CycleRecord | null> {
     const { app, settings } = this;
     const venue = app.venues.get(settings.venue);
@@ -170,27 +208,10 @@ export class MinuteCycle {
       current[p.symbol] = equity > 0 ? (Number(p.size) * mid) / equity : 0;
     }
 
-    // Drawdown breaker: tightens the control mode, never loosens it.
-    let control = getControl(app.db);
-    const peak = getMeta<number>(app.db, META_PEAK) ?? equity;
-    const dd = evaluateDrawdown(peak, equity, control.mode, {
-      reduceOnlyAt: settings.drawdownReduceOnly,
-      haltAt: settings.drawdownHalt,
-    });
-    setMeta(app.db, META_PEAK, dd.peak);
-    if (dd.trip) {
-      control = setControl(app.db, dd.trip.to, dd.trip.reason, "system:drawdown", t);
-      appendEvent(app.db, { ts: t, kind: "mode_change", cycleId: id, detail: dd.trip });
-      appendAudit(app.db, {
-        ts: t,
-        caller: "system:drawdown",
-        tool: dd.trip.to === "HALT" ? "control.halt" : "control.reduce_only",
-        args: { drawdown: dd.drawdown },
-        decision: "allowed",
-        result: dd.trip,
-        durationMs: 0,
-      });
-    }
+    // Limits are read every cycle: an operator's change takes effect at the next cycle.
+    const limitSet = currentPortfolioLimits(app.db, app.config);
+    const limits = clipLimits(limitSet);
+    const control = evaluateBreakers(app.db, id, t, equity, limitSet);
 
     const choice = this.chooseTarget(t, features);
     if (choice.used === "baseline") {
@@ -201,16 +222,24 @@ export class MinuteCycle {
         detail: { used: "baseline", reason: choice.reason },
       });
     }
-    const previous = getMeta<Weights>(app.db, META_PREV) ?? current;
+    // Pacing: what the cycle may add to exposure is what the pace bucket and the rolling-24h budget
+    // both allow, at the guard price (the notional the risk check counts).
+    const riskLimits = currentLimits(app.db, app.config);
+    const spent = sentNotionalSince(app.db, settings.venue, t - DAY).toNumber();
+    const allowance = Math.max(
+      0,
+      Math.min(this.paceBucket(t, equity).available(t), riskLimits.max_daily_notional - spent),
+    );
+    const maxIncrease = equity > 0 ? allowance / (equity * (1 + settings.guardBps / 10_000)) : 0;
     // Coins without fresh data keep their current weight: no trading on stale data.
     const universe = app.config.universe.filter((s) => !stale.includes(s));
     const approved = clipTarget({
       target: choice.target,
-      previous,
       current,
       universe,
       mode: control.mode,
-      limits: settings.limits,
+      limits,
+      maxIncrease,
     });
     for (const s of stale) approved.weights[s] = current[s] ?? 0;
 
@@ -223,7 +252,7 @@ export class MinuteCycle {
         mid: f.mid,
         lot: inst.lot_size,
         tick: inst.tick_size,
-        minNotional: inst.min_notional ?? app.config.risk.minNotional,
+        minNotional: inst.min_notional ?? riskLimits.min_notional,
       };
     }
     const planned = planExecution({
@@ -237,7 +266,9 @@ export class MinuteCycle {
       twapIntervalMs: settings.twapIntervalMs,
       guardBps: settings.guardBps,
       minTradeWeight: settings.minTradeWeight,
+      limits,
     });
+    const { smoothed: _s, base: _b, ...approvedRecord } = approved;
     const rec: Omit<CycleRecord, "status" | "report" | "finished_at"> = {
       id,
       ts: t,
@@ -246,14 +277,11 @@ export class MinuteCycle {
       equity: account.equity,
       features,
       target: choice,
-      approved,
+      approved: approvedRecord,
       plan: planned,
       current_weights: current,
     };
-    app.db.transaction(() => {
-      insertCycle(app.db, rec);
-      setMeta(app.db, META_PREV, approved.weights);
-    })();
+    insertCycle(app.db, rec);
     return { ...rec, status: "planned", report: null, finished_at: null };
   }
 
@@ -265,54 +293,36 @@ export class MinuteCycle {
       rejected: 0,
       refused: [],
       skipped_budget: 0,
+      rate_limited: 0,
+      canceled: 0,
+      replaced: 0,
+      partially_filled: 0,
+      corrections: 0,
       fees: "0",
       end_equity: rec.equity,
       end_cash: "0",
       end_positions: [],
     };
     const t0 = performance.now();
-    // The cycle never plans past the rolling-24h notional cap: increasing slices that would exceed the
-    // remaining budget are skipped here (the risk step would refuse them anyway); closes always go.
-    const limits = currentLimits(app.db, app.config);
-    let budget = new Decimal(limits.max_daily_notional).minus(
-      sentNotionalSince(app.db, settings.venue, this.clock.now() - 86_400_000),
-    );
-    for (const s of rec.plan.slices) {
-      if (s.due_at > this.clock.now()) await this.waitUntil(s.due_at);
-      if (!s.reduce_only) {
-        const notional = new Decimal(s.qty).times(s.limit_px);
-        if (notional.greaterThan(budget)) {
-          report.skipped_budget++;
-          continue;
-        }
-        budget = budget.minus(notional);
-      }
-      const out = await submitThroughGate(app, this.caller, {
-        venue: settings.venue,
-        symbol: s.symbol,
-        side: s.side,
-        type: "limit",
-        size: Number(s.qty),
-        price: Number(s.limit_px),
-        tif: "IOC",
-        reduce_only: s.reduce_only,
-        client_order_id: s.client_order_id,
-      });
-      if (!out.ok) {
-        report.refused.push({
-          client_order_id: s.client_order_id,
-          code: out.error.code,
-          message: out.error.message,
-        });
-        continue;
-      }
-      const v = out.result as SubmitView;
-      if (!v.replayed) report.sent++;
-      if (v.status === "filled") report.filled++;
-      if (v.status === "rejected") report.rejected++;
-    }
     const venue = app.venues.get(settings.venue);
+    const instruments = await venue.instruments();
+    const run = new PlanExecution(
+      {
+        app,
+        caller: this.caller,
+        clock: this.clock,
+        waitUntil: this.waitUntil,
+        settings,
+        limits: clipLimits(currentPortfolioLimits(app.db, app.config)),
+        lots: Object.fromEntries(instruments.map((i) => [i.symbol, i.lot_size])),
+        ticks: Object.fromEntries(instruments.map((i) => [i.symbol, i.tick_size])),
+      },
+      rec,
+      report,
+    );
+    await run.run();
     const end = await venue.accountState();
+    const endEquity = Number(end.equity);
     report.end_equity = end.equity;
     report.end_cash = end.cash;
     report.end_positions = end.positions.map((p) => ({
@@ -322,11 +332,29 @@ export class MinuteCycle {
       mark_px: p.mark_px,
       unrealized_pnl: p.unrealized_pnl,
     }));
-    const fees = app.db
-      .prepare("SELECT fee FROM fills WHERE venue = ? AND client_order_id LIKE ?")
-      .all(settings.venue, `${rec.id}:%`) as Array<{ fee: string }>;
-    report.fees = fees.reduce((a, f) => a.plus(f.fee), new Decimal(0)).toFixed();
-    finishCycle(app.db, rec.id, "done", report, this.clock.now());
+    const endW: Weights = {};
+    for (const p of end.positions)
+      endW[p.symbol] = endEquity > 0 ? (Number(p.size) * Number(p.mark_px)) / endEquity : 0;
+    report.end_gross = gross(endW);
+    report.end_net = net(endW);
+    const fills = cycleFills(app, settings.venue, rec, settings.cycleMs);
+    report.executed_turnover = executedTurnover(rec, fills);
+    report.fees = fills.reduce((a, f) => a.plus(f.fee), new Decimal(0)).toFixed();
+    // The pace bucket pays for what the cycle sent (the notional the rolling-24h check counts).
+    const sent = app.db
+      .prepare(
+        "SELECT notional FROM orders WHERE venue = ? AND client_order_id >= ? AND client_order_id < ? AND parent_id IS NULL AND status NOT IN ('rejected','not_found')",
+      )
+      .all(settings.venue, `${rec.id}:`, `${rec.id};`) as Array<{ notional: string }>;
+    const pace = this.paceBucket(this.clock.now(), Number(rec.equity));
+    pace.force(
+      sent.reduce((a, o) => a + Number(o.notional), 0),
+      this.clock.now(),
+    );
+    app.db.transaction(() => {
+      pace.save(app.db);
+      finishCycle(app.db, rec.id, "done", report, this.clock.now());
+    })();
     appendAudit(app.db, {
       ts: rec.ts,
       caller: this.caller.id,
@@ -343,6 +371,11 @@ export class MinuteCycle {
         slices: rec.plan.slices.length,
         sent: report.sent,
         refused: report.refused.length,
+        rate_limited: report.rate_limited,
+        corrections: report.corrections,
+        end_gross: report.end_gross,
+        end_net: report.end_net,
+        executed_turnover: report.executed_turnover,
       },
       durationMs: performance.now() - t0,
       keys: null,

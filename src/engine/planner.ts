@@ -1,4 +1,5 @@
 import { Decimal } from "decimal.js";
+import { breaches, type PortfolioLimits } from "./limits.js";
 import type { ExecutionPlan, PlannedSlice, Weights } from "./types.js";
 
 /**
@@ -14,7 +15,8 @@ import type { ExecutionPlan, PlannedSlice, Weights } from "./types.js";
  * price guard: limit = mid × (1 ± guardBps/10⁴) rounded to the tick (buy up, sell down, i.e. never
  * worse than the guard), and the deterministic client order id `cycle_id:symbol:slice:side`.
  * Changes below the minimum notional, the lot size or the rebalance band (`minTradeWeight`, except a
- * full close) are skipped (listed in `skipped`).
+ * full close) are skipped (listed in `skipped`); a reducing slice below the minimum notional goes
+ * when it closes the whole position (dust stays closable).
  */
 
 /** Precision and price data per symbol. */
@@ -43,6 +45,8 @@ export interface PlanInput {
   guardBps: number;
   /** Rebalance band: |Δw| below this is not traded (default 0). */
   minTradeWeight?: number;
+  /** Portfolio limits the resulting book must respect (the band yields to them); none = no check. */
+  limits?: PortfolioLimits;
 }
 
 function roundToStep(x: Decimal, step: number, mode: Decimal.Rounding): Decimal {
@@ -50,7 +54,11 @@ function roundToStep(x: Decimal, step: number, mode: Decimal.Rounding): Decimal 
   return x.dividedBy(st).toDecimalPlaces(0, mode).times(st);
 }
 
-function guardPrice(side: "buy" | "sell", mid: number, guardBps: number, tick: number | null): string {
+/**
+ * Price guard of a slice: `mid × (1 ± guardBps/10⁴)` rounded to the tick against the trader (buy
+ * down, sell up), so the limit is never worse than the guard. Decimal string.
+ */
+export function guardPrice(side: "buy" | "sell", mid: number, guardBps: number, tick: number | null): string {
   const raw = new Decimal(mid).times(side === "buy" ? 1 + guardBps / 10_000 : 1 - guardBps / 10_000);
   const px = tick
     ? roundToStep(raw, tick, side === "buy" ? Decimal.ROUND_DOWN : Decimal.ROUND_UP)
@@ -58,12 +66,43 @@ function guardPrice(side: "buy" | "sell", mid: number, guardBps: number, tick: n
   return px.toFixed();
 }
 
-/** Builds the plan. Pure; throws RangeError on a non-positive equity or mid. */
+/** One symbol's change before slicing. */
+interface Change {
+  symbol: string;
+  m: PlanMarket;
+  cur: Decimal;
+  targetQty: Decimal;
+  delta: Decimal;
+  deltaW: number;
+  /** Why the change is not traded; `band` can be overridden to keep the book inside the limits. */
+  skip: { reason: string; band: boolean } | null;
+}
+
+/** Weights of the book if every non-skipped change executes (position × mid / equity). */
+function bookAfter(changes: Change[], equity: number): Weights {
+  const w: Weights = {};
+  for (const c of changes)
+    w[c.symbol] = (c.skip ? c.cur : c.targetQty).times(c.m.mid).dividedBy(equity).toNumber();
+  return w;
+}
+
+/** One lot of every symbol, as a weight: the rounding the book may be off the approved vector by. */
+export function lotTolerance(markets: Record<string, PlanMarket>, equity: number): number {
+  return Object.values(markets).reduce((a, m) => a + (m.lot * m.mid) / equity, 0);
+}
+
+/**
+ * Builds the plan. Pure; throws RangeError on a non-positive equity or mid. With `limits`, the
+ * rebalance band never leaves the book outside a limit: when skipping the changes inside the band would
+ * leave the resulting book outside a cap, gross or net (beyond one lot), the skipped changes that
+ * shrink a position are traded, then — if that is not enough — every skipped change.
+ */
 export function planExecution(p: PlanInput): ExecutionPlan {
   if (!(p.equity > 0)) throw new RangeError(`equity must be positive, got ${p.equity}`);
   const reducing: PlannedSlice[] = [];
   const increasing: PlannedSlice[] = [];
   const skipped: ExecutionPlan["skipped"] = [];
+  const changes: Change[] = [];
   for (const symbol of Object.keys(p.approved).sort()) {
     const m = p.markets[symbol];
     if (!m) {
@@ -75,23 +114,32 @@ export function planExecution(p: PlanInput): ExecutionPlan {
     const rawQty = new Decimal(p.approved[symbol]).times(p.equity).dividedBy(m.mid);
     const targetQty = roundToStep(rawQty, m.lot, Decimal.ROUND_DOWN);
     const delta = targetQty.minus(cur);
-    const deltaW = delta.times(m.mid).dividedBy(p.equity).toNumber();
+    let deltaW = delta.times(m.mid).dividedBy(p.equity).toNumber();
+    let skip: Change["skip"] = null;
     if (delta.isZero()) {
-      if (!rawQty.minus(cur).isZero()) {
-        skipped.push({
-          symbol,
-          reason: `change below lot size ${m.lot}`,
-          delta_weight: rawQty.minus(cur).times(m.mid).dividedBy(p.equity).toNumber(),
-        });
-      }
-      continue;
+      if (rawQty.minus(cur).isZero()) continue;
+      deltaW = rawQty.minus(cur).times(m.mid).dividedBy(p.equity).toNumber();
+      skip = { reason: `change below lot size ${m.lot}`, band: false };
+    } else if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
+      skip = { reason: `below min notional ${m.minNotional}`, band: false };
+    } else if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(targetQty.isZero() && !cur.isZero())) {
+      skip = { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
     }
-    if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(targetQty.isZero() && !cur.isZero())) {
-      skipped.push({ symbol, reason: `inside rebalance band ${p.minTradeWeight}`, delta_weight: deltaW });
-      continue;
+    changes.push({ symbol, m, cur, targetQty, delta, deltaW, skip });
+  }
+  if (p.limits) {
+    const tol = lotTolerance(p.markets, p.equity);
+    const banded = changes.filter((c) => c.skip?.band);
+    const outside = () => breaches(bookAfter(changes, p.equity), p.limits!, tol).length > 0;
+    if (banded.length > 0 && outside()) {
+      for (const c of banded) if (c.targetQty.abs().lessThan(c.cur.abs())) c.skip = null;
+      if (outside()) for (const c of banded) c.skip = null;
     }
-    if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
-      skipped.push({ symbol, reason: `below min notional ${m.minNotional}`, delta_weight: deltaW });
+  }
+  for (const c of changes) {
+    const { symbol, m, cur, delta, deltaW } = c;
+    if (c.skip) {
+      skipped.push({ symbol, reason: c.skip.reason, delta_weight: deltaW });
       continue;
     }
     const side: "buy" | "sell" = delta.isPositive() ? "buy" : "sell";
@@ -102,25 +150,22 @@ export function planExecution(p: PlanInput): ExecutionPlan {
     const increase = delta.abs().minus(reduce);
     const px = guardPrice(side, m.mid, p.guardBps, m.tick);
     if (reduce.greaterThan(0)) {
-      reducing.push({
-        client_order_id: `${p.cycleId}:${symbol}:0:${side}`,
-        symbol,
-        side,
-        qty: reduce.toFixed(),
-        reduce_only: true,
-        slice: 0,
-        due_at: p.now,
-        limit_px: px,
-      });
-    }
-    if (reducing.length > 0 && reducing.at(-1)!.symbol === symbol) {
-      const r = reducing.at(-1)!;
-      if (new Decimal(r.qty).times(m.mid).lessThan(m.minNotional)) {
-        reducing.pop();
+      if (reduce.times(m.mid).lessThan(m.minNotional) && !reduce.eq(cur.abs())) {
         skipped.push({
           symbol,
           reason: `reducing slice below min notional ${m.minNotional}`,
           delta_weight: deltaW,
+        });
+      } else {
+        reducing.push({
+          client_order_id: `${p.cycleId}:${symbol}:0:${side}`,
+          symbol,
+          side,
+          qty: reduce.toFixed(),
+          reduce_only: true,
+          slice: 0,
+          due_at: p.now,
+          limit_px: px,
         });
       }
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { Decimal } from "decimal.js";
 import { type App, createApp } from "../app.js";
@@ -11,9 +11,12 @@ import { fundingWarnings } from "../exchange/replay/funding.js";
 import { ReplaySource } from "../exchange/replay/source.js";
 import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
+import { Dec } from "../exchange/fillModel.js";
+import { iterateLedger } from "../exchange/paper/store.js";
 import { iterateCycles, recentEvents } from "../store/cycles.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
+import { gross, net } from "./limits.js";
 
 /**
  * `tradewarden replay`: the full minute cycle on the paper venue over replay data, on a simulated
@@ -43,6 +46,8 @@ export interface ReplayOptions {
   db?: string;
   /** Called once the run's database is known (before the first cycle), e.g. to say how to resume. */
   onStart?: (run: { run_id: string; db: string; from: number; to: number; cycles: number }) => void;
+  /** Writes the paper cash ledger here as CSV (`time,kind,symbol,amount,balance`) after the run. */
+  ledgerFile?: string;
   /** Called after every cycle with (done, total). */
   onProgress?: (done: number, total: number) => void;
   log?: Logger;
@@ -71,14 +76,34 @@ export interface ReplaySummary {
   rejected: number;
   refused: number;
   fees: number;
+  /** Σ funding ledger rows (quote; negative = paid). */
   funding: number;
+  /** Funding ledger rows = funding events booked (one per symbol and funding time held). */
+  funding_events: number;
   start_equity: number;
   end_equity: number;
   total_return: number;
   max_drawdown: number;
+  /** Largest Σ|w| of the ACTUAL book at any cycle start or end (position × mid / equity). */
   max_gross: number;
+  /** Largest |Σw| of the actual book at any cycle start or end. */
   max_net: number;
+  /** Largest executed turnover of a cycle: Σ |filled coins| × mid / start equity. */
   max_turnover: number;
+  /** The same three on the approved vectors (what the risk clip asked for). */
+  max_gross_approved: number;
+  max_net_approved: number;
+  max_turnover_approved: number;
+  /** Increasing slices skipped because the rolling-24h notional budget was spent. */
+  budget_skipped_slices: number;
+  /** Slices skipped because the per-minute order/cancel budget was empty. */
+  rate_limited: number;
+  /** Reduce-only orders sent after execution because the actual book was outside a limit. */
+  limit_corrections: number;
+  /** Cycles that started with no position. */
+  flat_cycles: number;
+  /** Liquidation fills of the paper venue. */
+  liquidations: number;
   mode_changes: number;
   /** Every control-mode change of the run, oldest first (drawdown breaker, reconcile failures). */
   mode_timeline: ModeChange[];
@@ -217,6 +242,7 @@ async function drive(
     opts.onProgress?.(done, total);
   }
   const elapsed = (performance.now() - t0) / 1000;
+  if (opts.ledgerFile) await writeLedgerCsv(app, opts.ledgerFile);
   return summarize(app, source, { ...run, from, to, startEquity, cycles: done, elapsed });
 }
 
@@ -251,6 +277,28 @@ function fundingReport(
   return { funding_coverage: coverage, warnings };
 }
 
+/**
+ * Writes the paper cash ledger as CSV: `time,kind,symbol,amount,balance` (time ms UTC; amounts and the
+ * running balance in quote currency, exact decimal strings; kinds deposit, fee, funding, realized_pnl,
+ * liquidation). The last balance is the paper cash; equity = cash + Σ unrealised PnL of open positions.
+ */
+export async function writeLedgerCsv(app: App, file: string): Promise<void> {
+  const out = createWriteStream(file, "utf8");
+  const done = new Promise<void>((ok, fail) => {
+    out.on("finish", ok);
+    out.on("error", fail);
+  });
+  out.write("time,kind,symbol,amount,balance\n");
+  let balance = new Dec(0);
+  for (const r of iterateLedger(app.db)) {
+    balance = balance.plus(r.amount);
+    if (!out.write(`${r.ts},${r.kind},${r.symbol ?? ""},${r.amount},${balance.toFixed()}\n`))
+      await new Promise<void>((ok) => out.once("drain", () => ok()));
+  }
+  out.end();
+  await done;
+}
+
 function summarize(
   app: App,
   source: ReplaySource,
@@ -268,6 +316,13 @@ function summarize(
   let maxGross = 0;
   let maxNet = 0;
   let maxTurnover = 0;
+  let maxGrossA = 0;
+  let maxNetA = 0;
+  let maxTurnoverA = 0;
+  let budgetSkipped = 0;
+  let rateLimited = 0;
+  let corrections = 0;
+  let flat = 0;
   let clips = 0;
   let baseline = 0;
   let peak = r.startEquity;
@@ -275,9 +330,17 @@ function summarize(
   let endEquity = r.startEquity;
   for (const c of iterateCycles(db)) {
     if (c.ts < r.from || c.ts > r.to) continue;
-    maxGross = Math.max(maxGross, c.approved.gross);
-    maxNet = Math.max(maxNet, Math.abs(c.approved.net));
-    maxTurnover = Math.max(maxTurnover, c.approved.turnover);
+    maxGrossA = Math.max(maxGrossA, c.approved.gross);
+    maxNetA = Math.max(maxNetA, Math.abs(c.approved.net));
+    maxTurnoverA = Math.max(maxTurnoverA, c.approved.turnover);
+    const start = Object.values(c.current_weights);
+    if (start.every((w) => w === 0)) flat++;
+    maxGross = Math.max(maxGross, gross(c.current_weights), c.report?.end_gross ?? 0);
+    maxNet = Math.max(maxNet, Math.abs(net(c.current_weights)), Math.abs(c.report?.end_net ?? 0));
+    maxTurnover = Math.max(maxTurnover, c.report?.executed_turnover ?? 0);
+    budgetSkipped += c.report?.skipped_budget ?? 0;
+    rateLimited += c.report?.rate_limited ?? 0;
+    corrections += c.report?.corrections ?? 0;
     clips += c.approved.rejections.length;
     if (c.target.used === "baseline") baseline++;
     for (const e of [Number(c.equity), Number(c.report?.end_equity ?? c.equity)]) {
@@ -316,8 +379,9 @@ function summarize(
     refused,
     fees: sum(db.prepare("SELECT fee AS v FROM fills WHERE venue = 'paper'").all() as Array<{ v: string }>),
     funding: sum(
-      db.prepare("SELECT funding AS v FROM positions WHERE venue = 'paper'").all() as Array<{ v: string }>,
+      db.prepare("SELECT amount AS v FROM paper_ledger WHERE kind = 'funding'").all() as Array<{ v: string }>,
     ),
+    funding_events: count("SELECT COUNT(*) AS n FROM paper_ledger WHERE kind = 'funding'"),
     start_equity: r.startEquity,
     end_equity: endEquity,
     total_return: r.startEquity > 0 ? endEquity / r.startEquity - 1 : 0,
@@ -325,6 +389,14 @@ function summarize(
     max_gross: maxGross,
     max_net: maxNet,
     max_turnover: maxTurnover,
+    max_gross_approved: maxGrossA,
+    max_net_approved: maxNetA,
+    max_turnover_approved: maxTurnoverA,
+    budget_skipped_slices: budgetSkipped,
+    rate_limited: rateLimited,
+    limit_corrections: corrections,
+    flat_cycles: flat,
+    liquidations: count("SELECT COUNT(*) AS n FROM fills WHERE venue = 'paper' AND kind = 'liquidation'"),
     mode_changes: count("SELECT COUNT(*) AS n FROM engine_events WHERE kind = 'mode_change'"),
     mode_timeline: modes,
     clips,

@@ -1,81 +1,62 @@
+import {
+  capOf,
+  DEFAULT_LIMITS,
+  enforceAll,
+  gross,
+  increase,
+  largestFraction,
+  lerp,
+  net,
+  type PortfolioLimits,
+  reduceBreaches,
+  scaleGross,
+  scaleNet,
+  turnover,
+} from "./limits.js";
 import type { ApprovedTarget, Rejection, TargetPortfolio, Weights } from "./types.js";
 
+export { DEFAULT_LIMITS, gross, net, type PortfolioLimits, turnover };
+
 /**
- * Stage 3 of the minute cycle: clip a TargetPortfolio to the portfolio risk limits (DESIGN.md §5).
+ * Stage 3 of the minute cycle: clip a TargetPortfolio to the portfolio limits, starting from the
+ * ACTUAL book (issue 13; DESIGN.md §5). Let `cur` be the actual weights (position × mid / equity) and
+ * `aim(x) = x × (1 − headroom)`:
  *
- * Order of operations, each recorded as a rejection {symbol, reason, original_weight, approved_weight}
- * when it changes a weight:
+ *   0. breach reduction: every limit the actual book is outside of is brought back to its aim by
+ *      shrinking magnitudes (`limit_breach`); the result `base` is inside every limit. It is
+ *      mandatory: neither the turnover cap nor pacing holds it back.
  *   1. symbol allow-list (unknown symbols → 0)
- *   2. per-coin caps (|w| ≤ cap; BTC/ETH 0.15, others 0.10)
+ *   2. per-coin caps at aim (BTC/ETH 0.15, others 0.10, × 0.95)
  *   3. low confidence (confidence < threshold → × scale, default 0.5 × 0.5)
- *   4. max gross (Σ|w| ≤ 0.40: scale all)
- *   5. max net (|Σw| ≤ 0.20: scale the dominant side)
- *   6. EWMA smoothing against the previous approved weights: w = α·w + (1 − α)·prev (α = 0.5; not a
- *      rejection: it is the documented dynamics, reported in `smoothed`)
- *   7. turnover cap (Σ|w − prev| ≤ 0.10: move only part of the way)
- *   8. control mode: REDUCE_ONLY → no weight may grow in magnitude or change sign relative to the
- *      *current* (actual) weights; HALT → the approved weights are the current ones (no trading).
+ *   4. max gross at aim (Σ|w| ≤ 0.40 × 0.95: scale all)
+ *   5. max net at aim (|Σw| ≤ 0.20 × 0.95: scale the dominant side)
+ *   6. EWMA smoothing towards `base`: w = α·w + (1 − α)·base (α = 0.5; not a rejection)
+ *   7. turnover cap: Σ|w − cur| ≤ 0.10, by moving only part of the way from `base` (`turnover_cap`;
+ *      when the breach reduction alone needs more, only it is done)
+ *   8. pacing: the exposure the move adds (see {@link increase}) ≤ `maxIncrease`, again by moving
+ *      part of the way from `base` (`budget_pacing`)
+ *   9. control mode: REDUCE_ONLY → no weight may grow in magnitude or change sign relative to `cur`;
+ *      HALT → the approved weights are `base` (only a breach is reduced).
  *
- * Why the guarantees hold: steps 1–5 produce a vector inside the box/gross/net set; steps 6–7 are
- * convex combinations of that vector and the previous approved vector (inside the same convex set by
- * induction, starting from zeros), so they stay inside; step 8 only shrinks magnitudes towards
- * current weights that are themselves clipped the same way. Float rounding is absorbed by a final
- * exact-limit pass that never increases any magnitude.
+ * Why the limits hold on the approved vector: `base` and the clipped target are inside every limit,
+ * steps 6–8 are convex combinations of the two, step 9 only shrinks magnitudes, and a final pass
+ * (caps, gross, net; magnitudes only) absorbs float rounding and the net effect of step 9. The planner
+ * keeps the book on this vector to within one lot, and the cycle checks the book after execution.
  */
-
-/** Portfolio limits; fractions of equity. */
-export interface PortfolioLimits {
-  maxGross: number;
-  maxNet: number;
-  /** Per-coin caps by symbol; symbols not listed use `defaultCap`. */
-  caps: Record<string, number>;
-  defaultCap: number;
-  lowConfidenceThreshold: number;
-  lowConfidenceScale: number;
-  ewmaAlpha: number;
-  turnoverCap: number;
-}
-
-/** The defaults of DESIGN.md §5. */
-export const DEFAULT_LIMITS: PortfolioLimits = {
-  maxGross: 0.4,
-  maxNet: 0.2,
-  caps: { BTC: 0.15, ETH: 0.15 },
-  defaultCap: 0.1,
-  lowConfidenceThreshold: 0.5,
-  lowConfidenceScale: 0.5,
-  ewmaAlpha: 0.5,
-  turnoverCap: 0.1,
-};
 
 /** Input of {@link clipTarget}. */
 export interface ClipInput {
   target: TargetPortfolio;
-  /** Previous cycle's approved weights (zeros at the first cycle). */
-  previous: Weights;
-  /** Actual current weights (position notional / equity), for REDUCE_ONLY and HALT. */
+  /** Actual current weights (position × mid / equity); zeros for a flat book. */
   current: Weights;
   universe: readonly string[];
   mode: "NORMAL" | "REDUCE_ONLY" | "HALT";
   limits?: PortfolioLimits;
-}
-
-/** Σ|w|. */
-export function gross(w: Weights): number {
-  return Object.values(w).reduce((a, x) => a + Math.abs(x), 0);
-}
-
-/** Σw. */
-export function net(w: Weights): number {
-  return Object.values(w).reduce((a, x) => a + x, 0);
-}
-
-/** Σ|a − b| over the union of symbols. */
-export function turnover(a: Weights, b: Weights): number {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  let t = 0;
-  for (const k of keys) t += Math.abs((a[k] ?? 0) - (b[k] ?? 0));
-  return t;
+  /**
+   * Pacing: the most exposure (Σ of increases of |w|, fraction of equity) the cycle may add. Default
+   * unlimited.
+   */
+  maxIncrease?: number;
 }
 
 function record(
@@ -88,69 +69,29 @@ function record(
   if (before !== after) rej.push({ symbol, reason, original_weight: before, approved_weight: after });
 }
 
-function capOf(limits: PortfolioLimits, symbol: string): number {
-  return limits.caps[symbol] ?? limits.defaultCap;
-}
-
-/** Scales every weight so Σ|w| ≤ max (exactly, after rounding: never above). */
-function enforceGross(w: Weights, max: number, rej: Rejection[] | null): void {
-  const g = gross(w);
-  if (g <= max) return;
-  const f = max / g;
-  for (const s of Object.keys(w)) {
-    const before = w[s];
-    w[s] = before * f;
-    if (rej) record(rej, s, "max_gross", before, w[s]);
-  }
-  // Floating point can leave Σ|w| a hair above max; shave the largest magnitude.
-  shave(w, () => gross(w) - max);
-}
-
-/** Scales the dominant side so |Σw| ≤ max. */
-function enforceNet(w: Weights, max: number, rej: Rejection[] | null): void {
-  const n = net(w);
-  if (Math.abs(n) <= max) return;
-  const sign = Math.sign(n);
-  const dominant = Object.keys(w).filter((s) => Math.sign(w[s]) === sign);
-  const side = dominant.reduce((a, s) => a + w[s], 0);
-  const other = n - side;
-  // Want other + side·f = sign·max.
-  const f = (sign * max - other) / side;
-  for (const s of dominant) {
-    const before = w[s];
-    w[s] = before * Math.max(0, f);
-    if (rej) record(rej, s, "max_net", before, w[s]);
-  }
-  shave(w, () => Math.abs(net(w)) - max, sign);
-}
-
-function shave(w: Weights, excess: () => number, sign?: number): void {
-  for (let i = 0; i < 4 && excess() > 0; i++) {
-    const keys = Object.keys(w).filter((s) => (sign === undefined ? w[s] !== 0 : Math.sign(w[s]) === sign));
-    if (keys.length === 0) return;
-    const k = keys.reduce((a, b) => (Math.abs(w[a]) >= Math.abs(w[b]) ? a : b));
-    const e = excess();
-    const mag = Math.max(0, Math.abs(w[k]) - e * (1 + 1e-12) - Number.EPSILON);
-    w[k] = Math.sign(w[k]) * mag;
-  }
-}
-
 /**
- * Clips a target to the limits and the control mode.
- * @returns approved weights (every universe symbol present), rejections, gross, net, turnover vs previous.
+ * Clips a target to the limits, the budget pace and the control mode.
+ * @returns approved weights (every universe symbol present), rejections, gross, net, turnover
+ *   (Σ|approved − current|), and the intermediate `smoothed` vector and breach reduction `base`.
  */
-export function clipTarget(input: ClipInput): ApprovedTarget & { smoothed: Weights } {
+export function clipTarget(input: ClipInput): ApprovedTarget & { smoothed: Weights; base: Weights } {
   const limits = input.limits ?? DEFAULT_LIMITS;
+  const aim = 1 - limits.headroom;
   const rej: Rejection[] = [];
+  const cur: Weights = {};
+  for (const s of input.universe) cur[s] = input.current[s] ?? 0;
+
+  const base = reduceBreaches(cur, limits);
+  for (const s of Object.keys(cur)) record(rej, s, "limit_breach", cur[s], base[s]);
+
   const w: Weights = {};
   for (const s of input.universe) w[s] = 0;
-
   for (const { symbol, weight } of input.target.targets) {
     if (!input.universe.includes(symbol)) {
       record(rej, symbol, "symbol_not_allowed", weight, 0);
       continue;
     }
-    const cap = capOf(limits, symbol);
+    const cap = capOf(limits, symbol) * aim;
     const capped = Math.max(-cap, Math.min(cap, weight));
     record(rej, symbol, "per_coin_cap", weight, capped);
     w[symbol] = capped;
@@ -162,53 +103,56 @@ export function clipTarget(input: ClipInput): ApprovedTarget & { smoothed: Weigh
       record(rej, s, "low_confidence", before, w[s]);
     }
   }
-  enforceGross(w, limits.maxGross, rej);
-  enforceNet(w, limits.maxNet, rej);
+  const beforeGross = { ...w };
+  for (const s of scaleGross(w, limits.maxGross * aim)) record(rej, s, "max_gross", beforeGross[s], w[s]);
+  const beforeNet = { ...w };
+  for (const s of scaleNet(w, limits.maxNet * aim)) record(rej, s, "max_net", beforeNet[s], w[s]);
 
-  // EWMA smoothing against the previous approved weights.
   const smoothed: Weights = {};
-  for (const s of Object.keys(w)) {
-    smoothed[s] = limits.ewmaAlpha * w[s] + (1 - limits.ewmaAlpha) * (input.previous[s] ?? 0);
+  for (const s of Object.keys(w)) smoothed[s] = limits.ewmaAlpha * w[s] + (1 - limits.ewmaAlpha) * base[s];
+
+  let out = smoothed;
+  const mandatory = turnover(base, cur);
+  if (turnover(smoothed, cur) > limits.turnoverCap) {
+    const cap = Math.max(limits.turnoverCap, mandatory);
+    const f = largestFraction((x) => turnover(lerp(base, smoothed, x), cur) <= cap);
+    out = lerp(base, smoothed, f * (1 - 1e-12));
+    for (const s of Object.keys(out)) record(rej, s, "turnover_cap", smoothed[s], out[s]);
   }
-  const out: Weights = { ...smoothed };
-  const t = turnover(out, input.previous);
-  if (t > limits.turnoverCap) {
-    const f = limits.turnoverCap / t;
-    for (const s of Object.keys(out)) {
-      const prev = input.previous[s] ?? 0;
-      const before = out[s];
-      out[s] = prev + (before - prev) * f * (1 - 1e-12);
-      record(rej, s, "turnover_cap", before, out[s]);
-    }
+  const maxInc = input.maxIncrease ?? Number.POSITIVE_INFINITY;
+  if (increase(cur, out) > maxInc) {
+    const before = out;
+    const g = largestFraction((x) => increase(cur, lerp(base, before, x)) <= maxInc);
+    out = lerp(base, before, g * (1 - 1e-12));
+    for (const s of Object.keys(out)) record(rej, s, "budget_pacing", before[s], out[s]);
   }
 
   if (input.mode !== "NORMAL") {
+    const moded: Weights = {};
     for (const s of Object.keys(out)) {
-      const cur = input.current[s] ?? 0;
+      const c = cur[s];
       const before = out[s];
       let after: number;
-      if (input.mode === "HALT") after = cur;
-      else if (Math.sign(before) !== Math.sign(cur) || cur === 0) after = 0;
-      else after = Math.sign(cur) * Math.min(Math.abs(before), Math.abs(cur));
-      out[s] = after;
+      if (input.mode === "HALT") after = base[s];
+      else if (Math.sign(before) !== Math.sign(c) || c === 0) after = 0;
+      else after = Math.sign(c) * Math.min(Math.abs(before), Math.abs(c));
+      moded[s] = after;
       record(rej, s, input.mode === "HALT" ? "halted" : "reduce_only", before, after);
     }
+    out = moded;
   }
 
   // Exact-limit pass: never increases a magnitude, so it cannot break REDUCE_ONLY or HALT.
-  for (const s of Object.keys(out)) {
-    const cap = capOf(limits, s);
-    if (Math.abs(out[s]) > cap) out[s] = Math.sign(out[s]) * cap;
-  }
-  enforceGross(out, limits.maxGross, null);
-  enforceNet(out, limits.maxNet, null);
+  out = { ...out };
+  enforceAll(out, limits);
   return {
     weights: out,
     smoothed,
+    base,
     rejections: rej,
     gross: gross(out),
     net: net(out),
-    turnover: turnover(out, input.previous),
+    turnover: turnover(out, cur),
     mode: input.mode,
   };
 }

@@ -4,7 +4,8 @@ import { TwError } from "../errors.js";
 import { getControl } from "../store/control.js";
 import { appendEvent, type CycleRecord, insertTarget, lastCycle, recentEvents } from "../store/cycles.js";
 import { getMeta } from "../store/meta.js";
-import { type CycleSettings, cycleSettings, MinuteCycle } from "./cycle.js";
+import { currentPortfolioLimits } from "../store/portfolioLimits.js";
+import { clipLimits, type CycleSettings, cycleSettings, MinuteCycle } from "./cycle.js";
 import { Reconciler } from "./reconciler.js";
 import { clipTarget, gross, net } from "./riskClip.js";
 import type { ApprovedTarget, TargetPortfolio, Weights } from "./types.js";
@@ -85,18 +86,16 @@ export class EngineService {
     }
     const now = this.clock.now();
     const { weights } = await this.currentWeights();
-    const previous = getMeta<Weights>(this.app.db, "engine.prev_approved") ?? weights;
     const approved = clipTarget({
       target,
-      previous,
       current: weights,
       universe: this.app.config.universe,
       mode: getControl(this.app.db).mode,
-      limits: this.settings.limits,
+      limits: clipLimits(currentPortfolioLimits(this.app.db, this.app.config)),
     });
     const expiresAt = now + this.settings.targetTtlCycles * this.tickMs;
     const id = insertTarget(this.app.db, { ts: now, caller, target, expiresAt, key });
-    const { smoothed: _s, ...rest } = approved;
+    const { smoothed: _s, base: _b, ...rest } = approved;
     const enabled = this.app.config.cycle.enabled;
     const warnings: string[] = [];
     if (!enabled) {
@@ -138,6 +137,7 @@ export class EngineService {
       current_weights: weights,
       current_gross: gross(weights),
       current_net: net(weights),
+      limits: currentPortfolioLimits(this.app.db, this.app.config),
       target_weights: last?.approved.weights ?? null,
       last_cycle: last
         ? {

@@ -35,12 +35,14 @@ export interface TargetChoice {
 export interface Rejection {
   symbol: string;
   reason:
+    | "limit_breach"
     | "symbol_not_allowed"
     | "per_coin_cap"
     | "low_confidence"
     | "max_gross"
     | "max_net"
     | "turnover_cap"
+    | "budget_pacing"
     | "reduce_only"
     | "halted";
   original_weight: number;
@@ -53,7 +55,7 @@ export interface ApprovedTarget {
   rejections: Rejection[];
   gross: number;
   net: number;
-  /** Σ|approved − previous approved|. */
+  /** Σ|approved − current actual weights| (the move the cycle asks for). */
   turnover: number;
   mode: "NORMAL" | "REDUCE_ONLY" | "HALT";
 }

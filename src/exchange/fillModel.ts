@@ -12,6 +12,12 @@ import { Decimal } from "decimal.js";
  *   plus slippage, as taker.
  * - Fee = |qty| × fill price × fee rate.
  * - Funding payment at a funding time = −qty × price × rate (a long pays a positive rate).
+ * - Participation (issue 13): per 1m bar, what one account fills on a symbol is at most
+ *   `maxParticipation × bar volume` (coins); a resting limit that is only touched fills at most that.
+ * - Stops (SL, trailing stop) triggered in a gap fill at the worse of the trigger and the bar's open
+ *   (sell stop: min; buy stop: max), then slippage.
+ * - Liquidation: when margin equity (cash + Σ unrealised PnL, cross margin) falls below
+ *   `maintenanceMargin × Σ |notional|`, every position is closed at the bar's adverse price.
  */
 
 /** Side of an order or fill. */
@@ -55,6 +61,30 @@ export function limitCrossed(side: Side, limit: number, low: number, high: numbe
 /** Whether a limit is marketable on arrival against a reference price (buy: limit ≥ px; sell: limit ≤ px). */
 export function limitMarketable(side: Side, limit: number, px: number): boolean {
   return side === "buy" ? limit >= px : limit <= px;
+}
+
+/**
+ * Coins still fillable in a bar under the participation cap: `max(0, maxParticipation × volume − used)`.
+ * `volume` is the bar's base volume (coins); `used` what this account already filled in that bar.
+ */
+export function participationRoom(volume: number, maxParticipation: number, used: number): number {
+  return Math.max(0, maxParticipation * volume - used);
+}
+
+/**
+ * Reference price of a triggered stop: the worse of the trigger and the bar's open (a sell stop that
+ * gapped below its trigger fills at the open, not at the trigger). Slippage is applied after.
+ */
+export function stopFillReference(side: Side, trigger: number, open: number): number {
+  return side === "sell" ? Math.min(trigger, open) : Math.max(trigger, open);
+}
+
+/**
+ * Whether a cross-margin account is below maintenance: `equity < maintenanceMargin × gross notional`
+ * (quote). Source: the usual perp maintenance-margin rule (Hyperliquid, Binance USDⓈ-M), one tier.
+ */
+export function belowMaintenance(equity: number, grossNotional: number, maintenanceMargin: number): boolean {
+  return grossNotional > 0 && equity < maintenanceMargin * grossNotional;
 }
 
 /**

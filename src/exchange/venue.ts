@@ -24,7 +24,9 @@ export type Tif = "GTC" | "IOC" | "ALO";
  * `pending` reservation written, venue call not finished · `unknown` outcome ambiguous (timeout,
  * crash) — resolved only by an order-status query · `open` resting · `waiting_trigger` TP/SL child
  * not yet triggered · `filled` · `canceled` · `rejected` by the venue · `not_found` the venue never
- * received it (settled after an ambiguous outcome; never re-sent).
+ * received it (settled after an ambiguous outcome; never re-sent) · `partially_filled` ended with
+ * part of it filled: the rest was canceled (an IOC remainder, or a resting order canceled after a
+ * partial fill). A resting order with a partial fill is still `open` with `filled_size` > 0.
  */
 export const ORDER_STATUSES = [
   "pending",
@@ -35,6 +37,7 @@ export const ORDER_STATUSES = [
   "canceled",
   "rejected",
   "not_found",
+  "partially_filled",
 ] as const;
 /** Our status of an order (see ORDER_STATUSES). */
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -45,12 +48,24 @@ export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([
   "canceled",
   "rejected",
   "not_found",
+  "partially_filled",
 ]);
 
 /** A TP/SL trigger: fires a reduce-only market order when the price crosses `trigger_px`. */
 export interface TriggerSpec {
   trigger_px: string;
   tpsl: "tp" | "sl";
+}
+
+/**
+ * A position guard carried by an entry order (issue 13): once the order fills, close the position it
+ * opened when the price retraces `trailing_stop_bps` from the best price since the fill, or after
+ * `max_hold_ms`. Venues with `nativeGuards` evaluate it themselves; for the others the guard loop
+ * (src/engine/guard.ts) does.
+ */
+export interface GuardSpec {
+  trailing_stop_bps: number | null;
+  max_hold_ms: number | null;
 }
 
 /** One order to place. `size`/`price` are rounded decimal strings. */
@@ -71,6 +86,8 @@ export interface PlaceRequest {
   trigger?: TriggerSpec;
   /** TP/SL children: the parent's client order id (placed in the same batch, before them). */
   parent_client_order_id?: string;
+  /** Position guard of a parent order; only sent to venues with `nativeGuards`. */
+  guard?: GuardSpec;
 }
 
 /** What the venue said about one placed order. Never `filled` unless the venue reported a fill. */
@@ -128,6 +145,8 @@ export interface VenueFill {
   liquidity: "maker" | "taker";
   realized_pnl: string;
   time: number;
+  /** `liquidation` when the venue closed the position for lack of margin; default `trade`. */
+  kind?: "trade" | "liquidation";
 }
 
 /** A position. `size` is signed (long > 0), coins; prices in quote. */
@@ -180,6 +199,8 @@ export interface Venue {
   /** `paper`, `hyperliquid:testnet`, `okx:demo`, ... */
   readonly id: string;
   readonly network: "paper" | "demo" | "testnet" | "mainnet";
+  /** True when the venue evaluates {@link GuardSpec}s itself (paper, bar by bar). */
+  readonly nativeGuards?: boolean;
   /** Tradable perps with precision rules. */
   instruments(): Promise<Instrument[]>;
   /**

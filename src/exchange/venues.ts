@@ -4,9 +4,12 @@ import { TwError } from "../errors.js";
 import { assertVenueAllowed } from "../policy/venueGuard.js";
 import { CcxtVenue } from "./ccxt/venue.js";
 import { HyperliquidVenue } from "./hyperliquid/exchange.js";
-import { PaperVenue } from "./paper/venue.js";
+import { type PaperEvent, PaperVenue } from "./paper/venue.js";
 import type { MarketData } from "./types.js";
 import type { Venue } from "./venue.js";
+import type { Db } from "../store/db.js";
+import { appendAudit } from "../store/audit.js";
+import { appendEvent } from "../store/cycles.js";
 
 /**
  * Venue registry (DESIGN.md §4): builds one long-lived Venue per id on first use —
@@ -96,6 +99,9 @@ export class VenueRegistry {
         slippageBps: p.slippageBps,
         takerFeeBps: p.takerFeeBps,
         makerFeeBps: p.makerFeeBps,
+        maxParticipation: p.maxParticipation,
+        maintenanceMargin: p.maintenanceMargin,
+        onEvent: (e) => auditPaperEvent(app.db, e),
       });
     } else if (parsed.kind === "hyperliquid") {
       v = HyperliquidVenue.fromConfig(app.config, parsed.network, app.clock, app.log);
@@ -105,4 +111,22 @@ export class VenueRegistry {
     this.venues.set(id, v);
     return v;
   }
+}
+
+/**
+ * Records what the paper venue did on its own — a position-guard exit or a liquidation — as an audit
+ * row (`paper.guard_exit` / `paper.liquidation`, caller `venue:paper`, with the reason) and an engine
+ * event, in the venue's booking transaction.
+ */
+export function auditPaperEvent(db: Db, e: PaperEvent): void {
+  appendAudit(db, {
+    ts: e.time,
+    caller: "venue:paper",
+    tool: `paper.${e.kind}`,
+    args: { symbol: e.symbol, client_order_id: e.client_order_id },
+    decision: "allowed",
+    result: { side: e.side, size: e.size, price: e.price, reason: e.reason },
+    durationMs: 0,
+  });
+  appendEvent(db, { ts: e.time, kind: e.kind, detail: e });
 }

@@ -3,14 +3,17 @@ import type { App } from "../app.js";
 import { TwError } from "../errors.js";
 import { SYMBOL } from "../exchange/symbols.js";
 import { VENUE_ID_RE } from "../exchange/venues.js";
+import { approvalState, decide } from "../policy/approval.js";
 import type { GateCall, GatedOperation, GateOutcome, PolicyFacts } from "../policy/gate.js";
-import { ownedOrNotFound } from "../policy/ownership.js";
+import { ownedOrNotFound, ownerFilter } from "../policy/ownership.js";
 import { type OrderArgs, type PreparedOrder, prepareOrder } from "../policy/risk.js";
 import type { Caller } from "../policy/scopes.js";
+import type { ApprovalVia } from "../store/approvals.js";
 import type { Db } from "../store/db.js";
 import { getIntent } from "../store/intents.js";
+import { getOrder } from "../store/orders.js";
 import { SUBMIT_SCOPE, submitKey } from "./service.js";
-import { type IntentView, intentView, type SubmitView } from "./views.js";
+import { type IntentView, intentView, type OrderView, type SubmitView } from "./views.js";
 
 /**
  * The two gated order operations shared by the MCP tools (src/tools/orders.ts) and the minute cycle
@@ -51,6 +54,19 @@ export const proposeInput = z
       .describe("Only reduce a position; required to close in REDUCE_ONLY/HALT."),
     take_profit: positive.optional().describe("TP trigger price: a reduce-only child order."),
     stop_loss: positive.optional().describe("SL trigger price: a reduce-only child order."),
+    trailing_stop_bps: z
+      .number()
+      .positive()
+      .max(5_000)
+      .optional()
+      .describe("Position guard: close when the price retraces this many bps from its best since the fill."),
+    max_hold_minutes: z
+      .number()
+      .int()
+      .positive()
+      .max(43_200)
+      .optional()
+      .describe("Position guard: close the position this many minutes after the fill."),
     client_order_id: CLIENT_ORDER_ID.optional().describe(
       "Your idempotency key for this order; generated when omitted.",
     ),
@@ -67,7 +83,27 @@ export const submitInput = z
   })
   .strict();
 
+/** Idempotency key of a mutating call other than an order (cancels): a retry returns the first result. */
+export const IDEM_KEY = z
+  .string()
+  .min(1)
+  .max(128)
+  .optional()
+  .describe("Retry key: a retry with the same key returns the first result.");
+
+/** Input of order_cancel. */
+export const cancelInput = z
+  .object({ order_id: z.string().min(1).max(64), idempotency_key: IDEM_KEY })
+  .strict();
+
+/** Input of order_cancel_all. */
+export const cancelAllInput = z
+  .object({ venue: VENUE_ARG.optional(), symbol: SYMBOL.optional(), idempotency_key: IDEM_KEY })
+  .strict();
+
 type ProposeArgs = z.infer<typeof proposeInput>;
+type CancelArgs = z.infer<typeof cancelInput>;
+type CancelAllArgs = z.infer<typeof cancelAllInput>;
 type SubmitArgs = z.infer<typeof submitInput>;
 
 /** Order arguments; an omitted venue stays "" and the risk step resolves it to the default venue. */
@@ -132,6 +168,8 @@ export function submitFacts(db: Db, a: SubmitArgs, caller: Caller): PolicyFacts 
       reduce_only: i.reduce_only,
       take_profit: i.take_profit ?? undefined,
       stop_loss: i.stop_loss ?? undefined,
+      trailing_stop_bps: i.trailing_stop_bps ?? undefined,
+      max_hold_minutes: i.max_hold_minutes ?? undefined,
     } satisfies OrderArgs,
   };
 }
@@ -178,19 +216,105 @@ export function submitOp(app: App): GatedOperation<SubmitArgs, SubmitView> {
 }
 
 /**
- * Proposes and submits one order through the full gate — the path the minute cycle (issue 5) uses
- * with a system caller (e.g. `callerFor("system:cycle", "operator", "system")`). Both calls are
- * audited. Returns the submit outcome, or the propose refusal.
+ * An approval given by whoever asked for the order, recorded before submit: the operator who called
+ * control_flatten (an `orders:approve` caller), or a guard exit inheriting the approval of the entry
+ * intent it protects. Never reachable from a tool argument.
+ */
+export interface PriorApproval {
+  actor: string;
+  reason: string;
+  via: ApprovalVia;
+}
+
+/**
+ * Proposes and submits one order through the full gate — the path the minute cycle (issue 5), the
+ * flatten command and the position guard use with their callers. Both calls are audited. Returns the
+ * submit outcome, or the propose refusal. With `approval`, an intent that needs approval is approved
+ * (recorded in `approvals` with the actor and reason) between propose and submit.
  */
 export async function submitThroughGate(
   app: App,
   caller: Caller,
   args: z.input<typeof proposeInput>,
+  approval?: PriorApproval,
 ): Promise<GateOutcome> {
   const p = await app.gate.run(proposeOp(), caller, args, (a, call) =>
     handlePropose(app, caller, a, call as GateCall),
   );
   if (!p.ok) return p;
   const intentId = (p.result as IntentView).intent_id;
+  if (approval && (p.result as IntentView).approval_needed && !p.replayed) {
+    const st = approvalState(app.approval, app.orders.intent(intentId), caller);
+    if (st.state === "missing" || st.state === "expired")
+      decide(app.approval, intentId, "approved", approval.actor, approval.via, approval.reason);
+  }
   return app.gate.run(submitOp(app), caller, { intent_id: intentId }, (a) => handleSubmit(app, caller, a));
+}
+
+const ORDER_HINT = "Use an order_id from order_submit or order_list.";
+
+/**
+ * Facts of order_cancel: the order's venue account is the lane (a cancel is order-affecting: it
+ * changes what may still fill).
+ * @throws TwError NOT_FOUND (unknown order, or another caller's).
+ */
+export function cancelFacts(db: Db, a: CancelArgs, caller: Caller): PolicyFacts {
+  const o = ownedOrNotFound(caller, getOrder(db, a.order_id), `order ${a.order_id}`, ORDER_HINT);
+  return {
+    mutating: true,
+    exposure: "none",
+    venue: o.venue,
+    lane: o.venue,
+    idempotencyKey: a.idempotency_key,
+  };
+}
+
+/** Facts of order_cancel_all: the venue's lane (default venue when omitted). */
+export function cancelAllFacts(a: CancelAllArgs, defaultVenue: string): PolicyFacts {
+  return {
+    mutating: true,
+    exposure: "none",
+    venue: a.venue,
+    lane: a.venue ?? defaultVenue,
+    idempotencyKey: a.idempotency_key,
+  };
+}
+
+/** order_cancel as a gated operation (no MCP). */
+export function cancelOp(): GatedOperation<CancelArgs, OrderView> {
+  return {
+    name: "order_cancel",
+    scope: "orders:submit",
+    input: cancelInput,
+    facts: (a, env, caller) => cancelFacts(env.db, a, caller),
+  };
+}
+
+/** order_cancel_all as a gated operation (no MCP). */
+export function cancelAllOp(): GatedOperation<CancelAllArgs, unknown> {
+  return {
+    name: "order_cancel_all",
+    scope: "orders:submit",
+    input: cancelAllInput,
+    facts: (a, env) => cancelAllFacts(a, env.defaultVenue),
+  };
+}
+
+/**
+ * Cancels one order through the gate (audited, in its account's execution lane) — the path the
+ * minute cycle's slice timeouts and sweeps use with their system caller.
+ */
+export function cancelThroughGate(app: App, caller: Caller, orderId: string): Promise<GateOutcome> {
+  return app.gate.run(cancelOp(), caller, { order_id: orderId }, (a) => app.orders.cancel(a.order_id));
+}
+
+/**
+ * Cancels every resting order of a venue that `caller` may act on, through the gate (flatten).
+ * @returns the gate outcome; on success `{ venue, results }` with one outcome per order.
+ */
+export function cancelAllThroughGate(app: App, caller: Caller, venue: string): Promise<GateOutcome> {
+  return app.gate.run(cancelAllOp(), caller, { venue }, async (a) => ({
+    venue,
+    results: await app.orders.cancelAll(venue, a.symbol, ownerFilter(caller)),
+  }));
 }

@@ -81,6 +81,9 @@ export function intentPayload(
     reduce_only: i.reduce_only,
     take_profit: i.take_profit,
     stop_loss: i.stop_loss,
+    // Guard fields only when set, so the hash of an order without a guard is unchanged.
+    ...(i.trailing_stop_bps ? { trailing_stop_bps: i.trailing_stop_bps } : {}),
+    ...(i.max_hold_minutes ? { max_hold_minutes: i.max_hold_minutes } : {}),
     client_order_id: i.client_order_id,
   };
 }
@@ -103,6 +106,11 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether an intent carries a position guard (issue 13). */
+function hasGuard(i: IntentRow): boolean {
+  return Boolean(i.trailing_stop_bps || i.max_hold_minutes);
 }
 
 /** What the order service uses (explicit, so it can be built and tested without an App). */
@@ -173,6 +181,8 @@ export class OrderService {
       reduce_only: p.reduce_only,
       take_profit: p.take_profit,
       stop_loss: p.stop_loss,
+      trailing_stop_bps: p.trailing_stop_bps,
+      max_hold_minutes: p.max_hold_minutes,
       client_order_id: cid,
       payload_hash: hash,
       approval_needed: needsApproval(p.venue, p.worst_notional, this.d.autoApproveNotional),
@@ -217,8 +227,16 @@ export class OrderService {
     return o ? this.submitView(o, true) : undefined;
   }
 
-  private requests(intent: IntentRow, rows: OrderRow[]): PlaceRequest[] {
+  private requests(intent: IntentRow, rows: OrderRow[], native: boolean): PlaceRequest[] {
+    const guard =
+      native && hasGuard(intent)
+        ? {
+            trailing_stop_bps: intent.trailing_stop_bps,
+            max_hold_ms: (intent.max_hold_minutes ?? 0) * 60_000 || null,
+          }
+        : null;
     return rows.map((o) => ({
+      ...(guard && o.parent_id === null ? { guard } : {}),
       client_order_id: o.client_order_id,
       symbol: o.symbol,
       side: o.side,
@@ -342,7 +360,10 @@ export class OrderService {
     this.inflight.add(parent.id);
     let results: PlaceResult[];
     try {
-      results = await withTimeout(venue.place(this.requests(intent, rows)), this.timeoutMs);
+      results = await withTimeout(
+        venue.place(this.requests(intent, rows, venue.nativeGuards === true)),
+        this.timeoutMs,
+      );
     } catch (err) {
       return this.onPlaceError(err, rows, key);
     } finally {
@@ -612,7 +633,9 @@ export class OrderService {
     }
     retryBusy(
       this.db.transaction(() => {
-        updateOrder(this.db, o.id, { status: "canceled", reason: "canceled by request" }, now);
+        // A cancel after a partial fill ends the order `partially_filled` (its filled size stays).
+        const status = Number(o.filled_size) > 0 ? "partially_filled" : "canceled";
+        updateOrder(this.db, o.id, { status, reason: "canceled by request" }, now);
         for (const c of ordersOfIntent(this.db, o.intent_id ?? "")) {
           if (c.parent_id === o.id && (c.status === "waiting_trigger" || c.status === "open")) {
             updateOrder(this.db, c.id, { status: "canceled", reason: "parent canceled" }, now);

@@ -25,6 +25,8 @@ export interface IntentView {
   reduce_only: boolean;
   take_profit: string | null;
   stop_loss: string | null;
+  trailing_stop_bps: number | null;
+  max_hold_minutes: number | null;
   client_order_id: string;
   approval_needed: boolean;
   approval_state: string;
@@ -84,6 +86,8 @@ export function intentView(env: ApprovalEnv, i: IntentRow, caller: Caller): Inte
     reduce_only: i.reduce_only,
     take_profit: i.take_profit,
     stop_loss: i.stop_loss,
+    trailing_stop_bps: i.trailing_stop_bps ?? null,
+    max_hold_minutes: i.max_hold_minutes ?? null,
     client_order_id: i.client_order_id,
     approval_needed: i.approval_needed,
     approval_state: approvalState(env, i, caller).state,

@@ -149,7 +149,12 @@ export function decide(
 /** Human-readable one-line preview of an intent (for elicitation prompts and CLI output). */
 export function describeIntent(i: IntentRow): string {
   const px = i.type === "limit" ? `limit ${i.price}` : `market (ref ${i.ref_price})`;
-  const br = [i.take_profit ? `TP ${i.take_profit}` : "", i.stop_loss ? `SL ${i.stop_loss}` : ""]
+  const br = [
+    i.take_profit ? `TP ${i.take_profit}` : "",
+    i.stop_loss ? `SL ${i.stop_loss}` : "",
+    i.trailing_stop_bps ? `trailing stop ${i.trailing_stop_bps} bps` : "",
+    i.max_hold_minutes ? `max hold ${i.max_hold_minutes} min` : "",
+  ]
     .filter(Boolean)
     .join(", ");
   return `${i.side.toUpperCase()} ${i.size} ${i.symbol} on ${i.venue}, ${px}, ${i.tif}${i.reduce_only ? ", reduce-only" : ""}, notional ≈ ${Number(i.notional).toFixed(2)}, est. fee ≈ ${Number(i.est_fee).toFixed(4)}${br ? `, ${br}` : ""}`;

@@ -50,6 +50,10 @@ export interface OrderArgs {
   reduce_only?: boolean;
   take_profit?: number | string;
   stop_loss?: number | string;
+  /** Position guard: trailing stop in bps from the best price after the fill (issue 13). */
+  trailing_stop_bps?: number;
+  /** Position guard: close the position this many minutes after the fill. */
+  max_hold_minutes?: number;
 }
 
 /** A rounded, priced, checked order. Decimal strings; `price` is the limit, or for market orders on
@@ -70,6 +74,8 @@ export interface PreparedOrder {
   reduce_only: boolean;
   take_profit: string | null;
   stop_loss: string | null;
+  trailing_stop_bps: number | null;
+  max_hold_minutes: number | null;
   checks: CheckResult[];
 }
 
@@ -92,6 +98,12 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
   }
   if (a.type === "limit" && a.price === undefined) {
     throw new TwError("INVALID_INPUT", "A limit order needs price (quote currency).");
+  }
+  if ((a.trailing_stop_bps !== undefined || a.max_hold_minutes !== undefined) && a.reduce_only) {
+    throw new TwError(
+      "INVALID_INPUT",
+      "A position guard (trailing_stop_bps, max_hold_minutes) needs an order that opens a position, not a reduce_only one.",
+    );
   }
   if (a.type === "market" && a.price !== undefined && a.venue === "paper") {
     throw new TwError("INVALID_INPUT", "A market order takes no price; use type limit for a price.");
@@ -168,10 +180,15 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
     );
   }
   const minN = Math.max(limits.min_notional, ins?.min_notional ?? 0);
+  const acct = await venue.accountState();
+  const pos = acct.positions.find((p) => p.symbol === a.symbol);
+  const cur = new Dec(pos?.size ?? 0);
+  // A reduce-only order that closes the whole position passes: dust must stay closable (issue 13).
+  const closesAll = reduceOnly && cur.abs().eq(size);
   checks.push(
     chk(
       "min_notional",
-      notional.gte(minN),
+      notional.gte(minN) || closesAll,
       minN,
       num(notional),
       `notional ${notional.toFixed(2)} must be ≥ ${minN}`,
@@ -198,9 +215,6 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
       `rolling 24h notional ${day.toFixed(2)} (sent ${sent.toFixed(2)} + this order) must be ≤ ${limits.max_daily_notional}`,
     ),
   );
-  const acct = await venue.accountState();
-  const pos = acct.positions.find((p) => p.symbol === a.symbol);
-  const cur = new Dec(pos?.size ?? 0);
   const after = cur.plus(a.side === "buy" ? size : size.negated());
   const inflight = inflightOrders(app.db, venueId);
   if (!reduceOnly && after.abs().gt(cur.abs())) {
@@ -279,6 +293,8 @@ export async function prepareOrder(app: App, a: OrderArgs): Promise<PreparedOrde
     reduce_only: reduceOnly,
     take_profit: tp,
     stop_loss: sl,
+    trailing_stop_bps: a.trailing_stop_bps ?? null,
+    max_hold_minutes: a.max_hold_minutes ?? null,
     checks,
   };
 }

@@ -74,6 +74,20 @@ export interface CycleReport {
   refused: Array<{ client_order_id: string; code: string; message: string }>;
   /** Increasing slices not sent because the rolling-24h notional budget was used up. */
   skipped_budget: number;
+  /** Slices (or replaces, or cancels) skipped because the per-minute order/cancel budget was empty. */
+  rate_limited?: number;
+  /** GTC slices canceled at their timeout, and replaces sent closer to mid. */
+  canceled?: number;
+  replaced?: number;
+  /** Orders that ended with only part filled (IOC remainder canceled, or canceled after a partial fill). */
+  partially_filled?: number;
+  /** Reduce-only orders sent after execution because the actual book was outside a limit. */
+  corrections?: number;
+  /** Σ |filled coins| × cycle mid / cycle start equity over this cycle's fills. */
+  executed_turnover?: number;
+  /** Gross and net of the actual book after execution (position × mark / end equity). */
+  end_gross?: number;
+  end_net?: number;
   fees: string;
   end_equity: string;
   /** The venue's cash and positions at the end of the cycle (equity = cash + Σ unrealised PnL). */

@@ -11,11 +11,11 @@ export function insertFill(db: Db, venue: string, f: Omit<VenueFill, "id">): num
   const info = db
     .prepare(
       `INSERT INTO fills (venue, venue_order_id, client_order_id, symbol, side, size, price, fee, liquidity,
-         realized_pnl, ts)
+         realized_pnl, ts, kind)
        VALUES (@venue, @venue_order_id, @client_order_id, @symbol, @side, @size, @price, @fee, @liquidity,
-         @realized_pnl, @time)`,
+         @realized_pnl, @time, @kind)`,
     )
-    .run({ venue, ...f });
+    .run({ venue, ...f, kind: f.kind ?? "trade" });
   return Number(info.lastInsertRowid);
 }
 
@@ -31,6 +31,7 @@ interface Raw {
   liquidity: "maker" | "taker";
   realized_pnl: string;
   ts: number;
+  kind: "trade" | "liquidation";
 }
 
 function toFill(r: Raw): VenueFill {
@@ -46,6 +47,7 @@ function toFill(r: Raw): VenueFill {
     liquidity: r.liquidity,
     realized_pnl: r.realized_pnl,
     time: r.ts,
+    kind: r.kind,
   };
 }
 

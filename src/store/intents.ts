@@ -41,6 +41,10 @@ export interface IntentRow {
   reduce_only: boolean;
   take_profit: string | null;
   stop_loss: string | null;
+  /** Position guard (issue 13): trailing stop in bps, null = none. */
+  trailing_stop_bps: number | null;
+  /** Position guard: time exit in minutes after the fill, null = none. */
+  max_hold_minutes: number | null;
   client_order_id: string;
   payload_hash: string;
   approval_needed: boolean;
@@ -66,12 +70,15 @@ function parse(r: Raw): IntentRow {
 export function insertIntent(db: Db, i: IntentRow): void {
   db.prepare(
     `INSERT INTO intents (id, created_at, caller, venue, symbol, side, type, tif, size, price, ref_price, notional,
-       worst_notional, est_fee, reduce_only, take_profit, stop_loss, client_order_id, payload_hash, approval_needed, checks)
+       worst_notional, est_fee, reduce_only, take_profit, stop_loss, client_order_id, payload_hash, approval_needed, checks,
+       trailing_stop_bps, max_hold_minutes)
      VALUES (@id, @created_at, @caller, @venue, @symbol, @side, @type, @tif, @size, @price, @ref_price, @notional,
        @worst_notional, @est_fee, @reduce_only, @take_profit, @stop_loss, @client_order_id, @payload_hash,
-       @approval_needed, @checks)`,
+       @approval_needed, @checks, @trailing_stop_bps, @max_hold_minutes)`,
   ).run({
     ...i,
+    trailing_stop_bps: i.trailing_stop_bps ?? null,
+    max_hold_minutes: i.max_hold_minutes ?? null,
     reduce_only: i.reduce_only ? 1 : 0,
     approval_needed: i.approval_needed ? 1 : 0,
     checks: JSON.stringify(i.checks),

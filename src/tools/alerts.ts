@@ -51,11 +51,7 @@ export const alertTools = [
     toolset: "alerts",
     title: "List alerts",
     description:
-      "Alerts raised by the monitors, newest first: kind, severity (info | warning | critical), message, details, " +
-      "raised/last-seen/resolved/acknowledged times (ms UTC), occurrences, and each channel's delivery (status, " +
-      "attempts). status: open (default) | resolved | all. Filters: kind, min_severity, since (ms UTC or ISO-8601), " +
-      "unacknowledged. limit 1..200 (default 50); pass next_cursor back as cursor; truncated says more exist. " +
-      "Agents and readonly callers see account-wide alerts and those about their own records only.",
+      "Alerts raised by the monitors, newest first, with their deliveries per channel. status open (default) | resolved | all; filters kind, min_severity, since, unacknowledged; paged with next_cursor. Agents and readonly callers see account-wide alerts and those about their own records only.",
     scope: "account:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z

@@ -33,7 +33,7 @@ export const auditTools = [
     toolset: "audit",
     title: "Query the audit log",
     description:
-      "Audit rows, newest first: every call (allowed, refused, error) with caller, redacted args, decision, error code, result summary and duration. Filter by time (ms UTC or ISO-8601), tool, caller, decision; paged with next_cursor. Agents and readonly callers see only their own rows.",
+      "Audit rows, newest first: every call with caller, redacted args, decision, error code, result summary and duration; filters by time, tool, caller, decision; paged with next_cursor. Agents and readonly callers see only their own rows.",
     scope: "audit:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z

@@ -14,6 +14,11 @@ import { z } from "zod";
  *   every result with the tool's full zod schema before it answers (a result missing a field is an
  *   INTERNAL error, never sent), and an open result object lets a later release add a field
  *   without breaking a client that cached the schema. Input schemas stay strict by contract.
+ * - Shallow: an output schema lists the result's own fields with their types; objects nested in them
+ *   (list items, sub-records) are published as plain `{ "type": "object" }` ({@link shallow}), except
+ *   the shared order definition. The result itself carries every field, and the tool description
+ *   names the ones that matter; the full depth cost ~12 KB of every tools/list (issue 11 §7 caps the
+ *   agent's list at 48 KB).
  */
 
 type Json = Record<string, unknown>;
@@ -78,11 +83,33 @@ function isNoise(node: Json, k: string, v: unknown): boolean {
   return k === "pattern" && node.format === "date-time";
 }
 
-/** JSON Schema of a zod schema for one direction, portable (see the module comment). */
+/** JSON Schema of a zod schema for one direction, portable (and shallow for outputs; see above). */
 export function toolJsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
   const js = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
   delete js.$schema;
-  return portable(js, io) as Tool["inputSchema"];
+  const p = portable(js, io) as Json;
+  return (io === "output" ? shallow(p, 0) : p) as Tool["inputSchema"];
+}
+
+/**
+ * Replaces object schemas below the result's own fields by `{ type: "object" }` (a field of the result
+ * is at depth 2). Shared `$defs` (an order) are kept at the depth of the schema that holds them, so a
+ * result that IS an order, or a list of them, still lists the order's fields.
+ */
+export function shallow(s: unknown, depth: number): unknown {
+  if (Array.isArray(s)) return s.map((x) => shallow(x, depth));
+  if (s === null || typeof s !== "object") return s;
+  const node = s as Json;
+  if (node.type === "object" && node.properties && depth >= 2) return { type: "object" };
+  const out: Json = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === "properties") {
+      out[k] = Object.fromEntries(Object.entries(v as Json).map(([n, x]) => [n, shallow(x, depth + 2)]));
+    } else if (k === "$defs") {
+      out[k] = Object.fromEntries(Object.entries(v as Json).map(([n, x]) => [n, shallow(x, depth)]));
+    } else out[k] = k === "enum" || k === "const" ? v : shallow(v, depth);
+  }
+  return out;
 }
 
 /** Type of each field of the error payload `{ code, message, retryable, hint?, details? }`. */

@@ -53,7 +53,7 @@ export const knowledgeTools = [
     toolset: "knowledge",
     title: "Search the knowledge docs",
     description:
-      "Full-text search (bm25) over the knowledge folder (default: tradewarden's guide to the gate, error codes, risk limits, cycle, precision, idempotency). Hits best first, each a citation (path, heading, lines) with a snippet; a trailing * is a prefix.",
+      "Full-text search (bm25) over the knowledge folder (by default tradewarden's own guide: gate, error codes, limits, cycle, precision). Hits best first, each a citation (path, heading, lines) with a snippet; a trailing * matches a prefix.",
     scope: "knowledge:read",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -164,7 +164,7 @@ export const knowledgeTools = [
     toolset: "memory",
     title: "Record a memory item",
     description:
-      "Records an item for memory_search: kind, text, tags, confidence 0..1, importance 1..5, source (e.g. backtest:<id>); you are the author; audited. Idempotent by idempotency_key (other content under the same key: IDEMPOTENCY_CONFLICT). Items are never deleted: use memory_disable.",
+      "Records an item for memory_search (kind, text, tags, confidence, importance, source); you are the author; audited. Idempotent by idempotency_key. Items are never deleted: use memory_disable.",
     scope: "memory:write",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: z

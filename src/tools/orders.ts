@@ -1,22 +1,23 @@
 import { z } from "zod";
 import type { TwError } from "../errors.js";
 import { decide, requestApproval } from "../policy/approval.js";
-import { ownedOrNotFound, ownerFilter } from "../policy/ownership.js";
+import { ownerFilter } from "../policy/ownership.js";
 import {
+  cancelAllFacts,
+  cancelAllInput,
+  cancelFacts,
+  cancelInput,
   handlePropose,
   handleSubmit,
   proposeFacts,
   proposeInput,
   submitFacts,
   submitInput,
-  VENUE_ARG,
 } from "../orders/ops.js";
 import type { App } from "../app.js";
 import { precisionOf } from "../exchange/precision.js";
-import { SYMBOL } from "../exchange/symbols.js";
 import { intentView, type IntentView, type OrderView, roundIntent, roundOrder } from "../orders/views.js";
 import { getIntent } from "../store/intents.js";
-import { getOrder } from "../store/orders.js";
 import { defineTool, type RefusalContext, type ToolContext } from "./registry.js";
 
 /**
@@ -50,6 +51,8 @@ export const intentSchema = z.object({
   reduce_only: z.boolean(),
   take_profit: dec.nullable(),
   stop_loss: dec.nullable(),
+  trailing_stop_bps: z.number().nullable(),
+  max_hold_minutes: z.number().nullable(),
   client_order_id: z.string(),
   approval_needed: z.boolean(),
   approval_state: z.string(),
@@ -96,12 +99,6 @@ export const submitSchema = z.intersection(
   }),
 );
 
-const idemKey = z
-  .string()
-  .min(1)
-  .max(128)
-  .optional()
-  .describe("Retry key: a retry with the same key returns the first result.");
 const decisionInput = z
   .object({ intent_id: z.string().min(1).max(64), reason: z.string().max(500).optional() })
   .strict();
@@ -159,8 +156,6 @@ async function askForApproval(error: TwError, { app, caller, rawArgs, channels }
   return requestApproval(app.approval, caller, intent, channels);
 }
 
-const orderHint = "Use an order_id from order_submit or order_list.";
-
 export const orderTools = [
   defineTool({
     name: "order_propose",
@@ -198,18 +193,9 @@ export const orderTools = [
     description: "Cancels a resting order and its waiting TP/SL children. Works in every control mode.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
-    input: z.object({ order_id: z.string().min(1).max(64), idempotency_key: idemKey }).strict(),
+    input: cancelInput,
     output: orderSchema,
-    facts: (args, env, caller) => {
-      const o = ownedOrNotFound(caller, getOrder(env.db, args.order_id), `order ${args.order_id}`, orderHint);
-      return {
-        mutating: true,
-        exposure: "none",
-        venue: o.venue,
-        lane: o.venue,
-        idempotencyKey: args.idempotency_key,
-      };
-    },
+    facts: (args, env, caller) => cancelFacts(env.db, args, caller),
     handler: async (args, { app }) => presentOrder(app, await app.orders.cancel(args.order_id)),
   }),
   defineTool({
@@ -220,24 +206,12 @@ export const orderTools = [
       "Cancels every resting order we placed on a venue (default venue when omitted), optionally for one symbol. Works in every control mode.",
     scope: "orders:submit",
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
-    input: z
-      .object({
-        venue: VENUE_ARG.optional(),
-        symbol: SYMBOL.optional(),
-        idempotency_key: idemKey,
-      })
-      .strict(),
+    input: cancelAllInput,
     output: z.object({
       venue: z.string(),
       results: z.array(z.object({ order_id: z.string(), ok: z.boolean(), error: z.string().nullable() })),
     }),
-    facts: (args, env) => ({
-      mutating: true,
-      exposure: "none",
-      venue: args.venue,
-      lane: args.venue ?? env.defaultVenue,
-      idempotencyKey: args.idempotency_key,
-    }),
+    facts: (args, env) => cancelAllFacts(args, env.defaultVenue),
     handler: async (args, { app, caller }) => {
       const venue = args.venue ?? app.config.venues.default;
       return { venue, results: await app.orders.cancelAll(venue, args.symbol, ownerFilter(caller)) };

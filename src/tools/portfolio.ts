@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { SYMBOL } from "../exchange/symbols.js";
+import type { PortfolioLimitSet } from "../store/portfolioLimits.js";
+import { portfolioShape, portfolioView } from "./portfolioLimits.js";
 import { defineTool } from "./registry.js";
 
 const weights = z.record(z.string(), z.number());
@@ -17,7 +19,7 @@ export const portfolioTools = [
     toolset: "portfolio",
     title: "Set target portfolio weights",
     description:
-      "Sets target weights (signed fractions of equity) for the minute cycle, valid 5 cycles; confidence < 0.5 halves them. Returns at once what the risk layer approves (caps BTC/ETH 0.15, others 0.10, gross 0.40, |net| 0.20, turnover 0.10 per cycle) with each rejection, and whether the cycle runs. Idempotent by idempotency_key.",
+      "Sets target weights (signed fractions of equity) for the minute cycle, valid 5 cycles; confidence < 0.5 halves them. Returns at once what the risk layer approves from the actual book, each rejection, and whether the cycle runs. Idempotent by idempotency_key.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: z
@@ -65,7 +67,7 @@ export const portfolioTools = [
     toolset: "portfolio",
     title: "Portfolio cycle status",
     description:
-      "The minute cycle: control mode and why, last cycle (target used or baseline and why, approved gross/net/turnover, rejections, report), next tick, current vs target weights, equity and drawdown, last reconcile, recent events.",
+      "The minute cycle: control mode and why, last cycle (target used or baseline and why, approved gross/net/turnover, rejections, report), next tick, current vs target weights, the effective portfolio limits, equity and drawdown, last reconcile, recent events.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -82,6 +84,7 @@ export const portfolioTools = [
       current_weights: weights,
       current_gross: z.number(),
       current_net: z.number(),
+      limits: portfolioShape,
       target_weights: weights.nullable(),
       last_cycle: z.record(z.string(), z.unknown()).nullable(),
       last_reconcile: z.record(z.string(), z.unknown()).nullable(),
@@ -91,6 +94,9 @@ export const portfolioTools = [
       mode: r.mode,
       last_cycle: (r.last_cycle as { cycle_id?: string } | null)?.cycle_id ?? null,
     }),
-    handler: async (_a, { app }) => app.engine.status() as never,
+    handler: async (_a, { app }) => {
+      const st = await app.engine.status();
+      return { ...st, limits: portfolioView(st.limits as PortfolioLimitSet) } as never;
+    },
   }),
 ];

@@ -196,7 +196,7 @@ export const researchTools = [
     toolset: "research",
     title: "Run a backtest",
     description:
-      "Backtests a strategy on the server's market data: a signal at bar i's close fills at bar i+1's open ± slippage, fees on notional, funding when the source has it, sizing equity × leverage × weight. Metrics are fractions (Sharpe/Sortino from daily UTC returns × √365). `warnings` says what makes the result weak evidence; `funding_coverage` per symbol. ≤ 5,000,000 bar × symbol cells; progress, cancellable. Not idempotent: each call stores a new run and evidence card.",
+      "Backtests a strategy on the server's market data: a signal at bar i's close fills at bar i+1's open ± slippage, with fees and funding; sizing equity × leverage × weight. Metrics are fractions (Sharpe/Sortino annualised from daily UTC returns). `warnings` says what makes the result weak evidence. Cancellable; stores a new run and evidence card per call.",
     scope: "research:run",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z
@@ -279,10 +279,7 @@ export const researchTools = [
     toolset: "research",
     title: "Get a backtest",
     description:
-      "A stored backtest: its spec, metrics, warnings, funding coverage and round-trip trades in order, trades_limit per " +
-      "page (0..500, default 50); pass next_cursor back as cursor for the next page; truncated says more exist. Open " +
-      "trades (exit_time null) are marked to the last close. Downsampled equity/drawdown/close samples (≤ 1000 points, " +
-      "times ms UTC) only with include_samples: true. Read-only.",
+      "A stored backtest: spec, metrics, warnings, funding coverage and round-trip trades (paged with next_cursor; open trades marked to the last close). Equity/drawdown samples (≤ 1000 points) only with include_samples: true.",
     scope: "research:run",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z
@@ -390,7 +387,7 @@ export const researchTools = [
     toolset: "research",
     title: "Run a parameter experiment",
     description:
-      "Grid search with out-of-sample gating: every combination of `grid` over base_params (≤ max_variants) is backtested in and out of sample (train_test or walk_forward), ranked by out-of-sample Sharpe. The default gate passes only with out-of-sample return > 0, Sharpe > 0, deflated-Sharpe probability > 0.95, ≥ 30 round trips and beating buy-and-hold; gate.criteria lists each. Also warnings, funding_coverage, next_experiment. Progress, cancellable; not idempotent (stores the experiment and a card).",
+      "Grid search gated out of sample: every combination of `grid` over base_params is backtested in and out of sample (train_test or walk_forward) and ranked by out-of-sample Sharpe. The default gate needs out-of-sample return > 0, Sharpe > 0, deflated-Sharpe probability > 0.95, ≥ 30 round trips and beating buy-and-hold (gate.criteria). Also warnings, next_experiment. Cancellable; stores the experiment and a card.",
     scope: "research:run",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     input: z

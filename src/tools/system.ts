@@ -11,7 +11,7 @@ export const systemTools = [
     toolset: "system",
     title: "Server status",
     description:
-      "Version, your profile and scopes, venues and network, control mode, market-data source and freshness, DB path, uptime, and whether this process holds the background lease (runs the cycle and reconciler). Call it first. Times are ms UTC on the server's clock (replay time over replay data).",
+      "Version, your profile and scopes, venues, control mode, market data freshness, uptime, and whether this process holds the background lease (runs the cycle). Call it first. Times are ms UTC on the server's clock (replay time over replay data).",
     scope: null,
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),

@@ -247,11 +247,13 @@ describe("console actions go through the policy gate", () => {
     expect(rej.status).toBe(200);
     const sub = await callTool(app, agentCaller, "order_submit", { intent_id: id });
     expect((sub.structuredContent as { code: string }).code).toBe("APPROVAL_REQUIRED");
-    // No flatten tool in this build: the action is not offered and is refused.
-    expect((await web.get("/console/control")).text).not.toContain("/console/control/flatten");
-    expect(
-      (await web.post("/console/control/flatten", { csrf, reason: "x", confirm: "FLATTEN" }, J)).status,
-    ).toBe(404);
+    // Flatten is offered, needs FLATTEN typed, and runs control_flatten as the console caller.
+    expect((await web.get("/console/control")).text).toContain("/console/control/flatten");
+    const noConfirm = await web.post("/console/control/flatten", { csrf, reason: "x", confirm: "flatten" }, J);
+    expect(noConfirm.status).toBe(400);
+    const flat = await web.post("/console/control/flatten", { csrf, reason: "drill", confirm: "FLATTEN" }, J);
+    expect(flat.status).toBe(200);
+    expect(getControl(app.db)).toMatchObject({ mode: "HALT", actor: "console:ops" });
   });
 });
 

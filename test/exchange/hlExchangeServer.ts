@@ -121,7 +121,9 @@ export async function startHlExchangeServer(opts: { isTestnet?: boolean } = {}):
     req.on("end", async () => {
       const body = JSON.parse(raw || "{}") as Record<string, unknown>;
       const send = (v: unknown) => {
-        res.writeHead(200, { "content-type": "application/json" });
+        // One request per connection: a held request is later dropped with res.destroy(), and a pooled
+        // keep-alive socket must never carry the next test's request into that reset.
+        res.writeHead(200, { "content-type": "application/json", connection: "close" });
         res.end(JSON.stringify(v));
       };
       if (req.url === "/info") {

@@ -4,7 +4,7 @@ import { SimClock } from "../../src/clock.js";
 import { PaperVenue } from "../../src/exchange/paper/venue.js";
 import { createLogger } from "../../src/log.js";
 import { type Db, openDb } from "../../src/store/db.js";
-import { CandleMarket, realCandles, realFunding } from "./paperMarket.js";
+import { CandleMarket, placeRequest, realCandles, realFunding } from "./paperMarket.js";
 
 /** Independent exact arithmetic for expected values (not the venue's Dec). */
 const D = Decimal.clone({ precision: 60 });
@@ -36,17 +36,7 @@ beforeEach(() => {
   });
 });
 
-const req = (over: Record<string, unknown>) =>
-  ({
-    symbol: "BTC",
-    side: "buy" as const,
-    type: "market" as const,
-    size: "0.5",
-    price: null,
-    tif: "IOC" as const,
-    reduce_only: false,
-    ...over,
-  }) as Parameters<PaperVenue["place"]>[0][number];
+const req = placeRequest;
 
 describe("paper venue", () => {
   it("fills, fees, funding and equity reconcile exactly on a scripted sequence over real BTC candles", async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Clock } from "../../src/clock.js";
+import type { PlaceRequest } from "../../src/exchange/venue.js";
 import { TwError } from "../../src/errors.js";
 import type {
   Candle,
@@ -140,4 +141,18 @@ export class CandleMarket implements MarketData {
         (q.end === undefined || f.time <= q.end),
     );
   }
+}
+
+/** A place request: a 0.5 BTC market buy (IOC) unless `over` says otherwise. */
+export function placeRequest(over: Record<string, unknown>): PlaceRequest {
+  return {
+    symbol: "BTC",
+    side: "buy",
+    type: "market",
+    size: "0.5",
+    price: null,
+    tif: "IOC",
+    reduce_only: false,
+    ...over,
+  } as PlaceRequest;
 }

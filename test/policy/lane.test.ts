@@ -20,7 +20,10 @@ afterEach(async () => {
 });
 
 async function thirtyAtOnce(limits: Record<string, unknown>) {
-  const t = await orderApp();
+  // Fills are complete here (no participation cap): what is measured is the lane, not liquidity.
+  const t = await orderApp((c) => {
+    c.paper.maxParticipation = 1;
+  });
   cleanups.push(t.cleanup);
   const agent = await connectClient(t.app, "agent");
   const operator = await connectClient(t.app, "operator");

@@ -33,6 +33,7 @@ const WRITES = [
   "backtest_run",
   "experiment_run",
   "alert_ack",
+  "control_flatten",
 ];
 
 // Writers whose repeat (same arguments, no idempotency key) stores another record.

@@ -97,6 +97,48 @@ describe("operator CLI", () => {
   });
 });
 
+describe("operator CLI flatten", () => {
+  it("tradewarden control flatten --reason halts, closes every position with reduce-only orders as the CLI user, and exits 0 when flat", async () => {
+    const t = await orderApp();
+    cleanup = t.cleanup;
+    const agent = await connectClient(t.app, "agent");
+    for (const [symbol, side, size] of [
+      ["BTC", "buy", 0.05],
+      ["ETH", "sell", 1],
+    ] as const) {
+      const p = await call(agent, "order_propose", { symbol, side, type: "market", size });
+      expect((await call(agent, "order_submit", { intent_id: p.sc.intent_id })).sc.status).toBe("filled");
+    }
+    const r = await cli(t.home, ["control", "flatten", "--reason", "end of day", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out);
+    expect(out).toMatchObject({ venue: "paper", mode: "HALT", previous_mode: "NORMAL", remaining: [] });
+    expect(
+      out.closes.map((c: { symbol: string; size: string; status: string }) => [c.symbol, c.size, c.status]),
+    ).toEqual([
+      ["BTC", "0.05", "filled"],
+      ["ETH", "1", "filled"],
+    ]);
+    const operator = await connectClient(t.app, "operator");
+    const st = await call(operator, "account_get_state", {});
+    expect(st.sc.positions).toEqual([]);
+    const audit = await call(operator, "audit_query", { tool: "order_submit" });
+    const byCli = audit.sc.rows.filter((x: { caller: string }) => x.caller.startsWith("cli:"));
+    expect(byCli.length).toBe(2);
+    expect((await call(operator, "audit_query", { tool: "control_flatten" })).sc.rows[0].caller).toMatch(
+      /^cli:/,
+    );
+    // An agent's new order is now refused: flatten left the kill switch on.
+    const again = await call(agent, "order_propose", {
+      symbol: "BTC",
+      side: "buy",
+      type: "market",
+      size: 0.01,
+    });
+    expect(again.sc.code).toBe("HALTED");
+  });
+});
+
 describe("secrets", () => {
   it("a Secret never serialises its value and a missing key is CONFIG_INVALID without echoing anything", async () => {
     const key = `0x${"ab".repeat(32)}`;

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { App } from "../../src/app.js";
 import { callerFor } from "../../src/policy/scopes.js";
 import { callTool } from "../../src/tools/registry.js";
 import { call, connectClient } from "../helpers/app.js";
@@ -83,6 +82,7 @@ describe("order flow on paper over replay data", () => {
     expect(app.gate.stepNames()).toEqual([
       "scope",
       "validation",
+      "limit_scope",
       "rate_limit",
       "idempotency",
       "control",
@@ -112,7 +112,7 @@ describe("order flow on paper over replay data", () => {
 });
 
 describe("scopes", () => {
-  it("the agent profile cannot list or call order_approve, order_reject, control_resume or risk_set_limits", async () => {
+  it("the agent profile cannot list or call order_approve, order_reject, control_resume or control_flatten", async () => {
     const { app, agent } = await setup();
     const names = (await agent.listTools()).tools.map((t) => t.name);
     for (const n of [
@@ -124,7 +124,7 @@ describe("scopes", () => {
       "account_get_state",
     ])
       expect(names).toContain(n);
-    for (const n of ["order_approve", "order_reject", "control_resume", "risk_set_limits"]) {
+    for (const n of ["order_approve", "order_reject", "control_resume", "control_flatten"]) {
       expect(names).not.toContain(n);
       const r = await call(agent, n, { intent_id: "int_x", reason: "let me in" });
       expect(r.sc.code).toBe("FORBIDDEN_SCOPE");

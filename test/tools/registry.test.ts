@@ -62,13 +62,40 @@ describe("tool registry", () => {
     }
   });
 
-  it("the agent profile never sees order_approve, control_resume or risk_set_limits", async () => {
+  it("the agent profile never sees order_approve, control_resume or control_flatten; it sees risk_set_limits, which it may only use to tighten", async () => {
     const app = await setup();
     const client = await connectClient(app, "agent");
     const names = (await client.listTools()).tools.map((t) => t.name);
-    for (const n of ["order_approve", "order_reject", "control_resume", "risk_set_limits", "rag_reindex"]) {
+    for (const n of ["order_approve", "order_reject", "control_resume", "control_flatten", "rag_reindex"]) {
       expect(names).not.toContain(n);
     }
+    expect(names).toContain("risk_set_limits");
+    const raise = await call(client, "risk_set_limits", {
+      max_leverage: 10,
+      max_gross: 0.3,
+      reason: "more please",
+    });
+    expect(raise.sc.code).toBe("FORBIDDEN_SCOPE");
+    expect(raise.sc.details.loosened.map((l: { field: string }) => l.field)).toEqual(["max_leverage"]);
+    const mixed = await call(client, "risk_set_limits", {
+      max_gross: 0.3,
+      caps: { DOGE: 0.2 },
+      reason: "mixed",
+    });
+    expect(mixed.sc.code).toBe("FORBIDDEN_SCOPE");
+    expect(mixed.sc.details.loosened.map((l: { field: string }) => l.field)).toEqual(["caps.DOGE"]);
+    const tighten = await call(client, "risk_set_limits", {
+      max_gross: 0.3,
+      caps: { DOGE: 0.05 },
+      reason: "safer",
+    });
+    expect(tighten.isError).toBe(false);
+    expect(tighten.sc.portfolio_limits).toMatchObject({
+      max_gross: 0.3,
+      caps: { BTC: 0.15, ETH: 0.15, DOGE: 0.05 },
+    });
+    // Nothing of the refused calls was written: the effective limits are the tightened ones only.
+    expect(tighten.sc.limits.max_leverage).toBe(3);
   });
 
   it("every tool has a strict input schema, an output schema and annotations", async () => {

@@ -1,5 +1,6 @@
 import type { App } from "../../app.js";
 import { getControl } from "../../store/control.js";
+import { currentPortfolioLimits } from "../../store/portfolioLimits.js";
 import { recentEvents } from "../../store/cycles.js";
 import { type Html, html, json, num, pct, time } from "../html.js";
 import { csrfField } from "../layout.js";
@@ -47,6 +48,7 @@ function alertsSection(app: App, ctx: ConsoleContext): Html {
 /** The overview page body. */
 export async function overviewPage(app: App, ctx: ConsoleContext): Promise<Html> {
   const control = getControl(app.db);
+  const limits = currentPortfolioLimits(app.db, app.config);
   const status = await app.engine.status().catch(() => null);
   const venues = shownVenues(app);
   const accounts = await Promise.all(venues.map(async (v) => ({ venue: v, acc: await accountOf(app, v) })));
@@ -75,7 +77,7 @@ export async function overviewPage(app: App, ctx: ConsoleContext): Promise<Html>
     status
       ? html`<p class="big">${num(status.equity as number)}</p>
   <p>Peak ${num(status.peak_equity as number)} · drawdown <strong>${pct(status.drawdown as number)}</strong>
-   (reduce-only at ${pct(app.config.cycle.drawdownReduceOnly, 1)}, halt at ${pct(app.config.cycle.drawdownHalt, 1)})</p>`
+   (reduce-only at ${pct(limits.drawdownReduceOnly, 1)}, halt at ${pct(limits.drawdownHalt, 1)})</p>`
       : html`<p class="muted">Unavailable.</p>`
   }
 </section>

@@ -1,3 +1,4 @@
+import type { Decimal } from "decimal.js";
 import { Dec } from "../fillModel.js";
 import type { Db } from "../../store/db.js";
 import type { OrderSide, OrderStatus, OrderType, Tif } from "../venue.js";
@@ -29,6 +30,16 @@ export interface PaperOrder {
   reason: string | null;
   created_at: number;
   updated_at: number;
+  /** Position guard of a parent order (issue 13): trailing stop in bps from the best price since the fill. */
+  trail_bps?: number | null;
+  /** Position guard: close the position this many ms after the first fill. */
+  max_hold_ms?: number | null;
+  /** null (no guard) | waiting (parent not filled yet) | armed | done. */
+  guard_state?: "waiting" | "armed" | "done" | null;
+  /** ms UTC of the first fill (the guard's start). */
+  guard_armed_at?: number | null;
+  /** Best price since the first fill (high for a long, low for a short), decimal string. */
+  guard_peak?: string | null;
 }
 
 type Raw = Omit<PaperOrder, "reduce_only"> & { reduce_only: number };
@@ -44,10 +55,20 @@ export function nextSeq(db: Db): number {
 export function insertPaperOrder(db: Db, o: PaperOrder): void {
   db.prepare(
     `INSERT INTO paper_orders (id, seq, client_order_id, parent_id, symbol, side, type, tif, size, price, trigger_px,
-       tpsl, reduce_only, status, filled_size, avg_px, reason, created_at, updated_at)
+       tpsl, reduce_only, status, filled_size, avg_px, reason, created_at, updated_at, trail_bps, max_hold_ms,
+       guard_state, guard_armed_at, guard_peak)
      VALUES (@id, @seq, @client_order_id, @parent_id, @symbol, @side, @type, @tif, @size, @price, @trigger_px,
-       @tpsl, @reduce_only, @status, @filled_size, @avg_px, @reason, @created_at, @updated_at)`,
-  ).run({ ...o, reduce_only: o.reduce_only ? 1 : 0 });
+       @tpsl, @reduce_only, @status, @filled_size, @avg_px, @reason, @created_at, @updated_at, @trail_bps,
+       @max_hold_ms, @guard_state, @guard_armed_at, @guard_peak)`,
+  ).run({
+    trail_bps: null,
+    max_hold_ms: null,
+    guard_state: null,
+    guard_armed_at: null,
+    guard_peak: null,
+    ...o,
+    reduce_only: o.reduce_only ? 1 : 0,
+  });
 }
 
 /** Updates status/fill fields of a paper order. */
@@ -68,6 +89,72 @@ export function updatePaperOrder(
     avg_px: u.avg_px ?? null,
     reason: u.reason ?? null,
   });
+}
+
+/** Updates the position-guard state of a parent order. */
+export function updatePaperGuard(
+  db: Db,
+  id: string,
+  g: { state: "waiting" | "armed" | "done"; armed_at?: number | null; peak?: string | null },
+): void {
+  db.prepare(
+    `UPDATE paper_orders SET guard_state = @state, guard_armed_at = COALESCE(@armed_at, guard_armed_at),
+       guard_peak = COALESCE(@peak, guard_peak) WHERE id = @id`,
+  ).run({ id, state: g.state, armed_at: g.armed_at ?? null, peak: g.peak ?? null });
+}
+
+/** Parent orders of a symbol whose position guard is armed, oldest first. */
+export function armedGuards(db: Db, symbol: string): PaperOrder[] {
+  return (
+    db
+      .prepare("SELECT * FROM paper_orders WHERE guard_state = 'armed' AND symbol = ? ORDER BY seq")
+      .all(symbol) as Raw[]
+  ).map(parse);
+}
+
+/** Symbols with an armed position guard. */
+export function armedGuardSymbols(db: Db): string[] {
+  return (
+    db.prepare("SELECT DISTINCT symbol FROM paper_orders WHERE guard_state = 'armed'").all() as Array<{
+      symbol: string;
+    }>
+  ).map((r) => r.symbol);
+}
+
+/** A paper order by id. */
+export function paperOrderById(db: Db, id: string): PaperOrder | undefined {
+  const r = db.prepare("SELECT * FROM paper_orders WHERE id = ?").get(id) as Raw | undefined;
+  return r ? parse(r) : undefined;
+}
+
+/** Coins filled on `symbol` during the 1m bar opened at `bar` (ms UTC), as a decimal string. */
+export function participationUsed(db: Db, symbol: string, bar: number): string {
+  return (
+    (
+      db.prepare("SELECT used FROM paper_participation WHERE symbol = ? AND bar = ?").get(symbol, bar) as
+        | { used: string }
+        | undefined
+    )?.used ?? "0"
+  );
+}
+
+/** Adds `qty` coins to what was filled on `symbol` during the bar opened at `bar`. */
+export function addParticipation(db: Db, symbol: string, bar: number, qty: Decimal.Value): void {
+  const used = new Dec(participationUsed(db, symbol, bar)).plus(qty).toString();
+  db.prepare(
+    "INSERT INTO paper_participation (symbol, bar, used) VALUES (?, ?, ?) ON CONFLICT(symbol, bar) DO UPDATE SET used = excluded.used",
+  ).run(symbol, bar, used);
+}
+
+/**
+ * Claims the booking of the funding event (symbol, time): true the first time, false ever after. The
+ * primary key makes this hold across connections and processes, not only inside one sync.
+ */
+export function claimFunding(db: Db, symbol: string, time: number): boolean {
+  return (
+    db.prepare("INSERT OR IGNORE INTO paper_funding_booked (symbol, time) VALUES (?, ?)").run(symbol, time)
+      .changes === 1
+  );
 }
 
 /** A paper order by client order id. */
@@ -94,12 +181,32 @@ export function paperChildren(db: Db, parentId: string): PaperOrder[] {
   ).map(parse);
 }
 
+/** Kinds of cash-ledger rows: the deposit, realised PnL of trades, fees, funding, and liquidation losses. */
+export type LedgerKind = "deposit" | "realized_pnl" | "fee" | "funding" | "liquidation";
+
+/** One ledger row (amount signed, quote currency; time ms UTC). */
+export interface LedgerRow {
+  id: number;
+  ts: number;
+  kind: LedgerKind;
+  symbol: string | null;
+  amount: string;
+  ref: string | null;
+}
+
+/** Every ledger row, oldest first (the `replay --ledger` CSV, audits). */
+export function* iterateLedger(db: Db): Generator<LedgerRow> {
+  yield* db
+    .prepare("SELECT id, ts, kind, symbol, amount, ref FROM paper_ledger ORDER BY id")
+    .iterate() as IterableIterator<LedgerRow>;
+}
+
 /** Appends a ledger entry (amount signed, quote currency). */
 export function addLedger(
   db: Db,
   e: {
     ts: number;
-    kind: "deposit" | "realized_pnl" | "fee" | "funding";
+    kind: LedgerKind;
     symbol: string | null;
     amount: string;
     ref: string | null;
@@ -115,7 +222,6 @@ export function addLedger(
   })();
 }
 
-/** Every ledger amount (strings, for exact summing). */
 /** Cash balance (quote): Σ ledger amounts, maintained by {@link addLedger}. */
 export function cashBalance(db: Db): string {
   return getMeta(db, "paper.cash") ?? "0";

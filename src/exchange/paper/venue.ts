@@ -5,7 +5,15 @@ import type { Logger } from "../../log.js";
 import type { Db } from "../../store/db.js";
 import { insertFill, listFills } from "../../store/fills.js";
 import { getPosition, listPositions, upsertPosition } from "../../store/positions.js";
-import { bps, Dec, exact, limitCrossed, limitMarketable } from "../fillModel.js";
+import {
+  belowMaintenance,
+  bps,
+  Dec,
+  exact,
+  limitCrossed,
+  limitMarketable,
+  stopFillReference,
+} from "../fillModel.js";
 import type { Candle, Instrument, MarketData } from "../types.js";
 import type {
   AccountState,
@@ -14,6 +22,7 @@ import type {
   FillPage,
   FillQuery,
   OrderRef,
+  OrderStatus,
   PlaceRequest,
   PlaceResult,
   Venue,
@@ -22,17 +31,37 @@ import type {
 import { applyFill, type Pos, reduces } from "./book.js";
 import {
   addLedger,
+  addParticipation,
+  armedGuardSymbols,
+  armedGuards,
+  cashBalance,
+  claimFunding,
   getMeta,
   insertPaperOrder,
-  cashBalance,
   livePaperOrders,
   nextSeq,
   type PaperOrder,
   paperChildren,
   paperOrderByClientId,
+  paperOrderById,
+  participationUsed,
   setMeta,
+  updatePaperGuard,
   updatePaperOrder,
 } from "./store.js";
+
+/** What the paper venue did on its own (guard exits, liquidations), for the audit log. */
+export interface PaperEvent {
+  kind: "guard_exit" | "liquidation";
+  /** ms UTC of the fill. */
+  time: number;
+  symbol: string;
+  client_order_id: string;
+  side: "buy" | "sell";
+  size: string;
+  price: string;
+  reason: string;
+}
 
 /** Settings of the paper venue (from `config.paper`). Fees and slippage in basis points. */
 export interface PaperOptions {
@@ -47,10 +76,20 @@ export interface PaperOptions {
   makerFeeBps: number;
   /** Leverage cap when the instrument states none. Default 20. */
   defaultMaxLeverage?: number;
+  /** Largest share of a 1m bar's volume the account fills per symbol (fraction). Default 0.10. */
+  maxParticipation?: number;
+  /** Maintenance margin as a fraction of gross notional (cross margin). Default 0.005. */
+  maintenanceMargin?: number;
+  /** Called inside the booking transaction for every guard exit and liquidation. */
+  onEvent?: (e: PaperEvent) => void;
 }
 
 const VENUE = "paper";
 const MINUTE = 60_000;
+
+/** One minute of closed bars, keyed by symbol. */
+type Minute = { time: number; bars: Map<string, Candle> };
+type SyncEvent = { t: number } & ({ minute: Minute } | { sym: string; rate: number; px: number });
 
 /**
  * The `paper` venue: in-process matching on the active market-data source (DESIGN.md §4), with the
@@ -58,22 +97,40 @@ const MINUTE = 60_000;
  * - market orders fill at once at the current mid (the ticker) moved by the slippage, as taker;
  * - limit orders marketable on arrival fill like market orders but never worse than their limit;
  *   ALO orders that would cross are rejected; IOC orders that do not cross are canceled; the rest
- *   rest and fill at their limit, as maker, in the first closed 1m bar opened at or after placement
- *   whose range crosses the limit;
- * - TP/SL children wait for their parent's fill, then trigger on a bar crossing the trigger price and
- *   fill as reduce-only market orders at the trigger price moved by the slippage; a fill cancels the
- *   sibling (one-cancels-other);
+ *   rest and fill at their limit, as maker, in the closed 1m bars opened at or after placement whose
+ *   range reaches the limit;
+ * - participation cap: per symbol and 1m bar the account fills at most `maxParticipation` of the
+ *   bar's volume. A fill on arrival counts against the bar being formed and is sized on the volume
+ *   of the last closed bar (the forming bar's volume is not known yet); a resting order fills at most
+ *   the room left in each bar it rests through, a touch included. What cannot fill rests (GTC) or is
+ *   canceled (IOC, market): the order ends `partially_filled` (or `canceled` when nothing filled);
+ * - TP/SL children wait for their parent's fill, then trigger on a bar reaching the trigger price; a
+ *   TP fills at its trigger, an SL at the worse of its trigger and the bar's open (gaps), both as
+ *   reduce-only taker orders with slippage; a fill cancels the sibling (one-cancels-other);
+ * - position guards (`guard` on a parent): after the parent's first fill, a trailing stop follows the
+ *   best price (bar high for a long, low for a short; the high is assumed to come first, which is the
+ *   pessimistic order) and fires like an SL; a time exit closes at the close of the bar in which
+ *   `max_hold_ms` has elapsed. Exits close at most what the parent filled, cancel the parent's
+ *   remainder and its TP/SL, and are reported through `onEvent`;
  * - reduce-only orders are capped at the position and canceled when there is nothing to reduce;
  * - funding at each funding time t: `−size × px × rate`, px = close of the last 1m bar closed at or
- *   before t;
+ *   before t; booked exactly once per (symbol, funding time) (`paper_funding_booked`);
  * - cross margin: an order that increases exposure is rejected when gross notional after the fill
- *   exceeds equity × max leverage.
- * State (orders, fills, positions, cash ledger) is in SQLite; amounts are exact decimals.
+ *   exceeds equity × max leverage; after every minute, when equity with each position marked at its
+ *   bar's adverse extreme (low for a long, high for a short) is below `maintenanceMargin × gross
+ *   notional`, every position is liquidated at those prices with the taker fee (fills of kind
+ *   `liquidation`, their PnL booked as ledger kind `liquidation`) and every live order is canceled.
+ * State (orders, fills, positions, cash ledger) is in SQLite; amounts are exact decimals. Every read
+ * and placement first brings the book up to the clock ({@link PaperVenue.sync}); syncs run one at a
+ * time, and each re-reads its cursors inside its transaction, so concurrent reads book nothing twice.
  */
 export class PaperVenue implements Venue {
   readonly id = VENUE;
   readonly network = "paper" as const;
+  readonly nativeGuards = true;
   private readonly db: Db;
+  private syncChain: Promise<void> = Promise.resolve();
+  private lots = new Map<string, Decimal>();
 
   constructor(private readonly o: PaperOptions) {
     this.db = o.db;
@@ -81,6 +138,10 @@ export class PaperVenue implements Venue {
 
   private get market(): MarketData {
     return this.o.market();
+  }
+
+  private get maxParticipation(): number {
+    return this.o.maxParticipation ?? 0.1;
   }
 
   /** Instruments of the market-data source. */
@@ -95,6 +156,7 @@ export class PaperVenue implements Venue {
         hint: "Call market_list_instruments for the symbols you can trade.",
       });
     }
+    this.lots.set(symbol, new Dec(ins.lot_size));
     return ins;
   }
 
@@ -114,6 +176,13 @@ export class PaperVenue implements Venue {
         : price;
     }
     return { size: sz.toString(), price: px };
+  }
+
+  /** Rounds coins down to the symbol's lot (lots are loaded before any booking transaction). */
+  private floorLot(symbol: string, qty: Decimal): Decimal {
+    const lot = this.lots.get(symbol);
+    if (!lot || lot.isZero()) return qty;
+    return qty.dividedBy(lot).floor().times(lot);
   }
 
   /** Opens the account on first use: starting cash and sync cursors at the current time. */
@@ -147,30 +216,47 @@ export class PaperVenue implements Venue {
   }
 
   /**
-   * Brings the book up to the clock: fills resting limits and triggers on closed 1m bars and books
-   * funding events, in time order, since the last sync. Called before every read and placement.
+   * Brings the book up to the clock: fills resting limits, triggers, guards and liquidations on
+   * closed 1m bars and books funding events, in time order, since the last sync. Called before every
+   * read and placement. Syncs are serialised in this process; across processes each one re-reads the
+   * cursors inside its (immediate) transaction and skips what another already booked, and a funding
+   * event is claimed in `paper_funding_booked` before it is booked.
    */
   async sync(): Promise<void> {
+    const run = this.syncChain.then(() => this.syncNow());
+    this.syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async syncNow(): Promise<void> {
     this.ensureStarted();
     const now = this.o.clock.now();
     const barCursor = Number(getMeta(this.db, "paper.synced_at"));
     const fundCursor = Number(getMeta(this.db, "paper.funding_at"));
-    const live = livePaperOrders(this.db);
-    const liveSyms = new Set(live.map((x) => x.symbol));
+    const posSyms = listPositions(this.db, VENUE)
+      .filter((p) => !new Dec(p.size).isZero())
+      .map((p) => p.symbol);
     const symbols = new Set([
-      ...liveSyms,
-      ...listPositions(this.db, VENUE)
-        .filter((p) => !new Dec(p.size).isZero())
-        .map((p) => p.symbol),
+      ...livePaperOrders(this.db).map((x) => x.symbol),
+      ...posSyms,
+      ...armedGuardSymbols(this.db),
     ]);
-    type Ev = { t: number; sym: string } & ({ bar: Candle } | { rate: number; px: number });
-    const events: Ev[] = [];
+    const minutes = new Map<number, Minute>();
+    const events: SyncEvent[] = [];
     for (const sym of symbols) {
-      if (liveSyms.has(sym) && barCursor < now) {
+      await this.instrument(sym);
+      if (barCursor < now) {
         const bars = await this.market.candles(sym, "1m", { start: barCursor, end: now });
-        for (const c of bars)
-          if (c.time >= barCursor && c.time + MINUTE <= now)
-            events.push({ t: c.time + MINUTE - 1, sym, bar: c });
+        for (const c of bars) {
+          if (c.time < barCursor || c.time + MINUTE > now) continue;
+          let m = minutes.get(c.time);
+          if (!m) {
+            m = { time: c.time, bars: new Map() };
+            minutes.set(c.time, m);
+            events.push({ t: c.time + MINUTE - 1, minute: m });
+          }
+          m.bars.set(sym, c);
+        }
       }
       if (fundCursor < now) {
         const pts = await this.market.funding(sym, { start: fundCursor, end: now });
@@ -186,14 +272,33 @@ export class PaperVenue implements Venue {
       }
     }
     events.sort((a, b) => a.t - b.t);
-    this.db.transaction(() => {
-      for (const e of events) {
-        if ("bar" in e) this.onBar(e.sym, e.bar);
-        else this.onFunding(e.sym, e.t, e.rate, e.px);
-      }
-      setMeta(this.db, "paper.synced_at", String(Math.max(barCursor, Math.floor(now / MINUTE) * MINUTE)));
-      setMeta(this.db, "paper.funding_at", String(Math.max(fundCursor, now)));
-    })();
+    const lastClose =
+      minutes.size > 0 ? await this.lastCloses(posSyms, barCursor) : new Map<string, number>();
+    this.db
+      .transaction(() => {
+        // Another sync (this process or another) may have booked part of this range meanwhile.
+        const bars = Number(getMeta(this.db, "paper.synced_at"));
+        const funded = Number(getMeta(this.db, "paper.funding_at"));
+        for (const e of events) {
+          if ("minute" in e) {
+            if (e.minute.time < bars) continue;
+            this.onMinute(e.minute, lastClose);
+          } else if (e.t > funded) this.onFunding(e.sym, e.t, e.rate, e.px);
+        }
+        setMeta(this.db, "paper.synced_at", String(Math.max(bars, Math.floor(now / MINUTE) * MINUTE)));
+        setMeta(this.db, "paper.funding_at", String(Math.max(funded, now)));
+      })
+      .immediate();
+  }
+
+  /** Close of the last bar before `t` per symbol (the mark of a position with no bar in a minute). */
+  private async lastCloses(symbols: string[], t: number): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const s of symbols) {
+      const px = await this.closeAtOrBefore(s, t);
+      if (px !== undefined) out.set(s, px);
+    }
+    return out;
   }
 
   private async closeAtOrBefore(symbol: string, t: number): Promise<number | undefined> {
@@ -205,6 +310,7 @@ export class PaperVenue implements Venue {
   private onFunding(symbol: string, t: number, rate: number, px: number): void {
     const p = getPosition(this.db, VENUE, symbol);
     if (!p || new Dec(p.size).isZero()) return;
+    if (!claimFunding(this.db, symbol, t)) return;
     const pay = exact.fundingPayment(p.size, px, rate);
     addLedger(this.db, {
       ts: t,
@@ -216,41 +322,226 @@ export class PaperVenue implements Venue {
     upsertPosition(this.db, { ...p, funding: new Dec(p.funding).plus(pay).toString(), updated_at: t });
   }
 
+  private onMinute(m: Minute, lastClose: Map<string, number>): void {
+    for (const [sym, c] of m.bars) {
+      this.onBar(sym, c);
+      lastClose.set(sym, c.close);
+    }
+    this.checkLiquidation(m, lastClose);
+  }
+
+  /** Coins still fillable on `symbol` in the bar opened at `bar` with base volume `volume`. */
+  private room(symbol: string, bar: number, volume: number): Decimal {
+    const used = new Dec(participationUsed(this.db, symbol, bar));
+    const cap = new Dec(volume).times(this.maxParticipation);
+    return this.floorLot(symbol, Dec.max(0, cap.minus(used)));
+  }
+
   private onBar(symbol: string, c: Candle): void {
     const t = c.time + MINUTE - 1;
+    const slip = bps(this.o.slippageBps);
     for (const o of livePaperOrders(this.db)) {
       if (o.symbol !== symbol || o.created_at > c.time) continue;
       const cur = paperOrderByClientId(this.db, o.client_order_id);
       if (!cur || (cur.status !== "open" && cur.status !== "waiting_trigger")) continue; // OCO sibling filled
       if (cur.status === "open" && cur.price !== null) {
-        if (limitCrossed(cur.side, Number(cur.price), c.low, c.high)) this.fill(cur, cur.price, "maker", t);
+        if (!limitCrossed(cur.side, Number(cur.price), c.low, c.high)) continue;
+        const left = new Dec(cur.size).minus(cur.filled_size);
+        const qty = Dec.min(left, this.room(symbol, c.time, c.volume));
+        if (qty.gt(0)) this.fill(cur, cur.price, "maker", t, qty, { final: false });
         continue;
       }
       if (cur.trigger_px === null || cur.parent_id === null) continue;
-      const parent = this.db
-        .prepare("SELECT status, updated_at FROM paper_orders WHERE id = ?")
-        .get(cur.parent_id) as { status: string; updated_at: number } | undefined;
-      if (parent?.status !== "filled" || parent.updated_at > c.time) continue;
+      const parent = paperOrderById(this.db, cur.parent_id);
+      if (!parent || new Dec(parent.filled_size).isZero() || parent.updated_at > c.time) continue;
       if (triggered(cur, c)) {
-        const px = exact.marketFillPrice(cur.side, cur.trigger_px, bps(this.o.slippageBps));
-        this.fill(cur, px.toString(), "taker", t);
+        const trig = Number(cur.trigger_px);
+        const ref = cur.tpsl === "sl" ? stopFillReference(cur.side, trig, c.open) : trig;
+        const px = exact.marketFillPrice(cur.side, ref, slip);
+        this.fill(cur, px, "taker", t, new Dec(cur.size).minus(cur.filled_size), { final: true });
       }
+    }
+    for (const g of armedGuards(this.db, symbol)) this.evaluateGuard(g, c);
+  }
+
+  /** Trailing stop / time exit of an armed parent order on one bar (see the class comment). */
+  private evaluateGuard(g: PaperOrder, c: Candle): void {
+    if (g.guard_armed_at === null || g.guard_armed_at === undefined || c.time < g.guard_armed_at) return;
+    const long = g.side === "buy";
+    const pos = this.pos(g.symbol);
+    if (pos.size.isZero() || pos.size.gt(0) !== long) {
+      updatePaperGuard(this.db, g.id, { state: "done" });
+      return;
+    }
+    const t = c.time + MINUTE - 1;
+    const exitSide = long ? "sell" : "buy";
+    const slip = bps(this.o.slippageBps);
+    let exit: { ref: number; reason: string; tag: string } | null = null;
+    let peak = new Dec(g.guard_peak ?? g.avg_px ?? c.open);
+    if (g.trail_bps) {
+      const f = g.trail_bps / 10_000;
+      const before = long ? peak.times(1 - f) : peak.times(1 + f);
+      // Pessimistic order inside the bar: the favourable extreme first, then the adverse one.
+      peak = long ? Dec.max(peak, c.high) : Dec.min(peak, c.low);
+      const stop = (long ? peak.times(1 - f) : peak.times(1 + f)).toNumber();
+      const gapped = long ? c.open <= before.toNumber() : c.open >= before.toNumber();
+      const hit = long ? c.low <= stop : c.high >= stop;
+      if (gapped || hit) {
+        const trig = gapped ? before.toNumber() : stop;
+        exit = {
+          ref: stopFillReference(exitSide, trig, c.open),
+          reason: `trailing stop ${g.trail_bps} bps from the best price ${peak.toString()} (stop ${trig})`,
+          tag: "trail",
+        };
+      }
+    }
+    if (!exit && g.max_hold_ms && c.time + MINUTE >= g.guard_armed_at + g.max_hold_ms) {
+      exit = {
+        ref: c.close,
+        reason: `held ${Math.round(g.max_hold_ms / MINUTE)} min (max_hold_minutes): closed at the bar close`,
+        tag: "time",
+      };
+    }
+    if (!exit) {
+      updatePaperGuard(this.db, g.id, { state: "armed", peak: peak.toString() });
+      return;
+    }
+    const qty = Dec.min(new Dec(g.filled_size), pos.size.abs());
+    const child = this.insertChild(g, exitSide, qty, `${g.client_order_id}:${exit.tag}`, t);
+    const px = exact.marketFillPrice(exitSide, exit.ref, slip);
+    this.fill(child, px, "taker", t, qty, { final: true });
+    updatePaperGuard(this.db, g.id, { state: "done", peak: peak.toString() });
+    this.endParent(g, t, `position guard exit (${exit.tag})`);
+    this.o.onEvent?.({
+      kind: "guard_exit",
+      time: t,
+      symbol: g.symbol,
+      client_order_id: child.client_order_id,
+      side: exitSide,
+      size: qty.toString(),
+      price: px.toString(),
+      reason: exit.reason,
+    });
+  }
+
+  /** Inserts a venue-generated reduce-only market child (guard exit or liquidation). */
+  private insertChild(
+    parent: PaperOrder | null,
+    side: "buy" | "sell",
+    qty: Decimal,
+    clientOrderId: string,
+    t: number,
+    symbol = parent?.symbol ?? "",
+  ): PaperOrder {
+    const seq = nextSeq(this.db);
+    const o: PaperOrder = {
+      id: `P${seq}`,
+      seq,
+      client_order_id: clientOrderId,
+      parent_id: parent?.id ?? null,
+      symbol,
+      side,
+      type: "market",
+      tif: "IOC",
+      size: qty.toString(),
+      price: null,
+      trigger_px: null,
+      tpsl: null,
+      reduce_only: true,
+      status: "open",
+      filled_size: "0",
+      avg_px: null,
+      reason: null,
+      created_at: t,
+      updated_at: t,
+    };
+    insertPaperOrder(this.db, o);
+    return o;
+  }
+
+  /** After a guard exit: cancels the parent's resting remainder and its waiting TP/SL children. */
+  private endParent(parent: PaperOrder, t: number, why: string): void {
+    const cur = paperOrderById(this.db, parent.id);
+    if (cur && cur.status === "open") this.cancelOrder(cur, t, why);
+    for (const s of paperChildren(this.db, parent.id)) {
+      if (s.status === "waiting_trigger")
+        updatePaperOrder(this.db, s.id, { status: "canceled", reason: why }, t);
     }
   }
 
-  /** Executes a fill of a paper order in the current transaction (reduce-only capped). */
-  private fill(o: PaperOrder, px: Decimal.Value, liquidity: "maker" | "taker", t: number): void {
+  /** Cancels a live order: `partially_filled` when part of it filled, else `canceled`. */
+  private cancelOrder(o: PaperOrder, t: number, reason: string): void {
+    const part = new Dec(o.filled_size).gt(0);
+    updatePaperOrder(this.db, o.id, { status: part ? "partially_filled" : "canceled", reason }, t);
+    if (o.guard_state === "waiting") updatePaperGuard(this.db, o.id, { state: "done" });
+  }
+
+  /** Cross-margin maintenance check after a minute; liquidates every position when below. */
+  private checkLiquidation(m: Minute, lastClose: Map<string, number>): void {
+    const rows = listPositions(this.db, VENUE).filter((p) => !new Dec(p.size).isZero());
+    if (rows.length === 0) return;
+    const marks = new Map<string, Decimal>();
+    for (const r of rows) {
+      const bar = m.bars.get(r.symbol);
+      const long = new Dec(r.size).gt(0);
+      const px = bar ? (long ? bar.low : bar.high) : lastClose.get(r.symbol);
+      if (px === undefined) return; // no price for a position: cannot judge this minute
+      marks.set(r.symbol, new Dec(px));
+    }
+    let equity = this.cash();
+    let gross = new Dec(0);
+    for (const r of rows) {
+      const mk = marks.get(r.symbol)!;
+      equity = equity.plus(mk.minus(r.entry_px).times(r.size));
+      gross = gross.plus(mk.times(r.size).abs());
+    }
+    const mm = this.o.maintenanceMargin ?? 0.005;
+    if (!belowMaintenance(equity.toNumber(), gross.toNumber(), mm)) return;
+    const t = m.time + MINUTE - 1;
+    const reason = `liquidation: margin equity ${equity.toFixed(2)} < maintenance ${mm} × gross notional ${gross.toFixed(2)}`;
+    for (const o of livePaperOrders(this.db)) this.cancelOrder(o, t, "account liquidated");
+    for (const r of rows) {
+      const size = new Dec(r.size);
+      const side = size.gt(0) ? "sell" : "buy";
+      const child = this.insertChild(null, side, size.abs(), `liq:${m.time}:${r.symbol}`, t, r.symbol);
+      const px = marks.get(r.symbol)!;
+      this.fill(child, px, "taker", t, size.abs(), { final: true, liquidation: true });
+      this.o.onEvent?.({
+        kind: "liquidation",
+        time: t,
+        symbol: r.symbol,
+        client_order_id: child.client_order_id,
+        side,
+        size: size.abs().toString(),
+        price: px.toString(),
+        reason,
+      });
+    }
+    for (const g of listPositions(this.db, VENUE)) {
+      for (const a of armedGuards(this.db, g.symbol)) updatePaperGuard(this.db, a.id, { state: "done" });
+    }
+  }
+
+  /**
+   * Executes a fill of `qty` coins of a paper order in the current transaction (reduce-only capped)
+   * and records the participation. `final`: the order ends here even when part of it is left
+   * (IOC/market remainder canceled → `partially_filled`).
+   * @returns the coins actually filled.
+   */
+  private fill(
+    o: PaperOrder,
+    px: Decimal.Value,
+    liquidity: "maker" | "taker",
+    t: number,
+    want: Decimal,
+    opts: { final: boolean; liquidation?: boolean; reason?: string },
+  ): Decimal {
     const pos = this.pos(o.symbol);
-    let qty = new Dec(o.size).minus(o.filled_size);
+    let qty = want;
     if (o.reduce_only) {
       if (!reduces(pos, o.side)) {
-        updatePaperOrder(
-          this.db,
-          o.id,
-          { status: "canceled", reason: "reduce-only: no position to reduce" },
-          t,
-        );
-        return;
+        this.cancelOrder(o, t, "reduce-only: no position to reduce");
+        return new Dec(0);
       }
       qty = Dec.min(qty, pos.size.abs());
     }
@@ -260,7 +551,7 @@ export class PaperVenue implements Venue {
     if (!eff.realized.isZero()) {
       addLedger(this.db, {
         ts: t,
-        kind: "realized_pnl",
+        kind: opts.liquidation ? "liquidation" : "realized_pnl",
         symbol: o.symbol,
         amount: eff.realized.toString(),
         ref: o.id,
@@ -288,20 +579,44 @@ export class PaperVenue implements Venue {
       liquidity,
       realized_pnl: eff.realized.toString(),
       time: t,
+      kind: opts.liquidation ? "liquidation" : "trade",
     });
+    addParticipation(this.db, o.symbol, Math.floor(t / MINUTE) * MINUTE, qty);
+    const before = new Dec(o.filled_size);
+    const filled = before.plus(qty);
+    const avg = before
+      .times(o.avg_px ?? 0)
+      .plus(qty.times(px))
+      .dividedBy(filled);
+    // A reduce-only order capped at the position is done (filled) once the position is closed.
+    const complete = filled.gte(o.size) || (o.reduce_only && eff.pos.size.isZero());
+    const status: OrderStatus = complete ? "filled" : opts.final ? "partially_filled" : "open";
     updatePaperOrder(
       this.db,
       o.id,
-      { status: "filled", filled_size: qty.toString(), avg_px: new Dec(px).toString() },
+      {
+        status,
+        filled_size: filled.toString(),
+        avg_px: avg.toString(),
+        reason:
+          status === "partially_filled"
+            ? (opts.reason ?? `filled ${filled} of ${o.size}; the rest was canceled`)
+            : null,
+      },
       t,
     );
-    if (o.parent_id !== null) {
+    if (o.guard_state === "waiting") {
+      updatePaperGuard(this.db, o.id, { state: "armed", armed_at: t, peak: new Dec(px).toString() });
+    }
+    if (o.parent_id !== null && o.tpsl !== null) {
       for (const s of paperChildren(this.db, o.parent_id)) {
         if (s.id !== o.id && s.status === "waiting_trigger") {
           updatePaperOrder(this.db, s.id, { status: "canceled", reason: "sibling TP/SL filled" }, t);
         }
       }
+      updatePaperGuard(this.db, o.parent_id, { state: "done" });
     }
+    return qty;
   }
 
   /** Marks (ticker mids) of the given symbols. */
@@ -375,19 +690,27 @@ export class PaperVenue implements Venue {
     const maxLev = new Map<string, number>();
     for (const i of await this.instruments())
       maxLev.set(i.symbol, i.max_leverage ?? this.o.defaultMaxLeverage ?? 20);
+    // Liquidity of an arrival fill: the volume of the last closed bar (the forming bar is unknown).
+    const lastVolume = new Map<string, number>();
+    for (const s of new Set(reqs.map((r) => r.symbol))) {
+      const [bar] = await this.market.candles(s, "1m", { limit: 1 });
+      lastVolume.set(s, bar?.volume ?? 0);
+    }
     const now = this.o.clock.now();
-    return this.db.transaction(() => reqs.map((r) => this.placeOne(r, marks, maxLev, now)))();
+    return this.db.transaction(() => reqs.map((r) => this.placeOne(r, marks, maxLev, lastVolume, now)))();
   }
 
   private placeOne(
     r: PlaceRequest,
     marks: Map<string, Decimal>,
     maxLev: Map<string, number>,
+    lastVolume: Map<string, number>,
     now: number,
   ): PlaceResult {
     const existing = paperOrderByClientId(this.db, r.client_order_id);
     if (existing) return { ...resultOf(existing), status: "rejected", error: "duplicate client order id" };
     const seq = nextSeq(this.db);
+    const guarded = r.guard && (r.guard.trailing_stop_bps || r.guard.max_hold_ms);
     const o: PaperOrder = {
       id: `P${seq}`,
       seq,
@@ -408,19 +731,24 @@ export class PaperVenue implements Venue {
       reason: null,
       created_at: now,
       updated_at: now,
+      trail_bps: guarded ? r.guard?.trailing_stop_bps || null : null,
+      max_hold_ms: guarded ? r.guard?.max_hold_ms || null : null,
+      guard_state: guarded ? "waiting" : null,
     };
     const reject = (reason: string): PlaceResult => {
-      insertPaperOrder(this.db, { ...o, status: "rejected", reason });
+      insertPaperOrder(this.db, { ...o, status: "rejected", reason, guard_state: null });
       return { ...resultOf({ ...o, status: "rejected" }), error: reason };
     };
     if (!new Dec(r.size).gt(0)) return reject("size must be positive");
+    if (guarded && r.reduce_only) return reject("a position guard needs an order that opens a position");
     if (r.trigger) {
       const parent = r.parent_client_order_id
         ? paperOrderByClientId(this.db, r.parent_client_order_id)
         : undefined;
       if (!parent) return reject("TP/SL child without a parent order");
       if (!r.reduce_only) return reject("TP/SL children must be reduce-only");
-      const dead = parent.status === "rejected" || parent.status === "canceled";
+      const dead =
+        parent.status === "rejected" || (parent.status === "canceled" && parent.filled_size === "0");
       insertPaperOrder(this.db, {
         ...o,
         parent_id: parent.id,
@@ -440,7 +768,12 @@ export class PaperVenue implements Venue {
         const p = exact.marketFillPrice(r.side, mid, slip);
         takerPx = r.side === "buy" ? Dec.min(p, limit) : Dec.max(p, limit);
       } else if (r.tif === "IOC") {
-        insertPaperOrder(this.db, { ...o, status: "canceled", reason: "IOC limit did not cross" });
+        insertPaperOrder(this.db, {
+          ...o,
+          status: "canceled",
+          reason: "IOC limit did not cross",
+          guard_state: null,
+        });
         return resultOf(paperOrderByClientId(this.db, r.client_order_id)!);
       }
     }
@@ -450,7 +783,21 @@ export class PaperVenue implements Venue {
     const margin = this.marginProblem(r, takerPx ?? new Dec(r.price!), pos, marks, maxLev);
     if (margin) return reject(margin);
     insertPaperOrder(this.db, o);
-    if (takerPx) this.fill(o, takerPx, "taker", now);
+    if (takerPx) {
+      const bar = Math.floor(now / MINUTE) * MINUTE;
+      const room = this.room(r.symbol, bar, lastVolume.get(r.symbol) ?? 0);
+      const qty = Dec.min(new Dec(r.size), room);
+      const resting = r.type === "limit" && r.tif !== "IOC";
+      const why = `participation cap: at most ${this.maxParticipation} of the last bar's volume ${lastVolume.get(r.symbol) ?? 0}`;
+      if (qty.gt(0)) {
+        this.fill(o, takerPx, "taker", now, qty, {
+          final: !resting,
+          reason: `IOC: filled ${qty} of ${r.size} (${why}); the rest was canceled`,
+        });
+      } else if (!resting) {
+        this.cancelOrder(o, now, `nothing filled: ${why}`);
+      }
+    }
     return resultOf(paperOrderByClientId(this.db, r.client_order_id)!);
   }
 
@@ -482,7 +829,10 @@ export class PaperVenue implements Venue {
     return null;
   }
 
-  /** Cancels by client order id; canceling a parent before its fill cancels its TP/SL children. */
+  /**
+   * Cancels by client order id; canceling a parent before its fill cancels its TP/SL children. An
+   * order canceled after a partial fill ends `partially_filled`.
+   */
   async cancel(reqs: CancelRequest[]): Promise<CancelResult[]> {
     await this.sync();
     const now = this.o.clock.now();
@@ -493,10 +843,12 @@ export class PaperVenue implements Venue {
         if (o.status !== "open" && o.status !== "waiting_trigger") {
           return { client_order_id: r.client_order_id, ok: false, error: `order is ${o.status}` };
         }
-        updatePaperOrder(this.db, o.id, { status: "canceled", reason: "canceled by request" }, now);
-        for (const c of paperChildren(this.db, o.id)) {
-          if (c.status === "waiting_trigger")
-            updatePaperOrder(this.db, c.id, { status: "canceled", reason: "parent canceled" }, now);
+        this.cancelOrder(o, now, "canceled by request");
+        if (new Dec(o.filled_size).isZero()) {
+          for (const c of paperChildren(this.db, o.id)) {
+            if (c.status === "waiting_trigger")
+              updatePaperOrder(this.db, c.id, { status: "canceled", reason: "parent canceled" }, now);
+          }
         }
         return { client_order_id: r.client_order_id, ok: true };
       }),

@@ -5,6 +5,7 @@ import { m004Engine } from "./004_engine.js";
 import { m005Research } from "./005_research.js";
 import { m006Knowledge } from "./006_knowledge.js";
 import { m007Gate } from "./007_gate.js";
+import { m008Book } from "./008_book.js";
 import { m009Console } from "./009_console.js";
 import { m010Alerts } from "./010_alerts.js";
 import { m012ResearchDiagnostics } from "./012_research_diagnostics.js";
@@ -31,6 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
   m005Research,
   m006Knowledge,
   m007Gate,
+  m008Book,
   m009Console,
   m010Alerts,
   m012ResearchDiagnostics,
