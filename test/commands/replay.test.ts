@@ -49,7 +49,10 @@ describe("a replay never touches the server's state", () => {
   it("after a replay that trades and trips the breaker to HALT, serve on the same home is NORMAL with an untouched paper account", async () => {
     const h = home();
     const cfg = join(h, "tight.json");
-    writeFileSync(cfg, JSON.stringify({ cycle: { drawdownReduceOnly: 0.001, drawdownHalt: 0.002 } }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({ cycle: { limits: { drawdownReduceOnly: 0.0001, drawdownHalt: 0.0002 } } }),
+    );
     const text = replay(
       [
         "--config",

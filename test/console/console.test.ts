@@ -249,7 +249,11 @@ describe("console actions go through the policy gate", () => {
     expect((sub.structuredContent as { code: string }).code).toBe("APPROVAL_REQUIRED");
     // Flatten is offered, needs FLATTEN typed, and runs control_flatten as the console caller.
     expect((await web.get("/console/control")).text).toContain("/console/control/flatten");
-    const noConfirm = await web.post("/console/control/flatten", { csrf, reason: "x", confirm: "flatten" }, J);
+    const noConfirm = await web.post(
+      "/console/control/flatten",
+      { csrf, reason: "x", confirm: "flatten" },
+      J,
+    );
     expect(noConfirm.status).toBe(400);
     const flat = await web.post("/console/control/flatten", { csrf, reason: "drill", confirm: "FLATTEN" }, J);
     expect(flat.status).toBe(200);
