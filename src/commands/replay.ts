@@ -17,7 +17,8 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /**
  * `tradewarden replay [--data DIR]... [--funding DIR]... [--from ISO] [--to ISO] [--equity N]
- * [--target-file FILE] [--json]`. Without `--data`: the embedded 30 days with funding (data/).
+ * [--target-file FILE] [--decision llm|baseline|agent] [--no-decision-cache] [--decision-cache FILE]
+ * [--json]`. Without `--data`: the embedded 30 days with funding (data/).
  */
 export const replayCommand: CliModule = {
   register(program: Command) {
@@ -33,7 +34,19 @@ export const replayCommand: CliModule = {
       .option("--from <time>", "first cycle (ISO-8601 or ms UTC)")
       .option("--to <time>", "last cycle (ISO-8601 or ms UTC)")
       .option("--equity <quote>", "starting paper equity", (v) => Number(v))
-      .option("--target-file <file>", "JSONL of agent targets (one per line, with `time`)")
+      .option(
+        "--target-file <file>",
+        "JSONL of agent targets (one per line, with `time`); implies --decision agent",
+      )
+      .option(
+        "--decision <source>",
+        "who decides each cycle: llm (TW_LLM_URL, TW_LLM_MODEL, TW_LLM_API_KEY) | baseline | agent (default: cycle.decision)",
+      )
+      .option("--no-decision-cache", "ask the model for every prompt, replacing cached answers")
+      .option(
+        "--decision-cache <file>",
+        "database whose cached model answers to use and extend (an earlier run's tradewarden.db); default: this run's",
+      )
       .option("--json", "print the summary as one JSON object on stdout")
       .action(
         async (
@@ -44,11 +57,20 @@ export const replayCommand: CliModule = {
             to?: string;
             equity?: number;
             targetFile?: string;
+            decision?: string;
+            decisionCache?: boolean | string;
             json?: boolean;
           },
           cmd: Command,
         ) => {
           const cfg = configFrom(cmd);
+          const decision = o.decision ?? (o.targetFile ? "agent" : undefined);
+          if (decision !== undefined && !["llm", "baseline", "agent"].includes(decision)) {
+            process.stderr.write(
+              `tradewarden: --decision must be llm, baseline or agent (sampling needs a connected client), got ${decision}\n`,
+            );
+            process.exit(EXIT.CONFIG);
+          }
           if (o.equity !== undefined && !(o.equity > 0)) {
             process.stderr.write("tradewarden: --equity must be a positive number\n");
             process.exit(EXIT.CONFIG);
@@ -70,6 +92,9 @@ export const replayCommand: CliModule = {
               to: parseTime(o.to, "--to"),
               equity: o.equity,
               targetFile: o.targetFile,
+              decision: decision as "llm" | "baseline" | "agent" | undefined,
+              decisionCache: o.decisionCache !== false,
+              decisionCacheFile: typeof o.decisionCache === "string" ? o.decisionCache : undefined,
               log: createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel),
               onProgress: (done, total) => {
                 if (!started) {
@@ -82,7 +107,8 @@ export const replayCommand: CliModule = {
             if (started) bar.stop();
             if (o.json) printJson(s);
             else {
-              for (const [k, v] of Object.entries(s)) process.stdout.write(`${k.padEnd(18)} ${v}\n`);
+              for (const [k, v] of Object.entries(s))
+                process.stdout.write(`${k.padEnd(20)} ${typeof v === "object" ? JSON.stringify(v) : v}\n`);
             }
           } catch (e) {
             if (started) bar.stop();

@@ -14,21 +14,19 @@ import {
   finishCycle,
   getCycle,
   insertCycle,
-  latestTarget,
 } from "../store/cycles.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { sentNotionalSince } from "../store/orders.js";
 import { currentLimits } from "../store/riskLimits.js";
-import { baselineTarget } from "./baseline.js";
 import { evaluateDrawdown } from "./drawdown.js";
 import { planExecution, type PlanMarket } from "./planner.js";
 import { clipTarget, DEFAULT_LIMITS, type PortfolioLimits } from "./riskClip.js";
-import type { FeatureSnapshot, TargetChoice, Weights } from "./types.js";
+import type { FeatureSnapshot, Weights } from "./types.js";
 
 /**
  * The minute cycle (DESIGN.md §5), one pass per tick:
- *   1 features (FeatureSnapshot1m per universe coin) → 2 target (agent's latest within TTL, else the
- *   baseline, every fallback recorded) → 3 risk clip (+ drawdown breaker) → 4 plan (close-first
+ *   1 features (FeatureSnapshot1m per universe coin) → 2 target (the `cycle.decision` source: the
+ *   agent's latest within TTL, a model, or the baseline; every fallback recorded) → 3 risk clip (+ drawdown breaker) → 4 plan (close-first
  *   TWAP) → persisted as a `planned` cycle → 5 execution of each slice through the same gate as
  *   order_submit (control, rate limit, idempotency, venue guard, risk, approval) with client ids
  *   `cycle_id:symbol:slice:side` → 6 report.
@@ -140,20 +138,6 @@ export class MinuteCycle {
     return { features, stale };
   }
 
-  private chooseTarget(t: number, features: FeatureSnapshot[]): TargetChoice {
-    const stored = latestTarget(this.app.db, t);
-    let reason: string;
-    if (!stored) reason = "no_target";
-    else if (t > stored.expires_at) reason = "expired";
-    else {
-      const unknown = stored.target.targets.filter((x) => !this.app.config.universe.includes(x.symbol));
-      if (unknown.length === 0)
-        return { used: "agent", reason: null, target_id: stored.id, target: stored.target };
-      reason = `invalid: unknown symbols ${unknown.map((u) => u.symbol).join(",")}`;
-    }
-    return { used: "baseline", reason, target_id: stored?.id ?? null, target: baselineTarget(features) };
-  }
-
   private async plan(id: string, t: number): Promise<CycleRecord | null> {
     const { app, settings } = this;
     const venue = app.venues.get(settings.venue);
@@ -192,13 +176,24 @@ export class MinuteCycle {
       });
     }
 
-    const choice = this.chooseTarget(t, features);
-    if (choice.used === "baseline") {
+    // Stage 2: the configured decision source (docs/cycle.md "Who decides"); src/engine/decision.
+    const decision = await app.decisions.decide({
+      cycleId: id,
+      t,
+      features,
+      stale,
+      current,
+      mode: control.mode,
+      universe: app.config.universe,
+      limits: settings.limits,
+    });
+    const choice = decision.choice;
+    if (choice.reason !== null) {
       appendEvent(app.db, {
         ts: t,
         kind: "target_fallback",
         cycleId: id,
-        detail: { used: "baseline", reason: choice.reason },
+        detail: { used: choice.used, reason: choice.reason },
       });
     }
     const previous = getMeta<Weights>(app.db, META_PREV) ?? current;
@@ -253,6 +248,7 @@ export class MinuteCycle {
     app.db.transaction(() => {
       insertCycle(app.db, rec);
       setMeta(app.db, META_PREV, approved.weights);
+      app.decisions.record(id, t, decision, approved);
     })();
     return { ...rec, status: "planned", report: null, finished_at: null };
   }

@@ -10,6 +10,8 @@ import { ReplaySource } from "../exchange/replay/source.js";
 import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
 import { iterateCycles } from "../store/cycles.js";
+import { openDb } from "../store/db.js";
+import { countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 
@@ -32,6 +34,15 @@ export interface ReplayOptions {
   equity?: number;
   /** JSONL of agent targets: one TargetPortfolio per line plus `time` (ms UTC or ISO). */
   targetFile?: string;
+  /**
+   * Who decides (overrides `cycle.decision`): `llm` (the configured endpoint), `baseline`, or `agent`
+   * (the target file's targets). `sampling` cannot be replayed: no client is connected.
+   */
+  decision?: "llm" | "baseline" | "agent";
+  /** Answer model prompts from the decision cache when it has them (default true). */
+  decisionCache?: boolean;
+  /** Database file whose `decision_cache` to use (an earlier run's tradewarden.db); default this run's. */
+  decisionCacheFile?: string;
   /** Called after every cycle with (done, total). */
   onProgress?: (done: number, total: number) => void;
   log?: Logger;
@@ -58,6 +69,11 @@ export interface ReplaySummary {
   mode_changes: number;
   clips: number;
   baseline_cycles: number;
+  /** Cycles by where their target came from (docs/cycle.md "Who decides"). */
+  decisions: Record<"agent" | "sampling" | "llm" | "baseline" | "baseline_fallback", number>;
+  /** Model requests this run made, and answers it took from the decision cache (not deterministic). */
+  decision_calls: number;
+  decision_cache_hits: number;
   cycles_per_second: number;
 }
 
@@ -98,19 +114,45 @@ export function replayDirs(opts: Pick<ReplayOptions, "dataDirs" | "fundingDirs">
 
 /** Runs a replay and returns its summary. Closes the app it creates. */
 export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<ReplaySummary> {
+  const decision = replayDecision(cfg0, opts);
   const cfg: Config = {
     ...cfg0,
     marketData: `replay:${replayDirs(opts).join(delimiter)}`,
-    cycle: { ...cfg0.cycle, venue: "paper", enabled: false },
+    cycle: { ...cfg0.cycle, venue: "paper", enabled: false, decision },
     paper: { ...cfg0.paper, startingEquity: opts.equity ?? cfg0.paper.startingEquity },
   };
   const clock = new SimClock(0);
   const app = await createApp(cfg, { clock, log: opts.log });
+  const cacheDb = opts.decisionCacheFile ? openDb(resolve(opts.decisionCacheFile)) : null;
   try {
+    app.decisions.useReplayCache({ db: cacheDb ?? app.db, refresh: opts.decisionCache === false });
     return await drive(app, clock, opts);
   } finally {
+    cacheDb?.close();
     await app.close();
   }
+}
+
+/** The decision source of a replay. @throws TwError INVALID_INPUT for a combination that cannot run. */
+function replayDecision(cfg: Config, opts: ReplayOptions): Config["cycle"]["decision"] {
+  const decision = opts.decision ?? cfg.cycle.decision;
+  if (decision === "sampling")
+    throw new TwError(
+      "INVALID_INPUT",
+      "A replay cannot ask a client's model: no MCP client is connected to it.",
+      {
+        hint: "Use --decision llm (an OpenAI-compatible endpoint), baseline, or agent with --target-file.",
+      },
+    );
+  if (opts.targetFile && decision !== "agent")
+    throw new TwError(
+      "INVALID_INPUT",
+      `--target-file sets agent targets, but the ${decision} source decides.`,
+      {
+        hint: "Drop --target-file, or use --decision agent.",
+      },
+    );
+  return decision;
 }
 
 async function drive(app: App, clock: SimClock, opts: ReplayOptions): Promise<ReplaySummary> {
@@ -184,7 +226,7 @@ function summarize(
     maxNet = Math.max(maxNet, Math.abs(c.approved.net));
     maxTurnover = Math.max(maxTurnover, c.approved.turnover);
     clips += c.approved.rejections.length;
-    if (c.target.used === "baseline") baseline++;
+    if (c.target.used === "baseline" || c.target.used === "baseline_fallback") baseline++;
     for (const e of [Number(c.equity), Number(c.report?.end_equity ?? c.equity)]) {
       peak = Math.max(peak, e);
       maxDd = Math.max(maxDd, peak > 0 ? 1 - e / peak : 0);
@@ -220,6 +262,9 @@ function summarize(
     mode_changes: count("SELECT COUNT(*) AS n FROM engine_events WHERE kind = 'mode_change'"),
     clips,
     baseline_cycles: baseline,
+    decisions: countDecisions(db, r.from, r.to),
+    decision_calls: app.decisions.cacheStats().calls,
+    decision_cache_hits: app.decisions.cacheStats().hits,
     cycles_per_second: r.elapsed > 0 ? r.cycles / r.elapsed : 0,
   };
 }

@@ -9,6 +9,9 @@ import { Reconciler } from "./reconciler.js";
 import { clipTarget, gross, net } from "./riskClip.js";
 import type { ApprovedTarget, TargetPortfolio, Weights } from "./types.js";
 
+/** How many decisions portfolio_get_status shows. */
+const LAST_DECISIONS = 5;
+
 /**
  * The engine as the rest of the app sees it: set a target (with the risk layer's answer at once),
  * read the portfolio status, run one tick (cycle + reconcile), and the serve-mode loop.
@@ -76,7 +79,13 @@ export class EngineService {
     caller: string,
     target: TargetPortfolio,
     key?: string,
-  ): Promise<{ target_id: number; expires_at: number; approved: ApprovedTarget; next_cycle_at: number }> {
+  ): Promise<{
+    target_id: number;
+    expires_at: number;
+    approved: ApprovedTarget;
+    next_cycle_at: number;
+    decision_source: string;
+  }> {
     const seen = new Set<string>();
     for (const t of target.targets) {
       if (seen.has(t.symbol)) throw new TwError("INVALID_INPUT", `${t.symbol} appears twice in targets.`);
@@ -96,10 +105,19 @@ export class EngineService {
     const expiresAt = now + this.settings.targetTtlCycles * this.tickMs;
     const id = insertTarget(this.app.db, { ts: now, caller, target, expiresAt, key });
     const { smoothed: _s, ...rest } = approved;
-    return { target_id: id, expires_at: expiresAt, approved: rest, next_cycle_at: this.nextTick(now) };
+    return {
+      target_id: id,
+      expires_at: expiresAt,
+      approved: rest,
+      next_cycle_at: this.nextTick(now),
+      decision_source: this.app.decisions.kind,
+    };
   }
 
-  /** portfolio_get_status: mode, last cycle and stages, next tick, current vs target, drawdown, reconcile, events. */
+  /**
+   * portfolio_get_status: mode, last cycle and stages, next tick, current vs target, drawdown, reconcile,
+   * events, the decision source and its last decisions (newest first).
+   */
   async status(): Promise<Record<string, unknown>> {
     const control = getControl(this.app.db);
     const last: CycleRecord | undefined = lastCycle(this.app.db);
@@ -145,6 +163,8 @@ export class EngineService {
         cycle_id: e.cycle_id,
         detail: e.detail,
       })),
+      decision: this.app.decisions.settings(),
+      last_decisions: this.app.decisions.recent(LAST_DECISIONS),
     };
   }
 

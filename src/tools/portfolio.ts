@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TargetPortfolioSchema } from "../engine/decision/schema.js";
 import { defineTool } from "./registry.js";
 
 const weights = z.record(z.string(), z.number());
@@ -18,31 +19,18 @@ export const portfolioTools = [
     description:
       "Sets target weights for the minute cycle. targets: [{symbol (base coin, e.g. BTC), weight (signed fraction of " +
       "equity, long > 0)}], cash_weight, confidence 0..1 (below 0.5 every weight is halved), rationale (≤ 800 chars), " +
-      "model {name, version}. Valid for 5 cycles (then the baseline is used). Returns at once what the risk layer " +
+      "model {name, version}. Valid for 5 cycles (then the baseline is used); traded only when decision_source is agent. Returns at once what the risk layer " +
       "approves now (per-coin caps BTC/ETH 0.15 others 0.10, gross ≤ 0.40, |net| ≤ 0.20, EWMA α 0.5, turnover ≤ 0.10 " +
       "per cycle, control mode) with every rejection and its reason. Idempotent by idempotency_key.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-    input: z
-      .object({
-        targets: z
-          .array(
-            z
-              .object({ symbol: z.string().regex(/^[A-Z0-9]{1,20}$/), weight: z.number().min(-1).max(1) })
-              .strict(),
-          )
-          .max(50),
-        cash_weight: z.number().min(0).max(1).default(0),
-        confidence: z.number().min(0).max(1),
-        rationale: z.string().max(800),
-        model: z.object({ name: z.string().min(1).max(100), version: z.string().min(1).max(50) }).strict(),
-        idempotency_key: z.string().min(1).max(128).optional(),
-      })
-      .strict(),
+    // The same schema every model answer passes (src/engine/decision/schema.ts).
+    input: TargetPortfolioSchema.extend({ idempotency_key: z.string().min(1).max(128).optional() }).strict(),
     output: z.object({
       target_id: z.number(),
       expires_at: z.number(),
       next_cycle_at: z.number(),
+      decision_source: z.string(),
       approved: z.object({
         weights,
         rejections: z.array(rejection),
@@ -74,7 +62,8 @@ export const portfolioTools = [
     description:
       "Status of the minute cycle: control mode and why, last cycle with its stages (target used or baseline and why, " +
       "approved gross/net/turnover, every rejection, slices, report), next tick (ms UTC), current vs target weights " +
-      "(fractions of equity), equity and drawdown from peak, last reconcile, recent events. Read-only.",
+      "(fractions of equity), equity and drawdown from peak, last reconcile, recent events, the decision source " +
+      "and the last decisions (raw model answer, target, clip, latency, fallback reason). Read-only.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -95,6 +84,8 @@ export const portfolioTools = [
       last_cycle: z.record(z.string(), z.unknown()).nullable(),
       last_reconcile: z.record(z.string(), z.unknown()).nullable(),
       recent_events: z.array(z.record(z.string(), z.unknown())),
+      decision: z.record(z.string(), z.unknown()),
+      last_decisions: z.array(z.record(z.string(), z.unknown())),
     }),
     summarize: (r) => ({
       mode: r.mode,

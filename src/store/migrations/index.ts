@@ -7,6 +7,7 @@ import { m006Knowledge } from "./006_knowledge.js";
 import { m007Gate } from "./007_gate.js";
 import { m009Console } from "./009_console.js";
 import { m010Alerts } from "./010_alerts.js";
+import { m011Decisions } from "./011_decisions.js";
 import { m012ResearchDiagnostics } from "./012_research_diagnostics.js";
 
 /**
@@ -33,5 +34,6 @@ export const MIGRATIONS: readonly Migration[] = [
   m007Gate,
   m009Console,
   m010Alerts,
+  m011Decisions,
   m012ResearchDiagnostics,
 ];
