@@ -116,7 +116,7 @@ export class ModelSource implements DecisionSource {
     const reply = await client.ask(prompt);
     const asked = {
       ...this.base(),
-      asked: true,
+      asked: reply.ok || reply.unasked !== true,
       model: reply.model,
       client: reply.client ?? null,
       latency_ms: reply.latency_ms,

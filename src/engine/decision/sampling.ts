@@ -94,6 +94,7 @@ export class SamplingModelClient implements ModelClient {
         model: null,
         client: null,
         latency_ms: 0,
+        unasked: true,
       };
     }
     const t0 = performance.now();

@@ -64,9 +64,13 @@ export class DecisionService {
         break;
       case "llm": {
         if (!c.llm.url || !c.llm.model) {
-          throw new TwError("CONFIG_INVALID", "cycle.decision is llm but no endpoint is configured.", {
-            hint: "Set TW_LLM_URL (an OpenAI-compatible base URL such as http://127.0.0.1:11434/v1) and TW_LLM_MODEL, or cycle.llm.url and cycle.llm.model; the key goes in TW_LLM_API_KEY.",
-          });
+          throw new TwError(
+            "CONFIG_INVALID",
+            "cycle.decision is llm but no endpoint is configured: set TW_LLM_URL and TW_LLM_MODEL (cycle.llm.url, cycle.llm.model).",
+            {
+              hint: "TW_LLM_URL is an OpenAI-compatible base URL such as http://127.0.0.1:11434/v1; the key goes in TW_LLM_API_KEY.",
+            },
+          );
         }
         this.client = new OpenAiChatClient({
           url: c.llm.url,
@@ -138,6 +142,17 @@ export class DecisionService {
       },
     };
     insertDecision(this.deps.db, rec);
+    this.deps.log.debug(
+      {
+        cycle_id: cycleId,
+        source: rec.source,
+        used: rec.used,
+        model: rec.model,
+        latency_ms: rec.latency_ms,
+        error: rec.error,
+      },
+      "cycle decision",
+    );
     appendAudit(this.deps.db, {
       ts: t,
       caller: "system:cycle",

@@ -93,7 +93,15 @@ export interface DecisionSource {
 /** A model's reply to one prompt, as a {@link ModelClient} returns it. Never holds a secret. */
 export type ModelReply =
   | { ok: true; text: string; model: string | null; client?: string | null; latency_ms: number }
-  | { ok: false; error: string; model: string | null; client?: string | null; latency_ms: number };
+  | {
+      ok: false;
+      error: string;
+      model: string | null;
+      client?: string | null;
+      latency_ms: number;
+      /** Nobody was asked (no sampling client connected). */
+      unasked?: boolean;
+    };
 
 /** A compact prompt: a system and a user message. */
 export interface Prompt {
