@@ -4,13 +4,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type App, createApp } from "../../../src/app.js";
 import { SimClock } from "../../../src/clock.js";
 import type { Config } from "../../../src/config.js";
-import { cycleIdAt } from "../../../src/engine/cycle.js";
 import type { DecisionRecord } from "../../../src/engine/decision/types.js";
 import { createLogger } from "../../../src/log.js";
 import { queryAudit } from "../../../src/store/audit.js";
 import { recentEvents } from "../../../src/store/cycles.js";
-import { getDecision } from "../../../src/store/decisions.js";
 import { REPLAY_30D, tempHome, testConfig } from "../../helpers/app.js";
+import { decideCycle, T0 } from "./helpers.js";
 import { type LlmStub, type StubAction, startLlmStub, weightsAnswer } from "./llmStub.js";
 
 /**
@@ -19,7 +18,6 @@ import { type LlmStub, type StubAction, startLlmStub, weightsAnswer } from "./ll
  * with the reason recorded (decision row, target_fallback event, audit row).
  */
 
-const T0 = Date.UTC(2025, 4, 25, 15, 0, 0);
 const KEY = "sk-test-llm-key-that-must-never-be-stored-7f3a9c";
 const EPS = 1e-12;
 
@@ -54,15 +52,6 @@ async function setup(
   return { app, stub, clock };
 }
 
-/** Runs the cycle of minute `i` after T0 and returns its decision record. */
-async function cycle(app: App, i: number): Promise<DecisionRecord> {
-  const t = T0 + (i + 1) * 60_000;
-  await app.engine.tick(t);
-  const d = getDecision(app.db, cycleIdAt(t));
-  if (!d) throw new Error(`no decision for ${cycleIdAt(t)}`);
-  return d;
-}
-
 function fallbackRows(app: App) {
   return queryAudit(app.db, { tool: "cycle.decision_fallback", limit: 50 }).rows;
 }
@@ -70,7 +59,7 @@ function fallbackRows(app: App) {
 describe("llm decision source", () => {
   it("a valid answer becomes the target and is clipped like an agent's: BTC 0.5 → cap 0.15 → EWMA 0.075", async () => {
     const { app, stub } = await setup(() => ({ content: weightsAnswer({ BTC: 0.5, ETH: -0.05 }) }));
-    const d = await cycle(app, 0);
+    const d = await decideCycle(app, 0);
     expect(d).toMatchObject({
       source: "llm",
       used: "llm",
@@ -128,7 +117,7 @@ describe("llm decision source", () => {
 
     // The next prompt shows this decision and its clips.
     stub.behave = () => ({ content: weightsAnswer({ BTC: 0.1 }) });
-    await cycle(app, 1);
+    await decideCycle(app, 1);
     const next = JSON.parse(stub.requests[1].body.messages[1].content);
     expect(next.last_decisions[0]).toMatchObject({ used: "llm", asked: { BTC: 0.5, ETH: -0.05 } });
     expect(next.last_decisions[0].clips).toContainEqual({
@@ -165,7 +154,7 @@ describe("llm decision source", () => {
     ["HTTP 500 twice", { status: 500 }, /^HTTP 500.*after 2 attempts/, 2],
     [
       "no answer within the timeout, twice",
-      { delayMs: 1_500, then: { content: "{}" } },
+      { delayMs: 1_500, after: { content: "{}" } },
       /^timeout: no answer within 300 ms.*after 2 attempts/,
       2,
     ],
@@ -173,7 +162,7 @@ describe("llm decision source", () => {
   for (const [what, action, error, calls] of failures) {
     it(`${what} → the baseline decides that cycle, the reason is recorded, and the next cycle asks again`, async () => {
       const { app, stub } = await setup(() => action);
-      const d = await cycle(app, 0);
+      const d = await decideCycle(app, 0);
       expect(d.used).toBe("baseline_fallback");
       expect(d.error).toMatch(error);
       expect(d.asked).toBe(true);
@@ -189,7 +178,7 @@ describe("llm decision source", () => {
       expect(d.clipped.gross).toBeGreaterThan(0);
 
       stub.behave = () => ({ content: weightsAnswer({ ETH: 0.05 }) });
-      const next = await cycle(app, 1);
+      const next = await decideCycle(app, 1);
       expect(next.used).toBe("llm");
       expect(stub.requests).toHaveLength(calls + 1);
     }, 30_000);
@@ -197,9 +186,9 @@ describe("llm decision source", () => {
 
   it("a timeout then a valid answer on the retry is used; latency counts both attempts", async () => {
     const { app, stub } = await setup((n) =>
-      n === 0 ? { delayMs: 1_000, then: { content: "{}" } } : { content: weightsAnswer({ SOL: 0.05 }) },
+      n === 0 ? { delayMs: 1_000, after: { content: "{}" } } : { content: weightsAnswer({ SOL: 0.05 }) },
     );
-    const d = await cycle(app, 0);
+    const d = await decideCycle(app, 0);
     expect(d.used).toBe("llm");
     expect(stub.requests).toHaveLength(2);
     expect(d.latency_ms).toBeGreaterThanOrEqual(300);
@@ -212,8 +201,8 @@ describe("llm decision source", () => {
         ? { status: 400, body: '{"error":{"message":"response_format json_schema is not supported"}}' }
         : { content: weightsAnswer({ BTC: 0.05 }) },
     );
-    expect((await cycle(app, 0)).used).toBe("llm");
-    expect(await cycle(app, 1)).toMatchObject({ used: "llm" });
+    expect((await decideCycle(app, 0)).used).toBe("llm");
+    expect(await decideCycle(app, 1)).toMatchObject({ used: "llm" });
     expect(stub.requests.map((r) => r.body.response_format.type)).toEqual([
       "json_schema",
       "json_object",
@@ -227,11 +216,11 @@ describe("llm decision source", () => {
         ? { content: weightsAnswer({ BTC: 0.05 }, { rationale: `my key is ${KEY}` }) }
         : { status: 401, body: `{"error":"bad key ${KEY}"}` },
     );
-    const ok = await cycle(app, 0);
+    const ok = await decideCycle(app, 0);
     expect(ok.used).toBe("llm");
     expect(ok.raw).toContain("my key is [redacted]");
     expect(ok.target.rationale).toBe("my key is [redacted]");
-    const bad = await cycle(app, 1);
+    const bad = await decideCycle(app, 1);
     expect(bad.error).toBe('HTTP 401: {"error":"bad key [redacted]"}');
     const everything = JSON.stringify([
       app.db.prepare("SELECT * FROM cycle_decisions").all(),
@@ -250,7 +239,7 @@ describe("llm decision source", () => {
         c.cycle.decisionMode = "risk_multiplier";
       },
     );
-    const d = await cycle(app, 0);
+    const d = await decideCycle(app, 0);
     expect(d).toMatchObject({
       used: "llm",
       mode: "risk_multiplier",
@@ -280,7 +269,7 @@ describe("llm decision source", () => {
     stub.behave = () => ({
       content: JSON.stringify({ regime: "risk_on", multiplier: 1.5, rationale: "all in" }),
     });
-    const bad = await cycle(app, 1);
+    const bad = await decideCycle(app, 1);
     expect(bad.used).toBe("baseline_fallback");
     expect(bad.error).toMatch(/^out of schema: multiplier/);
   });
@@ -293,7 +282,7 @@ describe("llm decision source", () => {
       },
     );
     const ds: DecisionRecord[] = [];
-    for (let i = 0; i < 5; i++) ds.push(await cycle(app, i));
+    for (let i = 0; i < 5; i++) ds.push(await decideCycle(app, i));
     expect(stub.requests).toHaveLength(2);
     expect(ds.map((d) => [d.used, d.asked, d.held_from])).toEqual([
       ["llm", true, null],
@@ -318,7 +307,7 @@ describe("llm decision source", () => {
       model: { name: "agent", version: "1" },
     });
     expect((r.structuredContent as { decision_source: string }).decision_source).toBe("llm");
-    const d = await cycle(app, 0);
+    const d = await decideCycle(app, 0);
     expect(d.used).toBe("llm");
     expect(d.clipped.weights.BTC).toBe(0);
     const status = await app.engine.status();

@@ -25,7 +25,7 @@ export type StubAction =
   | { content: string; model?: string }
   | { refusal: string }
   | { status: number; body?: string }
-  | { delayMs: number; then: StubAction };
+  | { delayMs: number; after: StubAction };
 
 export interface LlmStub {
   url: string;
@@ -51,7 +51,7 @@ async function respond(res: ServerResponse, a: StubAction): Promise<void> {
   if ("delayMs" in a) {
     await new Promise((r) => setTimeout(r, a.delayMs));
     if (res.destroyed || res.writableEnded) return;
-    return respond(res, a.then);
+    return respond(res, a.after);
   }
   if ("status" in a) {
     res.writeHead(a.status, { "content-type": "application/json" });

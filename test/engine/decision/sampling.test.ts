@@ -10,13 +10,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type App, createApp } from "../../../src/app.js";
 import { SimClock } from "../../../src/clock.js";
 import type { Config } from "../../../src/config.js";
-import { cycleIdAt } from "../../../src/engine/cycle.js";
-import type { DecisionRecord } from "../../../src/engine/decision/types.js";
 import { createLogger } from "../../../src/log.js";
 import { callerFor, type Profile } from "../../../src/policy/scopes.js";
 import { createMcpServer } from "../../../src/server/mcp.js";
-import { getDecision } from "../../../src/store/decisions.js";
 import { REPLAY_30D, tempHome, testConfig } from "../../helpers/app.js";
+import { decideCycle, T0 } from "./helpers.js";
 import { weightsAnswer } from "./llmStub.js";
 
 /**
@@ -25,8 +23,6 @@ import { weightsAnswer } from "./llmStub.js";
  * `sampling/createMessage`; its answer is validated and clipped like any target; no such client, a
  * refusal, a timeout or a bad answer → the baseline, with the reason recorded.
  */
-
-const T0 = Date.UTC(2025, 4, 25, 15, 0, 0);
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -85,14 +81,6 @@ const text = (t: string, model = "claude-test-model"): CreateMessageResult => ({
   stopReason: "endTurn",
 });
 
-async function cycle(app: App, i: number): Promise<DecisionRecord> {
-  const t = T0 + (i + 1) * 60_000;
-  await app.engine.tick(t);
-  const d = getDecision(app.db, cycleIdAt(t));
-  if (!d) throw new Error(`no decision for ${cycleIdAt(t)}`);
-  return d;
-}
-
 describe("sampling decision source", () => {
   it("the connected client's model decides: its answer is the target, clipped, with model, client and request recorded", async () => {
     const app = await setup((c) => {
@@ -104,7 +92,7 @@ describe("sampling decision source", () => {
     const s = await sampler(app, "stdio:desk", () =>
       text(`\`\`\`json\n${weightsAnswer({ ETH: 0.4, DOGE: -0.02 })}\n\`\`\``),
     );
-    const d = await cycle(app, 0);
+    const d = await decideCycle(app, 0);
     expect(d).toMatchObject({
       source: "sampling",
       used: "sampling",
@@ -149,13 +137,21 @@ describe("sampling decision source", () => {
     const app = await setup();
     const a = await sampler(app, "token:first", () => text(weightsAnswer({ BTC: 0.02 }), "model-a"));
     const b = await sampler(app, "token:second", () => text(weightsAnswer({ BTC: 0.04 }), "model-b"));
-    expect(await cycle(app, 0)).toMatchObject({ used: "sampling", client: "token:second", model: "model-b" });
+    expect(await decideCycle(app, 0)).toMatchObject({
+      used: "sampling",
+      client: "token:second",
+      model: "model-b",
+    });
     expect([a.seen.length, b.seen.length]).toEqual([0, 1]);
     await b.close();
-    expect(await cycle(app, 1)).toMatchObject({ used: "sampling", client: "token:first", model: "model-a" });
+    expect(await decideCycle(app, 1)).toMatchObject({
+      used: "sampling",
+      client: "token:first",
+      model: "model-a",
+    });
     expect([a.seen.length, b.seen.length]).toEqual([1, 1]);
     await a.close();
-    const none = await cycle(app, 2);
+    const none = await decideCycle(app, 2);
     expect(none).toMatchObject({ used: "baseline_fallback", asked: false, client: null });
     expect(none.error).toMatch(/^no sampling client/);
   });
@@ -166,7 +162,7 @@ describe("sampling decision source", () => {
     const ro = await sampler(app, "token:readonly", () => text(weightsAnswer({ BTC: 0.1 })), {
       profile: "readonly",
     });
-    const d = await cycle(app, 0);
+    const d = await decideCycle(app, 0);
     expect(d.used).toBe("baseline_fallback");
     expect(d.error).toMatch(/^no sampling client/);
     expect(ro.seen).toHaveLength(0);
@@ -188,22 +184,22 @@ describe("sampling decision source", () => {
         };
       return text(weightsAnswer({ SOL: 0.05 }));
     });
-    const garbage = await cycle(app, 0);
+    const garbage = await decideCycle(app, 0);
     expect(garbage).toMatchObject({ used: "baseline_fallback", raw: "Sure! I'd go long BTC." });
     expect(garbage.error).toMatch(/^unparsable: /);
     mode = "decline";
-    const declined = await cycle(app, 1);
+    const declined = await decideCycle(app, 1);
     expect(declined.used).toBe("baseline_fallback");
     expect(declined.error).toMatch(/^client error: .*User rejected sampling request/);
     mode = "hang";
-    const hung = await cycle(app, 2);
+    const hung = await decideCycle(app, 2);
     expect(hung.used).toBe("baseline_fallback");
     expect(hung.error).toBe("timeout: no answer within 300 ms");
     expect(hung.latency_ms).toBeGreaterThanOrEqual(290);
     mode = "image";
-    const image = await cycle(app, 3);
+    const image = await decideCycle(app, 3);
     expect(image.error).toMatch(/^client error: .*image, not text/);
     mode = "ok";
-    expect((await cycle(app, 4)).used).toBe("sampling");
+    expect((await decideCycle(app, 4)).used).toBe("sampling");
   });
 });
