@@ -164,7 +164,7 @@ export class EngineService {
         detail: e.detail,
       })),
       decision: this.app.decisions.settings(),
-      last_decisions: this.app.decisions.recent(LAST_DECISIONS),
+      last_decisions: this.app.decisions.recentView(LAST_DECISIONS),
     };
   }
 

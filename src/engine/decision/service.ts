@@ -24,6 +24,9 @@ import type { Decision, DecisionContext, DecisionRecord, DecisionSource, ModelCl
  * when the baseline stood in for a model).
  */
 
+/** Longest raw answer `portfolio_get_status` shows per decision, characters. */
+export const STATUS_RAW_CHARS = 1000;
+
 /** Dependencies of {@link DecisionService}. */
 export interface DecisionServiceDeps {
   db: Db;
@@ -183,6 +186,19 @@ export class DecisionService {
   /** The newest decisions, newest first. */
   recent(limit: number): DecisionRecord[] {
     return recentDecisions(this.deps.db, limit);
+  }
+
+  /**
+   * The newest decisions as `portfolio_get_status` shows them: everything but `answer` (the raw text
+   * and the target say it), with `raw` cut to {@link STATUS_RAW_CHARS} characters (`raw_truncated`);
+   * the full record is in `cycle_decisions` and the audit.
+   */
+  recentView(limit: number): Array<Record<string, unknown>> {
+    return this.recent(limit).map(({ answer: _a, raw, ...d }) => ({
+      ...d,
+      raw: raw === null ? null : raw.slice(0, STATUS_RAW_CHARS),
+      raw_truncated: raw !== null && raw.length > STATUS_RAW_CHARS,
+    }));
   }
 
   /** Configuration as `portfolio_get_status` shows it (snake_case; never the key). */

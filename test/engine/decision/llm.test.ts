@@ -232,6 +232,23 @@ describe("llm decision source", () => {
     expect(everything).not.toContain(KEY.slice(3));
   });
 
+  it("raw output is kept truncated to 4 KB of UTF-8 in the record and the audit, and to 1000 chars in the status", async () => {
+    // 3-byte characters: a cut at 4096 bytes must not split one.
+    const long = "€".repeat(3000);
+    const { app } = await setup(() => ({ content: long }));
+    const d = await decideCycle(app, 0);
+    expect(d.used).toBe("baseline_fallback");
+    expect(d.raw).toBe("€".repeat(1365));
+    expect(Buffer.byteLength(d.raw ?? "")).toBe(4095);
+    const audit = fallbackRows(app)[0].result as { raw: string };
+    expect(audit.raw).toBe(d.raw);
+    const status = await app.engine.status();
+    const view = (status.last_decisions as Array<Record<string, unknown>>)[0];
+    expect(view.raw).toBe("€".repeat(1000));
+    expect(view.raw_truncated).toBe(true);
+    expect(view).not.toHaveProperty("answer");
+  });
+
   it("risk_multiplier: the answer's multiplier scales the baseline's weights (recomputed here from the features)", async () => {
     const { app, stub } = await setup(
       () => ({ content: JSON.stringify({ regime: "risk_off", multiplier: 0.25, rationale: "choppy" }) }),
