@@ -331,6 +331,40 @@ export const ConfigSchema = z
         budgetPaceMinutes: z.number().positive().default(60),
         /** Portfolio limits (operator overrides with risk_set_limits); see docs/risk.md. */
         limits: PortfolioLimitsConfig.default(PORTFOLIO_LIMIT_DEFAULTS),
+        /**
+         * Who decides each cycle's target (docs/cycle.md "Who decides"; operator only, no tool):
+         * `agent` = the latest portfolio_set_target within its TTL, else the baseline; `sampling` =
+         * the model of a client connected to the lease holder, via MCP sampling/createMessage; `llm`
+         * = an OpenAI-compatible chat-completions endpoint (cycle.llm, TW_LLM_API_KEY); `baseline`.
+         */
+        decision: z.enum(["agent", "sampling", "llm", "baseline"]).default("agent"),
+        /** A model is asked every N cycles; its answer holds in between. */
+        decisionEveryCycles: z.number().int().min(1).max(1440).default(1),
+        /** `weights`: the model answers a TargetPortfolio; `risk_multiplier`: a regime and 0..1 × the baseline. */
+        decisionMode: z.enum(["weights", "risk_multiplier"]).default("weights"),
+        /** Wait for a model's answer (per attempt; the endpoint gets one retry), ms. */
+        decisionTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        /** MCP sampling requests: the client's model preferences and the answer's token budget. */
+        sampling: z
+          .object({
+            modelPreferences: z
+              .object({
+                hints: z.array(z.object({ name: z.string().min(1) }).strict()).optional(),
+                costPriority: z.number().min(0).max(1).optional(),
+                speedPriority: z.number().min(0).max(1).optional(),
+                intelligencePriority: z.number().min(0).max(1).optional(),
+              })
+              .strict()
+              .optional(),
+            maxTokens: z.number().int().min(64).max(100_000).default(1024),
+          })
+          .strict()
+          .prefault({}),
+        /** OpenAI-compatible endpoint: base URL (…/v1) and model id. The key: TW_LLM_API_KEY only. */
+        llm: z
+          .object({ url: z.string().url().optional(), model: z.string().min(1).optional() })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .default({
@@ -348,6 +382,12 @@ export const ConfigSchema = z
         maxCancelsPerMinute: 60,
         budgetPaceMinutes: 60,
         limits: PORTFOLIO_LIMIT_DEFAULTS,
+        decision: "agent",
+        decisionEveryCycles: 1,
+        decisionMode: "weights",
+        decisionTimeoutMs: 10_000,
+        sampling: { maxTokens: 1024 },
+        llm: {},
       }),
     /** Position-guard loop for venues that do not evaluate guards natively (live venues). */
     guard: z
@@ -512,6 +552,10 @@ export const ENV_MAP: ReadonlyArray<[string, string, EnvKind]> = [
   ["TW_CYCLE_ENABLED", "cycle.enabled", "bool"],
   ["TW_CYCLE_SECONDS", "cycle.seconds", "int"],
   ["TW_CYCLE_VENUE", "cycle.venue", "string"],
+  ["TW_CYCLE_DECISION", "cycle.decision", "string"],
+  ["TW_CYCLE_DECISION_MODE", "cycle.decisionMode", "string"],
+  ["TW_LLM_URL", "cycle.llm.url", "string"],
+  ["TW_LLM_MODEL", "cycle.llm.model", "string"],
   ["TW_KNOWLEDGE_DIR", "knowledge.dir", "string"],
   ["TW_EMBEDDINGS_URL", "knowledge.embeddings.url", "string"],
   ["TW_EMBEDDINGS_MODEL", "knowledge.embeddings.model", "string"],

@@ -71,6 +71,7 @@ interface SecretsFile {
   hyperliquid?: { privateKey?: string; accountAddress?: string };
   ccxt?: Record<string, { apiKey?: string; secret?: string; password?: string }>;
   alerts?: { webhookSecret?: string; telegramBotToken?: string; webhookSecrets?: Record<string, string> };
+  llm?: { apiKey?: string };
 }
 
 function readFile(cfg: Config): SecretsFile {
@@ -183,4 +184,15 @@ export function alertSecrets(cfg: Config, env: NodeJS.ProcessEnv = process.env):
     webhookSecrets: perHook,
     telegramBotToken: wrap(env.TW_TELEGRAM_BOT_TOKEN || file.telegramBotToken),
   };
+}
+
+/**
+ * The API key of the cycle's OpenAI-compatible decision endpoint (docs/cycle.md "Who decides"):
+ * `TW_LLM_API_KEY`, else the secrets file's `{ "llm": { "apiKey": "..." } }`; null when neither is set
+ * (local endpoints need none). Never in config, a tool, a log line, the audit or the database.
+ * @throws TwError CONFIG_INVALID when the secrets file cannot be read.
+ */
+export function llmApiKey(cfg: Config, env: NodeJS.ProcessEnv = process.env): Secret | null {
+  const v = env.TW_LLM_API_KEY || readFile(cfg).llm?.apiKey;
+  return v ? new Secret(v) : null;
 }

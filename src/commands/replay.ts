@@ -32,6 +32,9 @@ export function formatReplaySummary(s: ReplaySummary): string {
     `  costs      fees ${money(s.fees)}, funding ${money(s.funding)} (positive = received)`,
     `  exposure   max gross ${pct(s.max_gross)}, max |net| ${pct(s.max_net)}, max turnover ${pct(s.max_turnover)} per cycle`,
     `  targets    ${s.baseline_cycles} of ${s.cycles} cycles on the baseline target, ${s.clips} risk clips`,
+    `  decisions  ${Object.entries(s.decisions)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")} (model calls ${s.decision_calls}, cached ${s.decision_cache_hits})`,
   ];
   if (s.mode_timeline.length === 0) lines.push("  modes      NORMAL throughout");
   else {
@@ -48,9 +51,10 @@ export function formatReplaySummary(s: ReplaySummary): string {
 
 /**
  * `tradewarden replay [--data DIR]... [--funding DIR]... [--from ISO] [--to ISO] [--equity N]
- * [--target-file FILE] [--db PATH] [--ledger FILE] [--json]`. Without `--data`: the embedded 30 days
- * with funding (data/). Writes its own database (default `$TW_HOME/replays/<run-id>.db`), never the
- * server's. `--ledger` writes the paper cash ledger as CSV after the run.
+ * [--target-file FILE] [--decision llm|baseline|agent] [--no-decision-cache] [--decision-cache FILE]
+ * [--db PATH] [--ledger FILE] [--json]`. Without `--data`: the embedded 30 days with funding (data/).
+ * Writes its own database (default `$TW_HOME/replays/<run-id>.db`), never the server's. `--ledger`
+ * writes the paper cash ledger as CSV after the run.
  */
 export const replayCommand: CliModule = {
   register(program: Command) {
@@ -66,7 +70,19 @@ export const replayCommand: CliModule = {
       .option("--from <time>", "first cycle (ISO-8601 or ms UTC)")
       .option("--to <time>", "last cycle (ISO-8601 or ms UTC)")
       .option("--equity <quote>", "starting paper equity", (v) => Number(v))
-      .option("--target-file <file>", "JSONL of agent targets (one per line, with `time`)")
+      .option(
+        "--target-file <file>",
+        "JSONL of agent targets (one per line, with `time`); implies --decision agent",
+      )
+      .option(
+        "--decision <source>",
+        "who decides each cycle: llm (TW_LLM_URL, TW_LLM_MODEL, TW_LLM_API_KEY) | baseline | agent (default: cycle.decision)",
+      )
+      .option("--no-decision-cache", "ask the model for every prompt, replacing cached answers")
+      .option(
+        "--decision-cache <file>",
+        "database whose cached model answers to use and extend (an earlier run's tradewarden.db); default: this run's",
+      )
       .option(
         "--db <path>",
         "the run's database (default $TW_HOME/replays/<run-id>.db); an existing one resumes its run",
@@ -84,11 +100,20 @@ export const replayCommand: CliModule = {
             targetFile?: string;
             db?: string;
             ledger?: string;
+            decision?: string;
+            decisionCache?: boolean | string;
             json?: boolean;
           },
           cmd: Command,
         ) => {
           const cfg = configFrom(cmd);
+          const decision = o.decision ?? (o.targetFile ? "agent" : undefined);
+          if (decision !== undefined && !["llm", "baseline", "agent"].includes(decision)) {
+            process.stderr.write(
+              `tradewarden: --decision must be llm, baseline or agent (sampling needs a connected client), got ${decision}\n`,
+            );
+            process.exit(EXIT.CONFIG);
+          }
           if (o.equity !== undefined && !(o.equity > 0)) {
             process.stderr.write("tradewarden: --equity must be a positive number\n");
             process.exit(EXIT.CONFIG);
@@ -116,6 +141,9 @@ export const replayCommand: CliModule = {
               targetFile: o.targetFile,
               db: o.db,
               ledgerFile: o.ledger,
+              decision: decision as "llm" | "baseline" | "agent" | undefined,
+              decisionCache: o.decisionCache !== false,
+              decisionCacheFile: typeof o.decisionCache === "string" ? o.decisionCache : undefined,
               log: createLogger(commandLogLevel(cfg.logLevel)),
               onStart: (run) => {
                 if (process.stderr.isTTY)

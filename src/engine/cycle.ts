@@ -11,13 +11,11 @@ import {
   finishCycle,
   getCycle,
   insertCycle,
-  latestTarget,
 } from "../store/cycles.js";
 import { setMeta } from "../store/meta.js";
 import { sentNotionalSince } from "../store/orders.js";
 import { currentPortfolioLimits, type PortfolioLimitSet } from "../store/portfolioLimits.js";
 import { currentLimits } from "../store/riskLimits.js";
-import { baselineTarget } from "./baseline.js";
 import { evaluateBreakers } from "./breakers.js";
 import { TokenBucket } from "./buckets.js";
 import {
@@ -30,12 +28,12 @@ import {
 import { gross, net, type PortfolioLimits } from "./limits.js";
 import { type PlanMarket, planExecution } from "./planner.js";
 import { clipTarget } from "./riskClip.js";
-import type { FeatureSnapshot, TargetChoice, Weights } from "./types.js";
+import type { FeatureSnapshot, Weights } from "./types.js";
 
 /**
  * The minute cycle (DESIGN.md §5), one pass per tick:
- *   1 features (FeatureSnapshot1m per universe coin) → 2 target (agent's latest within TTL, else the
- *   baseline, every fallback recorded) → 3 risk clip from the ACTUAL book, paced to the rolling
+ *   1 features (FeatureSnapshot1m per universe coin) → 2 target (the `cycle.decision` source: the
+ *   agent's latest within TTL, a model, or the baseline; every fallback recorded) → 3 risk clip from the ACTUAL book, paced to the rolling
  *   notional budget (+ drawdown and daily-loss breakers) → 4 plan (close-first TWAP; the rebalance
  *   band yields to the limits) → persisted as a `planned` cycle → 5 execution (src/engine/execution.ts:
  *   GTC slices with timeout → cancel → one replace, order/cancel budgets, a post-execution limit
@@ -160,20 +158,6 @@ export class MinuteCycle {
     return { features, stale };
   }
 
-  private chooseTarget(t: number, features: FeatureSnapshot[]): TargetChoice {
-    const stored = latestTarget(this.app.db, t);
-    let reason: string;
-    if (!stored) reason = "no_target";
-    else if (t > stored.expires_at) reason = "expired";
-    else {
-      const unknown = stored.target.targets.filter((x) => !this.app.config.universe.includes(x.symbol));
-      if (unknown.length === 0)
-        return { used: "agent", reason: null, target_id: stored.id, target: stored.target };
-      reason = `invalid: unknown symbols ${unknown.map((u) => u.symbol).join(",")}`;
-    }
-    return { used: "baseline", reason, target_id: stored?.id ?? null, target: baselineTarget(features) };
-  }
-
   /**
    * The notional pace bucket of the venue, refilled to `t` (quote currency): the rolling-24h budget is
    * min(`max_daily_notional`, `dailyTurnoverCap` × equity), refilled evenly over 24 h.
@@ -213,13 +197,24 @@ export class MinuteCycle {
     const limits = clipLimits(limitSet);
     const control = evaluateBreakers(app.db, id, t, equity, limitSet);
 
-    const choice = this.chooseTarget(t, features);
-    if (choice.used === "baseline") {
+    // Stage 2: the configured decision source (docs/cycle.md "Who decides"); src/engine/decision.
+    const decision = await app.decisions.decide({
+      cycleId: id,
+      t,
+      features,
+      stale,
+      current,
+      mode: control.mode,
+      universe: app.config.universe,
+      limits,
+    });
+    const choice = decision.choice;
+    if (choice.reason !== null) {
       appendEvent(app.db, {
         ts: t,
         kind: "target_fallback",
         cycleId: id,
-        detail: { used: "baseline", reason: choice.reason },
+        detail: { used: choice.used, reason: choice.reason },
       });
     }
     // Pacing: what the cycle may add to exposure is what the pace bucket and the rolling-24h budget
@@ -281,7 +276,10 @@ export class MinuteCycle {
       plan: planned,
       current_weights: current,
     };
-    insertCycle(app.db, rec);
+    app.db.transaction(() => {
+      insertCycle(app.db, rec);
+      app.decisions.record(id, t, decision, approved);
+    })();
     return { ...rec, status: "planned", report: null, finished_at: null };
   }
 

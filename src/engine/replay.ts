@@ -14,6 +14,8 @@ import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { iterateCycles, recentEvents } from "../store/cycles.js";
+import { openDb } from "../store/db.js";
+import { countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -48,6 +50,15 @@ export interface ReplayOptions {
   onStart?: (run: { run_id: string; db: string; from: number; to: number; cycles: number }) => void;
   /** Writes the paper cash ledger here as CSV (`time,kind,symbol,amount,balance`) after the run. */
   ledgerFile?: string;
+  /**
+   * Who decides (overrides `cycle.decision`): `llm` (the configured endpoint), `baseline`, or `agent`
+   * (the target file's targets). `sampling` cannot be replayed: no client is connected.
+   */
+  decision?: "llm" | "baseline" | "agent";
+  /** Answer model prompts from the decision cache when it has them (default true). */
+  decisionCache?: boolean;
+  /** Database file whose `decision_cache` to use (an earlier run's database); default this run's. */
+  decisionCacheFile?: string;
   /** Called after every cycle with (done, total). */
   onProgress?: (done: number, total: number) => void;
   log?: Logger;
@@ -116,6 +127,11 @@ export interface ReplaySummary {
   funding_coverage: Record<string, number>;
   /** What makes this run less than it looks (missing funding, symbols not in the data); empty when none. */
   warnings: string[];
+  /** Cycles by where their target came from (docs/cycle.md "Who decides"). */
+  decisions: Record<"agent" | "sampling" | "llm" | "baseline" | "baseline_fallback", number>;
+  /** Model requests this run made, and answers it took from the decision cache (not deterministic). */
+  decision_calls: number;
+  decision_cache_hits: number;
   cycles_per_second: number;
 }
 
@@ -167,10 +183,11 @@ export function replayDbPath(cfg: Config, db?: string): string {
 
 /** Runs a replay and returns its summary. Closes the app it creates. */
 export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<ReplaySummary> {
+  const decision = replayDecision(cfg0, opts);
   const cfg: Config = {
     ...cfg0,
     marketData: `replay:${replayDirs(opts).join(delimiter)}`,
-    cycle: { ...cfg0.cycle, venue: "paper", enabled: false },
+    cycle: { ...cfg0.cycle, venue: "paper", enabled: false, decision },
     paper: { ...cfg0.paper, startingEquity: opts.equity ?? cfg0.paper.startingEquity },
   };
   const db = replayDbPath(cfg, opts.db);
@@ -180,11 +197,36 @@ export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<Repl
   // (no other process opens it), so lanes need no cross-process lease and the anchor need not fsync
   // every order.
   const app = await createApp(cfg, { clock, log: opts.log, dbFile: db, role: "command", exclusive: true });
+  const cacheDb = opts.decisionCacheFile ? openDb(resolve(opts.decisionCacheFile)) : null;
   try {
+    app.decisions.useReplayCache({ db: cacheDb ?? app.db, refresh: opts.decisionCache === false });
     return await drive(app, clock, opts, { run_id: basename(db).replace(/\.db$/, ""), db });
   } finally {
+    cacheDb?.close();
     await app.close();
   }
+}
+
+/** The decision source of a replay. @throws TwError INVALID_INPUT for a combination that cannot run. */
+function replayDecision(cfg: Config, opts: ReplayOptions): Config["cycle"]["decision"] {
+  const decision = opts.decision ?? cfg.cycle.decision;
+  if (decision === "sampling")
+    throw new TwError(
+      "INVALID_INPUT",
+      "A replay cannot ask a client's model: no MCP client is connected to it.",
+      {
+        hint: "Use --decision llm (an OpenAI-compatible endpoint), baseline, or agent with --target-file.",
+      },
+    );
+  if (opts.targetFile && decision !== "agent")
+    throw new TwError(
+      "INVALID_INPUT",
+      `--target-file sets agent targets, but the ${decision} source decides.`,
+      {
+        hint: "Drop --target-file, or use --decision agent.",
+      },
+    );
+  return decision;
 }
 
 async function drive(
@@ -342,7 +384,7 @@ function summarize(
     rateLimited += c.report?.rate_limited ?? 0;
     corrections += c.report?.corrections ?? 0;
     clips += c.approved.rejections.length;
-    if (c.target.used === "baseline") baseline++;
+    if (c.target.used === "baseline" || c.target.used === "baseline_fallback") baseline++;
     for (const e of [Number(c.equity), Number(c.report?.end_equity ?? c.equity)]) {
       peak = Math.max(peak, e);
       maxDd = Math.max(maxDd, peak > 0 ? 1 - e / peak : 0);
@@ -402,6 +444,9 @@ function summarize(
     clips,
     baseline_cycles: baseline,
     ...fundingReport(app, source, r.from, r.to),
+    decisions: countDecisions(db, r.from, r.to),
+    decision_calls: app.decisions.cacheStats().calls,
+    decision_cache_hits: app.decisions.cacheStats().hits,
     cycles_per_second: r.elapsed > 0 ? r.cycles / r.elapsed : 0,
   };
 }

@@ -10,6 +10,9 @@ import { Reconciler } from "./reconciler.js";
 import { clipTarget, gross, net } from "./riskClip.js";
 import type { ApprovedTarget, TargetPortfolio, Weights } from "./types.js";
 
+/** How many decisions portfolio_get_status shows. */
+const LAST_DECISIONS = 5;
+
 /**
  * The engine as the rest of the app sees it: set a target (with the risk layer's answer at once),
  * read the portfolio status, run one tick (cycle + reconcile), and the serve-mode loop.
@@ -77,6 +80,7 @@ export class EngineService {
     approved: Omit<ApprovedTarget, "smoothed">;
     next_cycle_at: number;
     cycle_enabled: boolean;
+    decision_source: string;
     warnings: string[];
   }> {
     const seen = new Set<string>();
@@ -108,17 +112,26 @@ export class EngineService {
         `The control mode is ${approved.mode}: the cycle only reduces exposure until an operator resumes trading.`,
       );
     }
+    if (this.app.decisions.kind !== "agent") {
+      warnings.push(
+        `The operator set the cycle's decision source to ${this.app.decisions.kind}: this target is stored, but the cycle trades what that source decides.`,
+      );
+    }
     return {
       target_id: id,
       expires_at: expiresAt,
       approved: rest,
       next_cycle_at: this.nextTick(now),
       cycle_enabled: enabled,
+      decision_source: this.app.decisions.kind,
       warnings,
     };
   }
 
-  /** portfolio_get_status: mode, last cycle and stages, next tick, current vs target, drawdown, reconcile, events. */
+  /**
+   * portfolio_get_status: mode, last cycle and stages, next tick, current vs target, drawdown, reconcile,
+   * events, the decision source and its last decisions (newest first).
+   */
   async status(): Promise<Record<string, unknown>> {
     const control = getControl(this.app.db);
     const last: CycleRecord | undefined = lastCycle(this.app.db);
@@ -165,6 +178,8 @@ export class EngineService {
         cycle_id: e.cycle_id,
         detail: e.detail,
       })),
+      decision: this.app.decisions.settings(),
+      last_decisions: this.app.decisions.recentView(LAST_DECISIONS),
     };
   }
 

@@ -21,10 +21,20 @@ export interface TargetPortfolio {
   model: { name: string; version: string };
 }
 
-/** Why a stage-2 target was or was not the agent's. */
+/**
+ * Where a stage-2 target came from (docs/cycle.md "Who decides"): the agent's latest target, the
+ * baseline, a model asked through MCP sampling or an OpenAI-compatible endpoint (`llm`), or the
+ * baseline because that model failed (`baseline_fallback`).
+ */
+export type TargetUsed = "agent" | "sampling" | "llm" | "baseline" | "baseline_fallback";
+
+/** Why a stage-2 target was or was not the decision source's. */
 export interface TargetChoice {
-  used: "agent" | "baseline";
-  /** Present when the baseline was used: "no_target" | "expired" | "invalid: ...". */
+  used: TargetUsed;
+  /**
+   * Present when the baseline stood in: "no_target" | "expired" | "invalid: ..." for the agent
+   * source, the model's error (timeout, unparsable, out of schema, ...) for a model source.
+   */
   reason: string | null;
   /** Id of the agent target row, when used. */
   target_id: number | null;

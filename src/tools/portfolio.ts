@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SYMBOL } from "../exchange/symbols.js";
+import { TargetPortfolioSchema } from "../engine/decision/schema.js";
 import type { PortfolioLimitSet } from "../store/portfolioLimits.js";
 import { portfolioShape, portfolioView } from "./portfolioLimits.js";
 import { defineTool } from "./registry.js";
@@ -19,24 +19,17 @@ export const portfolioTools = [
     toolset: "portfolio",
     title: "Set target portfolio weights",
     description:
-      "Sets target weights (signed fractions of equity) for the minute cycle, valid 5 cycles; confidence < 0.5 halves them. Returns at once what the risk layer approves from the actual book, each rejection, and whether the cycle runs. Idempotent by idempotency_key.",
+      "Sets target weights (signed fractions of equity) for the minute cycle, valid 5 cycles; confidence < 0.5 halves them; traded only when decision_source is agent. Returns at once what the risk layer approves from the actual book, each rejection, and whether the cycle runs. Idempotent by idempotency_key.",
     scope: "portfolio:target",
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-    input: z
-      .object({
-        targets: z.array(z.object({ symbol: SYMBOL, weight: z.number().min(-1).max(1) }).strict()).max(50),
-        cash_weight: z.number().min(0).max(1).default(0),
-        confidence: z.number().min(0).max(1),
-        rationale: z.string().max(800),
-        model: z.object({ name: z.string().min(1).max(100), version: z.string().min(1).max(50) }).strict(),
-        idempotency_key: z.string().min(1).max(128).optional(),
-      })
-      .strict(),
+    // The same schema every model answer passes (src/engine/decision/schema.ts).
+    input: TargetPortfolioSchema.extend({ idempotency_key: z.string().min(1).max(128).optional() }).strict(),
     output: z.object({
       target_id: z.number(),
       expires_at: z.number(),
       next_cycle_at: z.number(),
       cycle_enabled: z.boolean(),
+      decision_source: z.string(),
       warnings: z.array(z.string()),
       approved: z.object({
         weights,
@@ -67,7 +60,7 @@ export const portfolioTools = [
     toolset: "portfolio",
     title: "Portfolio cycle status",
     description:
-      "The minute cycle: control mode and why, last cycle (target used or baseline and why, approved gross/net/turnover, rejections, report), next tick, current vs target weights, the effective portfolio limits, equity and drawdown, last reconcile, recent events.",
+      "The minute cycle: control mode and why, last cycle (target used or baseline and why, approved gross/net/turnover, rejections, report), next tick, current vs target weights, the effective portfolio limits, equity and drawdown, last reconcile, recent events, the decision source and the last decisions (raw answer, target, clip, fallback reason).",
     scope: "portfolio:target",
     annotations: { readOnlyHint: true, openWorldHint: false },
     input: z.object({}).strict(),
@@ -89,6 +82,8 @@ export const portfolioTools = [
       last_cycle: z.record(z.string(), z.unknown()).nullable(),
       last_reconcile: z.record(z.string(), z.unknown()).nullable(),
       recent_events: z.array(z.record(z.string(), z.unknown())),
+      decision: z.record(z.string(), z.unknown()),
+      last_decisions: z.array(z.record(z.string(), z.unknown())),
     }),
     summarize: (r) => ({
       mode: r.mode,

@@ -8,6 +8,7 @@ import { m007Gate } from "./007_gate.js";
 import { m008Book } from "./008_book.js";
 import { m009Console } from "./009_console.js";
 import { m010Alerts } from "./010_alerts.js";
+import { m011Decisions } from "./011_decisions.js";
 import { m012ResearchDiagnostics } from "./012_research_diagnostics.js";
 
 /**
@@ -35,5 +36,6 @@ export const MIGRATIONS: readonly Migration[] = [
   m008Book,
   m009Console,
   m010Alerts,
+  m011Decisions,
   m012ResearchDiagnostics,
 ];

@@ -1,0 +1,136 @@
+import type { DecisionRecord, ModelReply } from "../engine/decision/types.js";
+import type { Db } from "./db.js";
+
+/**
+ * Persistence of decision sources (migration 011): one `cycle_decisions` row per cycle, written in
+ * the same transaction as the cycle row, and the replay's `decision_cache` of model replies by prompt
+ * hash. Rows are never updated, except a cache entry replaced by `replay --no-decision-cache`.
+ */
+
+interface RawDecision {
+  cycle_id: string;
+  ts: number;
+  source: DecisionRecord["source"];
+  used: DecisionRecord["used"];
+  mode: DecisionRecord["mode"];
+  asked: number;
+  held_from: string | null;
+  model: string | null;
+  client: string | null;
+  latency_ms: number | null;
+  error: string | null;
+  raw: string | null;
+  prompt_hash: string | null;
+  cached: number;
+  answer: string | null;
+  target: string;
+  clipped: string;
+}
+
+function parse(r: RawDecision): DecisionRecord {
+  return {
+    cycle_id: r.cycle_id,
+    ts: r.ts,
+    source: r.source,
+    used: r.used,
+    mode: r.mode,
+    asked: r.asked === 1,
+    held_from: r.held_from,
+    model: r.model,
+    client: r.client,
+    latency_ms: r.latency_ms,
+    error: r.error,
+    raw: r.raw,
+    prompt_hash: r.prompt_hash,
+    cached: r.cached === 1,
+    answer: r.answer === null ? null : JSON.parse(r.answer),
+    target: JSON.parse(r.target),
+    clipped: JSON.parse(r.clipped),
+  };
+}
+
+/** Records the decision of a cycle. */
+export function insertDecision(db: Db, d: DecisionRecord): void {
+  db.prepare(
+    `INSERT INTO cycle_decisions (cycle_id, ts, source, used, mode, asked, held_from, model, client, latency_ms,
+       error, raw, prompt_hash, cached, answer, target, clipped)
+     VALUES (@cycle_id, @ts, @source, @used, @mode, @asked, @held_from, @model, @client, @latency_ms,
+       @error, @raw, @prompt_hash, @cached, @answer, @target, @clipped)`,
+  ).run({
+    ...d,
+    asked: d.asked ? 1 : 0,
+    cached: d.cached ? 1 : 0,
+    answer: d.answer === null || d.answer === undefined ? null : JSON.stringify(d.answer),
+    target: JSON.stringify(d.target),
+    clipped: JSON.stringify(d.clipped),
+  });
+}
+
+/** The decision of a cycle. */
+export function getDecision(db: Db, cycleId: string): DecisionRecord | undefined {
+  const r = db.prepare("SELECT * FROM cycle_decisions WHERE cycle_id = ?").get(cycleId) as
+    | RawDecision
+    | undefined;
+  return r ? parse(r) : undefined;
+}
+
+/** The newest decisions before `before` (ms UTC, exclusive), newest first. */
+export function recentDecisions(db: Db, limit: number, before = Number.MAX_SAFE_INTEGER): DecisionRecord[] {
+  return (
+    db
+      .prepare("SELECT * FROM cycle_decisions WHERE ts < ? ORDER BY ts DESC LIMIT ?")
+      .all(before, limit) as RawDecision[]
+  ).map(parse);
+}
+
+/**
+ * The newest decision before `before` in which a model was asked and answered validly (its answer
+ * may still be in force), and how many cycles have been decided after it and before `before`.
+ */
+export function lastAnswered(
+  db: Db,
+  before: number,
+): { decision: DecisionRecord; since: number } | undefined {
+  const r = db
+    .prepare(
+      "SELECT * FROM cycle_decisions WHERE ts < ? AND asked = 1 AND used IN ('llm','sampling') ORDER BY ts DESC LIMIT 1",
+    )
+    .get(before) as RawDecision | undefined;
+  if (!r) return undefined;
+  const { n } = db
+    .prepare("SELECT COUNT(*) AS n FROM cycle_decisions WHERE ts > ? AND ts < ?")
+    .get(r.ts, before) as { n: number };
+  return { decision: parse(r), since: n };
+}
+
+/** Decisions per `used` between two cycle starts (inclusive). */
+export function countDecisions(db: Db, from: number, to: number): Record<DecisionRecord["used"], number> {
+  const out = { agent: 0, sampling: 0, llm: 0, baseline: 0, baseline_fallback: 0 };
+  const rows = db
+    .prepare("SELECT used, COUNT(*) AS n FROM cycle_decisions WHERE ts BETWEEN ? AND ? GROUP BY used")
+    .all(from, to) as Array<{ used: DecisionRecord["used"]; n: number }>;
+  for (const r of rows) out[r.used] = r.n;
+  return out;
+}
+
+/** A cached model reply by prompt hash. */
+export function getCachedReply(db: Db, promptHash: string): ModelReply | undefined {
+  const r = db.prepare("SELECT reply FROM decision_cache WHERE prompt_hash = ?").get(promptHash) as
+    | { reply: string }
+    | undefined;
+  return r ? (JSON.parse(r.reply) as ModelReply) : undefined;
+}
+
+/** Stores (or replaces) the reply to a prompt. The reply must already be scrubbed of secrets. */
+export function putCachedReply(
+  db: Db,
+  promptHash: string,
+  source: string,
+  reply: ModelReply,
+  at: number,
+): void {
+  db.prepare(
+    `INSERT INTO decision_cache (prompt_hash, source, reply, created_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT(prompt_hash) DO UPDATE SET source = excluded.source, reply = excluded.reply, created_at = excluded.created_at`,
+  ).run(promptHash, source, JSON.stringify(reply), at);
+}
