@@ -13,8 +13,8 @@ import { createLogger } from "../log.js";
 /**
  * One measured replay run in its own process (spawned by src/bench/replay.ts), so peak RSS and bytes
  * written belong to that run alone. `node dist/bench/replayChild.js <full|decision> <data dir> <home>
- * <from ms> <to ms>` prints one JSON line: `{ cycles, seconds, orders?, day_rates? (cycles/s of each
- * full day), db_bytes?, written_bytes, max_rss_bytes }`.
+ * <from ms> <to ms>` prints one JSON line: `{ cycles, seconds, orders?, day_rates? (cycles per CPU second
+ * of each full day, from the end of the first cycle), cpu_seconds?, db_bytes?, written_bytes, max_rss_bytes }`.
  * - `full`: `runReplay` — features, target, clip, plan, gate with audit, paper venue, reconcile, SQLite;
  * - `decision` (the baseline hand loop): the same ticks through the pure decision stages only
  *   (features → baseline target → clip → plan), no gate, venue or storage.
@@ -25,6 +25,15 @@ function config(home: string, data: string) {
     env: { TW_HOME: home, TW_LOG_LEVEL: "silent", TW_MARKET_DATA: `replay:${data}` },
     cwd: home,
   });
+}
+
+/**
+ * CPU seconds (user + system) this process has used: on a shared machine a busy neighbour stretches
+ * wall time, and would read as a slower (or growing) cycle.
+ */
+function cpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** Bytes this process has written to storage (Linux /proc/self/io), or null elsewhere. */
@@ -45,6 +54,7 @@ async function decisionOnly(home: string, data: string, from: number, to: number
     let prev: Weights = {};
     let cycles = 0;
     const t0 = performance.now();
+    const cpu0 = cpu();
     for (let t = from; t <= to; t += step) {
       clock.set(t);
       const features = [];
@@ -73,7 +83,7 @@ async function decisionOnly(home: string, data: string, from: number, to: number
       prev = approved.weights;
       cycles++;
     }
-    return { cycles, seconds: (performance.now() - t0) / 1000 };
+    return { cycles, seconds: (performance.now() - t0) / 1000, cpu_seconds: cpu() - cpu0 };
   } finally {
     await app.close();
   }
@@ -82,10 +92,11 @@ async function decisionOnly(home: string, data: string, from: number, to: number
 async function full(home: string, data: string, from: number, to: number) {
   const db = join(home, "bench.db");
   const t0 = performance.now();
-  // Cycles/s of each replayed day: the last day against the first shows growth with history.
-  // Timed from the first cycle's end, so data loading and set-up do not count against day 1.
+  const cpu0 = cpu();
+  // Cycles per CPU second of each replayed day: the last day against the first shows growth with
+  // history. Timed from the first cycle's end, so data loading and set-up do not count against day 1.
   const dayRates: number[] = [];
-  let dayStart = t0;
+  let dayStart = cpu();
   let dayFrom = 0;
   const s = await runReplay(config(home, data), {
     dataDirs: [data],
@@ -95,18 +106,20 @@ async function full(home: string, data: string, from: number, to: number) {
     log: createLogger("silent"),
     onProgress: (done) => {
       if (done !== 1 && done % 1440 !== 0) return;
-      const now = performance.now();
-      if (done > 1) dayRates.push((done - dayFrom) / ((now - dayStart) / 1000));
+      const now = cpu();
+      if (done > 1) dayRates.push((done - dayFrom) / (now - dayStart));
       dayStart = now;
       dayFrom = done;
     },
   });
   const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpu() - cpu0;
   const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
   return {
     cycles: s.cycles,
     seconds,
     cycles_per_second: s.cycles_per_second,
+    cpu_seconds: cpuSeconds,
     orders: s.orders,
     day_rates: dayRates,
     db_bytes: size(db) + size(`${db}-wal`),
