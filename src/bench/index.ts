@@ -1,6 +1,7 @@
 import { backtestBench } from "./backtest.js";
 import { run as runRag } from "./rag.js";
 import { replayBench } from "./replay.js";
+import { serveBench } from "./serve.js";
 
 /**
  * `npm run bench` entry (runs dist/bench/index.js with --expose-gc). Benchmarks are not tests: each
@@ -18,6 +19,7 @@ export interface BenchModule {
 export const BENCHES: BenchModule[] = [
   backtestBench,
   replayBench,
+  serveBench,
   {
     name: "rag",
     run: async () => {

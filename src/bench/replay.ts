@@ -1,108 +1,100 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createApp } from "../app.js";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { SimClock } from "../clock.js";
-import { loadConfig } from "../config.js";
-import { baselineTarget } from "../engine/baseline.js";
-import { planExecution } from "../engine/planner.js";
-import { runReplay } from "../engine/replay.js";
-import { clipTarget } from "../engine/riskClip.js";
-import type { Weights } from "../engine/types.js";
 import { evalDataDir } from "../evals/paths.js";
-import type { ReplaySource } from "../exchange/replay/source.js";
-import { createLogger } from "../log.js";
+import { openReplayDir } from "../exchange/replay/dir.js";
+import { ReplaySource } from "../exchange/replay/source.js";
 import type { BenchModule } from "./index.js";
 
 /**
- * Replay throughput (issue 5): the full minute cycle — features, target, risk clip, plan, orders
- * through the policy gate with audit, paper fills, reconciliation, all persisted in SQLite — over the
- * real 30-day, 5-coin 1m data set, against a baseline measured in the same run: the same ticks with
- * only the pure decision stages (features → baseline target → clip → plan), no gate, venue or
- * storage. The ratio is the cost of governance and persistence per cycle. Target: ≥ 5,000 cycles/s.
+ * Replay benchmark (issues 5 and 15): the full minute cycle — features, target, risk clip, plan,
+ * orders through the policy gate with audit, paper fills, reconciliation, all persisted in SQLite —
+ * over the real 5-coin 1m data set, for 1 day and for 7 days from the same start (per-cycle cost must
+ * not grow with history), against the baseline hand loop measured in the same run: the same ticks
+ * through the pure decision stages only (features → baseline target → clip → plan), no gate, venue or
+ * storage. Each run is its own process (src/bench/replayChild.ts), so peak RSS and bytes written are
+ * that run's. Goals (issue 15): ≥ 5,000 cycles/s; 7-day cycles/s ≥ 0.8 × 1-day; ≤ 1 KB written per
+ * cycle; peak RSS ≤ 250 MB.
  */
 
-const DATA = () => join(evalDataDir(), "ohlcv", "binance_usdm_perp_1m_2025-05-25_2025-06-24");
+const DATA_NAME = "binance_usdm_perp_1m_2025-05-25_2025-06-24";
+const DATA = () => join(evalDataDir(), "ohlcv", DATA_NAME);
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), "replayChild.js");
+const DAY = 86_400_000;
+const run = promisify(execFile);
 
-function config(home: string) {
-  return loadConfig({
-    env: { TW_HOME: home, TW_LOG_LEVEL: "silent", TW_MARKET_DATA: `replay:${DATA()}` },
-    cwd: home,
-  });
+interface ChildResult {
+  cycles: number;
+  seconds: number;
+  cycles_per_second?: number;
+  cpu_seconds: number;
+  orders?: number;
+  day_rates?: number[];
+  db_bytes?: number;
+  written_bytes: number | null;
+  max_rss_bytes: number;
 }
 
-async function decisionOnly(home: string): Promise<{ cycles: number; seconds: number }> {
-  const clock = new SimClock(0);
-  const app = await createApp(config(home), { clock, log: createLogger("silent") });
+async function child(mode: "full" | "decision", from: number, to: number): Promise<ChildResult> {
+  const home = mkdtempSync(join(tmpdir(), "tw-bench-replay-"));
   try {
-    const range = (app.market.source as ReplaySource).commonRange()!;
-    const step = 60_000;
-    const from = Math.ceil((range.start + 62 * step) / step) * step;
-    const to = Math.floor(range.end / step) * step;
-    let prev: Weights = {};
-    let cycles = 0;
-    const t0 = performance.now();
-    for (let t = from; t <= to; t += step) {
-      clock.set(t);
-      const features = [];
-      for (const s of app.config.universe) features.push(await app.market.features(s));
-      const approved = clipTarget({
-        target: baselineTarget(features),
-        current: prev,
-        universe: app.config.universe,
-        mode: "NORMAL",
-      });
-      const markets = Object.fromEntries(
-        features.map((f) => [f.symbol, { mid: f.mid, lot: 0.001, tick: 0.01, minNotional: 10 }]),
-      );
-      planExecution({
-        cycleId: String(t),
-        now: t,
-        equity: 100_000,
-        approved: approved.weights,
-        positions: {},
-        markets,
-        twapSlices: 3,
-        twapIntervalMs: 20_000,
-        guardBps: 50,
-        minTradeWeight: 0.01,
-      });
-      prev = approved.weights;
-      cycles++;
-    }
-    return { cycles, seconds: (performance.now() - t0) / 1000 };
+    const { stdout } = await run(process.execPath, [CHILD, mode, DATA(), home, String(from), String(to)], {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, TW_LOG_LEVEL: "silent" },
+    });
+    return JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as ChildResult;
   } finally {
-    await app.close();
+    rmSync(home, { recursive: true, force: true });
   }
 }
+
+const rate = (r: ChildResult) => r.cycles_per_second ?? r.cycles / r.seconds;
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+const kb = (b: number) => `${(b / 1024).toFixed(2)} KB`;
+const lastOverFirst = (r: ChildResult) => {
+  const d = r.day_rates ?? [];
+  return d.length > 1 ? d[d.length - 1] / d[0] : Number.NaN;
+};
+const met = (ok: boolean) => (ok ? "met" : "not met");
 
 export const replayBench: BenchModule = {
   name: "replay",
   async run() {
-    const homeA = mkdtempSync(join(tmpdir(), "tw-bench-"));
-    const homeB = mkdtempSync(join(tmpdir(), "tw-bench-"));
-    try {
-      const base = await decisionOnly(homeA);
-      const baseRate = base.cycles / base.seconds;
-      process.stdout.write(
-        `decision stages only (baseline): ${base.cycles} cycles in ${base.seconds.toFixed(2)} s = ${baseRate.toFixed(0)} cycles/s\n`,
-      );
-      const s = await runReplay(config(homeB), { dataDirs: [DATA()], log: createLogger("silent") });
-      process.stdout.write(
-        `full replay (gate, audit, paper venue, reconcile, SQLite): ${s.cycles} cycles, ${s.orders} orders = ${s.cycles_per_second.toFixed(0)} cycles/s\n` +
-          `ratio baseline / full: ${(baseRate / s.cycles_per_second).toFixed(1)}× (target ≥ 5,000 cycles/s: ${s.cycles_per_second >= 5000 ? "met" : "not met"})\n`,
-      );
-      return {
-        data: "binance_usdm_perp_1m_2025-05-25_2025-06-24 (5 coins, 30 days of 1m bars)",
-        cycles: s.cycles,
-        orders: s.orders,
-        baseline_cycles_per_second: baseRate,
-        replay_cycles_per_second: s.cycles_per_second,
-        ratio: baseRate / s.cycles_per_second,
-      };
-    } finally {
-      rmSync(homeA, { recursive: true, force: true });
-      rmSync(homeB, { recursive: true, force: true });
-    }
+    const range = new ReplaySource(openReplayDir(DATA()), new SimClock(0)).commonRange();
+    if (!range) throw new Error(`${DATA_NAME}: the files share no time range`);
+    const step = 60_000;
+    // The first minute every coin has the 60 closed bars the features need.
+    const from = Math.ceil((range.start + 62 * step) / step) * step;
+    const base = await child("decision", from, from + 7 * DAY);
+    const d1 = await child("full", from, from + DAY);
+    const d7 = await child("full", from, from + 7 * DAY);
+    const baseRate = rate(base);
+    const lines = [
+      `data: ${DATA_NAME} (5 coins, 1m bars), from ${new Date(from).toISOString()}`,
+      "figure                          project / baseline / ratio (goal)",
+      `replay 1 d (${d1.cycles} cycles)        ${rate(d1).toFixed(0)} / ${baseRate.toFixed(0)} cycles/s / ${(rate(d1) / baseRate).toFixed(4)}× (≥ 5,000 cycles/s: ${met(rate(d1) >= 5000)})`,
+      `replay 7 d (${d7.cycles} cycles)       ${rate(d7).toFixed(0)} cycles/s; 7 d / 1 d = ${(rate(d7) / rate(d1)).toFixed(2)} (≥ 0.8: ${met(rate(d7) / rate(d1) >= 0.8)})`,
+      `per CPU second (load-proof)     ${(d1.day_rates?.[0] ?? Number.NaN).toFixed(0)} / ${(base.cycles / base.cpu_seconds).toFixed(0)} cycles per CPU-s (1 d, after loading / hand loop)`,
+      `  by day of the 7 d run          ${(d7.day_rates ?? []).map((r) => r.toFixed(0)).join(", ")} (day 7 / day 1 = ${lastOverFirst(d7).toFixed(2)}, goal ≥ 0.8: ${met(lastOverFirst(d7) >= 0.8)})`,
+      `replay DB, 7 d                  ${kb((d7.db_bytes ?? 0) / d7.cycles)} per cycle in the file (${mb(d7.db_bytes ?? 0)})` +
+        (d7.written_bytes === null
+          ? ""
+          : `, ${kb(d7.written_bytes / d7.cycles)} written per cycle (≤ 1 KB: ${met(d7.written_bytes / d7.cycles <= 1024)})`),
+      `peak RSS, 7 d                   ${mb(d7.max_rss_bytes)} / ${mb(base.max_rss_bytes)} (7 d hand loop) / ${(d7.max_rss_bytes / base.max_rss_bytes).toFixed(2)}× (≤ 250 MB: ${met(d7.max_rss_bytes <= 250 * 1024 * 1024)})`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return {
+      data: `${DATA_NAME} (5 coins, 1m bars)`,
+      from,
+      baseline: base,
+      replay_1d: d1,
+      replay_7d: d7,
+      growth_7d_over_1d: rate(d7) / rate(d1),
+      day7_over_day1: lastOverFirst(d7),
+    };
   },
 };

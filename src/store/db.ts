@@ -55,6 +55,19 @@ export function retryBusy<T>(fn: () => T, maxMs = 120_000): T {
 }
 
 /**
+ * A row limit as SQL literal text, for `LIMIT ${sqlLimit(n)}`. SQLite reads a bound LIMIT value
+ * while planning, which marks the statement expired whenever the parameter is bound again: every run
+ * then re-compiles it (≈ 40 µs instead of ≈ 5 µs on a hot path). A literal keeps one cached
+ * statement per distinct limit, and callers use a few fixed limits.
+ * @throws RangeError unless `n` is a non-negative safe integer (never text from a caller).
+ */
+export function sqlLimit(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`row limit must be a non-negative integer, got ${n}`);
+  return String(n);
+}
+
+/**
  * Makes every `db.transaction(fn)` begin with `BEGIN IMMEDIATE` (its `.immediate` variant). A
  * deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
  * process wrote in between (the busy timeout cannot help an upgrade from a stale read snapshot);

@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import { type Db, sqlLimit } from "./db.js";
 import type { VenueFill } from "../exchange/venue.js";
 
 /**
@@ -54,8 +54,10 @@ function toFill(r: Raw): VenueFill {
 /** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
 export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
   const rows = db
-    .prepare("SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ?")
-    .all(venue, since, afterId, limit + 1) as Raw[];
+    .prepare(
+      `SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ${sqlLimit(limit + 1)}`,
+    )
+    .all(venue, since, afterId) as Raw[];
   return rows.map(toFill);
 }
 

@@ -1,7 +1,13 @@
 import { Dec } from "../exchange/fillModel.js";
 import type { Decimal } from "decimal.js";
-import type { Db } from "./db.js";
-import type { OrderSide, OrderStatus, OrderType, Tif } from "../exchange/venue.js";
+import { type Db, sqlLimit } from "./db.js";
+import {
+  FINAL_STATUSES,
+  type OrderSide,
+  type OrderStatus,
+  type OrderType,
+  type Tif,
+} from "../exchange/venue.js";
 
 /**
  * Our order records on every venue (DESIGN.md §6 `orders`): the current view per order plus an
@@ -136,7 +142,7 @@ export interface OrderQuery {
 /** Orders newest first with keyset paging; fetches `limit + 1` so callers can tell `truncated`. */
 export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   const where: string[] = [];
-  const p: Record<string, unknown> = { limit: q.limit + 1 };
+  const p: Record<string, unknown> = {};
   if (q.venue) {
     where.push("venue = @venue");
     p.venue = q.venue;
@@ -160,8 +166,13 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
     p.bc = q.before.created_at;
     p.bi = q.before.id;
   }
+  // Live statuses hold a handful of rows while history grows without bound: sorting the few rows
+  // found through `orders_live` beats walking the venue's whole history in `created_at` order, which
+  // the planner otherwise picks to skip the sort. `+created_at` (same value) stops it doing so.
+  const live =
+    q.statuses !== undefined && q.statuses.length > 0 && q.statuses.every((s) => !FINAL_STATUSES.has(s));
   const sql = `SELECT * FROM orders ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-    ORDER BY created_at DESC, id DESC LIMIT @limit`;
+    ORDER BY ${live ? "+created_at" : "created_at"} DESC, id DESC LIMIT ${sqlLimit(q.limit + 1)}`;
   return (db.prepare(sql).all(p) as Raw[]).map(parse);
 }
 

@@ -184,3 +184,31 @@ describe("paper venue", () => {
     expect((await venue.accountState()).positions).toEqual([]);
   });
 });
+
+describe("paper venue reads at one instant", () => {
+  it("a second read at an instant already synced writes nothing, and the next minute still fills a resting order", async () => {
+    const total = () => (db.prepare("SELECT total_changes() AS n").get() as { n: number }).n;
+    await venue.place([req({ client_order_id: "b1" })]);
+    const crossing = realCandles("BTC").find((c) => c.time >= T0 && c.high >= 107370)!;
+    const [lim] = await venue.place([
+      req({ client_order_id: "r1", side: "sell", type: "limit", size: "0.2", price: "107370", tif: "GTC" }),
+    ]);
+    expect(lim.status).toBe("open");
+    clock.set(crossing.time); // the crossing bar is open, not closed: nothing can fill yet
+    const first = await venue.accountState();
+    const after = total();
+    const again = await venue.accountState();
+    await venue.openOrders();
+    await venue.fills({ limit: 10 });
+    expect(total()).toBe(after);
+    expect(again).toEqual(first);
+    expect((await venue.openOrders()).map((o) => o.client_order_id)).toEqual(["r1"]);
+    clock.set(crossing.time + MIN); // the crossing bar has closed
+    expect(await venue.openOrders()).toEqual([]);
+    const { fills } = await venue.fills({ limit: 10 });
+    expect(fills.map((f) => [f.client_order_id, f.size, f.price, f.liquidity])).toEqual([
+      ["b1", "0.5", expect.any(String), "taker"],
+      ["r1", "0.2", "107370", "maker"],
+    ]);
+  });
+});

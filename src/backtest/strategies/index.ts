@@ -51,9 +51,16 @@ export function describeStrategies(): Array<{
   kind: "single" | "portfolio";
   params_schema: Record<string, unknown>;
 }> {
-  return STRATEGIES.map((s) => {
-    const js = z.toJSONSchema(s.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
-    delete js.$schema;
-    return { name: s.name, description: s.description, kind: s.kind, params_schema: js };
-  });
+  // The catalogue is fixed at build time and converting the schemas costs milliseconds: convert once,
+  // hand out a fresh copy each call so no caller can alter another's.
+  describedJson ??= JSON.stringify(
+    STRATEGIES.map((s) => {
+      const js = z.toJSONSchema(s.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+      delete js.$schema;
+      return { name: s.name, description: s.description, kind: s.kind, params_schema: js };
+    }),
+  );
+  return JSON.parse(describedJson);
 }
+
+let describedJson: string | undefined;

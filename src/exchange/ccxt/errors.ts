@@ -1,5 +1,5 @@
-import { BadSymbol, DDoSProtection, ExchangeError, NetworkError, RateLimitExceeded } from "ccxt";
 import { TwError } from "../../errors.js";
+import { ccxtLib } from "./lib.js";
 
 /**
  * Maps a ccxt error to a TwError using ccxt's own class split (retryable NetworkError family vs
@@ -9,6 +9,7 @@ import { TwError } from "../../errors.js";
  */
 export function mapCcxtError(err: unknown, exchange: string, what: string): TwError {
   if (err instanceof TwError) return err;
+  const { BadSymbol, DDoSProtection, ExchangeError, NetworkError, RateLimitExceeded } = ccxtLib();
   if (err instanceof RateLimitExceeded || err instanceof DDoSProtection) {
     return new TwError("RATE_LIMITED", `${exchange} rate-limited ${what}.`, {
       hint: "Wait retry_after_ms and retry with fewer requests.",

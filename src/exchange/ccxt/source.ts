@@ -1,4 +1,4 @@
-import ccxt, { type Exchange, type MarketInterface } from "ccxt";
+import type { Exchange, MarketInterface } from "ccxt";
 import type { Clock } from "../../clock.js";
 import { TwError } from "../../errors.js";
 import type { Logger } from "../../log.js";
@@ -16,6 +16,7 @@ import {
   type Ticker,
 } from "../types.js";
 import { mapCcxtError } from "./errors.js";
+import { ccxtExchangeClass } from "./lib.js";
 
 /**
  * The `ccxt:<exchangeId>` market-data source (okx, bitget, binanceusdm, ... any ccxt exchange with
@@ -57,8 +58,8 @@ export function ccxtInstance(id: string, opts: CcxtOptions = {}): Exchange {
   const key = `${id}|${opts.apiUrl ?? ""}`;
   const hit = instances.get(key);
   if (hit) return hit;
-  const Ctor = (ccxt as unknown as Record<string, new (cfg: Record<string, unknown>) => Exchange>)[id];
-  if (typeof Ctor !== "function" || !(ccxt.exchanges as string[]).includes(id)) {
+  const Ctor = ccxtExchangeClass(id);
+  if (!Ctor) {
     throw new TwError("CONFIG_INVALID", `ccxt has no exchange "${id}".`, {
       hint: "Use a ccxt exchange id such as okx, bitget or binanceusdm.",
     });

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import ccxt, { type Exchange, type MarketInterface, type Order, OrderNotFound } from "ccxt";
+import type { Exchange, MarketInterface, Order } from "ccxt";
 import { Decimal } from "decimal.js";
 import type { Config } from "../../config.js";
 import { TwError } from "../../errors.js";
+import { ccxtExchangeClass, ccxtLib } from "./lib.js";
 import type { Logger } from "../../log.js";
 import { ccxtSecrets } from "../../secrets.js";
 import type { Instrument } from "../types.js";
@@ -68,10 +69,8 @@ export class CcxtVenue implements Venue {
     network: "demo" | "testnet" | "mainnet",
     log: Logger,
   ): CcxtVenue {
-    const Ctor = (ccxt as unknown as Record<string, new (c: Record<string, unknown>) => Exchange>)[
-      exchangeId
-    ];
-    if (typeof Ctor !== "function" || !(ccxt.exchanges as string[]).includes(exchangeId)) {
+    const Ctor = ccxtExchangeClass(exchangeId);
+    if (!Ctor) {
       throw new TwError("CONFIG_INVALID", `ccxt has no exchange "${exchangeId}".`, {
         hint: "Use okx, bitget, binanceusdm, ...",
       });
@@ -260,7 +259,7 @@ export class CcxtVenue implements Venue {
       );
       return { ...this.toVenueOrder(o, m), client_order_id: ref.client_order_id };
     } catch (e) {
-      if (e instanceof OrderNotFound) return null;
+      if (e instanceof ccxtLib().OrderNotFound) return null;
       throw mapCcxtError(e, this.exchangeId, "fetchOrder");
     }
   }

