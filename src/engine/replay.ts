@@ -14,7 +14,7 @@ import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { iterateCycles, recentEvents } from "../store/cycles.js";
-import { openDb } from "../store/db.js";
+import { type Db, openDb } from "../store/db.js";
 import { countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
@@ -262,30 +262,72 @@ async function drive(
   await app.engine.reconciler.reconcile();
   const t0 = performance.now();
   let done = 0;
-  for (let t = from; t <= to; t += step) {
-    if (t > clock.now()) clock.set(t);
-    while (nextTarget < targets.length && targets[nextTarget].time <= t) {
-      const r = await callTool(app, agent, "portfolio_set_target", targets[nextTarget].args);
-      if (r.isError)
-        app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
-      nextTarget++;
+  const batch = new TickBatch(app.db);
+  try {
+    for (let t = from; t <= to; t += step) {
+      if (t > clock.now()) clock.set(t);
+      if (nextTarget < targets.length && targets[nextTarget].time <= t) batch.commit();
+      while (nextTarget < targets.length && targets[nextTarget].time <= t) {
+        const r = await callTool(app, agent, "portfolio_set_target", targets[nextTarget].args);
+        if (r.isError)
+          app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
+        nextTarget++;
+      }
+      await batch.tick(() => app.engine.tick(t));
+      done++;
+      opts.onProgress?.(done, total);
     }
-    // One SQLite transaction per tick: the paper venue lives in the same file, so a cycle is all or
-    // nothing (a killed replay redoes the tick it was in) and the commit cost is paid once per cycle.
-    app.db.exec("BEGIN IMMEDIATE");
-    try {
-      await app.engine.tick(t);
-      app.db.exec("COMMIT");
-    } catch (e) {
-      if (app.db.inTransaction) app.db.exec("ROLLBACK");
-      throw e;
-    }
-    done++;
-    opts.onProgress?.(done, total);
+  } finally {
+    batch.commit();
   }
   const elapsed = (performance.now() - t0) / 1000;
   if (opts.ledgerFile) await writeLedgerCsv(app, opts.ledgerFile);
   return summarize(app, source, { ...run, from, to, startEquity, cycles: done, elapsed });
+}
+
+/** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
+export const REPLAY_TICKS_PER_COMMIT = 60;
+
+/**
+ * Groups replay ticks into one SQLite transaction per {@link REPLAY_TICKS_PER_COMMIT} ticks, each tick
+ * its own savepoint. The paper venue lives in the same file, so a tick stays all or nothing (a failed
+ * tick is rolled back to its savepoint and the ticks before it are committed) and a killed replay
+ * resumes from the last commit, redoing at most one batch with the same cycle ids and client order
+ * ids. Committing every tick wrote each touched page (table tails, indexes) to the WAL once per
+ * tick; a batch writes it once per batch. Nothing in a tick depends on the commit boundary, so the
+ * result is the same as committing every tick. Only for a database no other process opens (the
+ * replay's own, `exclusive: true`).
+ */
+class TickBatch {
+  private open = 0;
+  constructor(private readonly db: Db) {}
+
+  /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
+  async tick(run: () => Promise<unknown>): Promise<void> {
+    if (!this.db.inTransaction) {
+      this.db.exec("BEGIN IMMEDIATE");
+      this.open = 0;
+    }
+    this.db.exec("SAVEPOINT replay_tick");
+    try {
+      await run();
+      this.db.exec("RELEASE replay_tick");
+    } catch (e) {
+      if (this.db.inTransaction) {
+        this.db.exec("ROLLBACK TO replay_tick");
+        this.db.exec("RELEASE replay_tick");
+        this.commit();
+      }
+      throw e;
+    }
+    if (++this.open >= REPLAY_TICKS_PER_COMMIT) this.commit();
+  }
+
+  /** Commits the open batch, if any. */
+  commit(): void {
+    if (this.db.inTransaction) this.db.exec("COMMIT");
+    this.open = 0;
+  }
 }
 
 /**
