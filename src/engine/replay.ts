@@ -13,9 +13,9 @@ import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
-import { iterateCycles, recentEvents } from "../store/cycles.js";
+import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { type Db, openDb } from "../store/db.js";
-import { countDecisions } from "../store/decisions.js";
+import { compactDecisions, countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -59,6 +59,12 @@ export interface ReplayOptions {
   decisionCache?: boolean;
   /** Database file whose `decision_cache` to use (an earlier run's database); default this run's. */
   decisionCacheFile?: string;
+  /**
+   * The run's last cycles kept with their full detail (features, planned slices, end positions); the
+   * others are compacted as they are committed (see `compactCycles`). Default
+   * {@link REPLAY_DETAIL_CYCLES}.
+   */
+  detailCycles?: number;
   /** Called after every cycle with (done, total). */
   onProgress?: (done: number, total: number) => void;
   log?: Logger;
@@ -262,7 +268,19 @@ async function drive(
   await app.engine.reconciler.reconcile();
   const t0 = performance.now();
   let done = 0;
-  const batch = new TickBatch(app.db);
+  const keep = (opts.detailCycles ?? REPLAY_DETAIL_CYCLES) * step;
+  let compacted = 0;
+  // The run's last `keep` cycles stay whole. Older ones are compacted in the batch that wrote them,
+  // before their pages ever reach the disk (compacting a day later rewrote every page once more); the
+  // first call also covers the cycles of a resumed run.
+  const cutoff = to - keep + 1;
+  const batch = new TickBatch(app.db, () => {
+    const before = Math.min(clock.now() + 1, cutoff);
+    if (before <= compacted) return;
+    compactCycles(app.db, compacted, before);
+    compactDecisions(app.db, compacted, before);
+    compacted = before;
+  });
   try {
     for (let t = from; t <= to; t += step) {
       if (t > clock.now()) clock.set(t);
@@ -285,8 +303,14 @@ async function drive(
   return summarize(app, source, { ...run, from, to, startEquity, cycles: done, elapsed });
 }
 
+/**
+ * The last cycles of a replay kept with full detail (one day of 1-minute cycles); the others are
+ * compacted (issue 15: the full detail was ≈ 4.8 KB of the ≈ 13.5 KB a cycle added to the database).
+ */
+export const REPLAY_DETAIL_CYCLES = 1440;
+
 /** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
-export const REPLAY_TICKS_PER_COMMIT = 60;
+export const REPLAY_TICKS_PER_COMMIT = 240;
 
 /**
  * Groups replay ticks into one SQLite transaction per {@link REPLAY_TICKS_PER_COMMIT} ticks, each tick
@@ -300,7 +324,11 @@ export const REPLAY_TICKS_PER_COMMIT = 60;
  */
 class TickBatch {
   private open = 0;
-  constructor(private readonly db: Db) {}
+  /** `beforeCommit` runs inside the batch's transaction, just before it commits. */
+  constructor(
+    private readonly db: Db,
+    private readonly beforeCommit: () => void = () => {},
+  ) {}
 
   /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
   async tick(run: () => Promise<unknown>): Promise<void> {
@@ -325,7 +353,10 @@ class TickBatch {
 
   /** Commits the open batch, if any. */
   commit(): void {
-    if (this.db.inTransaction) this.db.exec("COMMIT");
+    if (this.db.inTransaction) {
+      this.beforeCommit();
+      this.db.exec("COMMIT");
+    }
     this.open = 0;
   }
 }
