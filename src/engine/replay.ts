@@ -13,9 +13,9 @@ import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
-import { iterateCycles, recentEvents } from "../store/cycles.js";
-import { openDb } from "../store/db.js";
-import { countDecisions } from "../store/decisions.js";
+import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
+import { type Db, openDb } from "../store/db.js";
+import { compactDecisions, countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -59,6 +59,12 @@ export interface ReplayOptions {
   decisionCache?: boolean;
   /** Database file whose `decision_cache` to use (an earlier run's database); default this run's. */
   decisionCacheFile?: string;
+  /**
+   * The run's last cycles kept with their full detail (features, planned slices, end positions); the
+   * others are compacted as they are committed (see `compactCycles`). Default
+   * {@link REPLAY_DETAIL_CYCLES}.
+   */
+  detailCycles?: number;
   /** Called after every cycle with (done, total). */
   onProgress?: (done: number, total: number) => void;
   log?: Logger;
@@ -262,30 +268,97 @@ async function drive(
   await app.engine.reconciler.reconcile();
   const t0 = performance.now();
   let done = 0;
-  for (let t = from; t <= to; t += step) {
-    if (t > clock.now()) clock.set(t);
-    while (nextTarget < targets.length && targets[nextTarget].time <= t) {
-      const r = await callTool(app, agent, "portfolio_set_target", targets[nextTarget].args);
-      if (r.isError)
-        app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
-      nextTarget++;
+  const keep = (opts.detailCycles ?? REPLAY_DETAIL_CYCLES) * step;
+  let compacted = 0;
+  // The run's last `keep` cycles stay whole. Older ones are compacted in the batch that wrote them,
+  // before their pages ever reach the disk (compacting a day later rewrote every page once more); the
+  // first call also covers the cycles of a resumed run.
+  const cutoff = to - keep + 1;
+  const batch = new TickBatch(app.db, () => {
+    const before = Math.min(clock.now() + 1, cutoff);
+    if (before <= compacted) return;
+    compactCycles(app.db, compacted, before);
+    compactDecisions(app.db, compacted, before);
+    compacted = before;
+  });
+  try {
+    for (let t = from; t <= to; t += step) {
+      if (t > clock.now()) clock.set(t);
+      if (nextTarget < targets.length && targets[nextTarget].time <= t) batch.commit();
+      while (nextTarget < targets.length && targets[nextTarget].time <= t) {
+        const r = await callTool(app, agent, "portfolio_set_target", targets[nextTarget].args);
+        if (r.isError)
+          app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
+        nextTarget++;
+      }
+      await batch.tick(() => app.engine.tick(t));
+      done++;
+      opts.onProgress?.(done, total);
     }
-    // One SQLite transaction per tick: the paper venue lives in the same file, so a cycle is all or
-    // nothing (a killed replay redoes the tick it was in) and the commit cost is paid once per cycle.
-    app.db.exec("BEGIN IMMEDIATE");
-    try {
-      await app.engine.tick(t);
-      app.db.exec("COMMIT");
-    } catch (e) {
-      if (app.db.inTransaction) app.db.exec("ROLLBACK");
-      throw e;
-    }
-    done++;
-    opts.onProgress?.(done, total);
+  } finally {
+    batch.commit();
   }
   const elapsed = (performance.now() - t0) / 1000;
   if (opts.ledgerFile) await writeLedgerCsv(app, opts.ledgerFile);
   return summarize(app, source, { ...run, from, to, startEquity, cycles: done, elapsed });
+}
+
+/**
+ * The last cycles of a replay kept with full detail (one day of 1-minute cycles); the others are
+ * compacted (issue 15: the full detail was ≈ 4.8 KB of the ≈ 13.5 KB a cycle added to the database).
+ */
+export const REPLAY_DETAIL_CYCLES = 1440;
+
+/** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
+export const REPLAY_TICKS_PER_COMMIT = 240;
+
+/**
+ * Groups replay ticks into one SQLite transaction per {@link REPLAY_TICKS_PER_COMMIT} ticks, each tick
+ * its own savepoint. The paper venue lives in the same file, so a tick stays all or nothing (a failed
+ * tick is rolled back to its savepoint and the ticks before it are committed) and a killed replay
+ * resumes from the last commit, redoing at most one batch with the same cycle ids and client order
+ * ids. Committing every tick wrote each touched page (table tails, indexes) to the WAL once per
+ * tick; a batch writes it once per batch. Nothing in a tick depends on the commit boundary, so the
+ * result is the same as committing every tick. Only for a database no other process opens (the
+ * replay's own, `exclusive: true`).
+ */
+class TickBatch {
+  private open = 0;
+  /** `beforeCommit` runs inside the batch's transaction, just before it commits. */
+  constructor(
+    private readonly db: Db,
+    private readonly beforeCommit: () => void = () => {},
+  ) {}
+
+  /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
+  async tick(run: () => Promise<unknown>): Promise<void> {
+    if (!this.db.inTransaction) {
+      this.db.exec("BEGIN IMMEDIATE");
+      this.open = 0;
+    }
+    this.db.exec("SAVEPOINT replay_tick");
+    try {
+      await run();
+      this.db.exec("RELEASE replay_tick");
+    } catch (e) {
+      if (this.db.inTransaction) {
+        this.db.exec("ROLLBACK TO replay_tick");
+        this.db.exec("RELEASE replay_tick");
+        this.commit();
+      }
+      throw e;
+    }
+    if (++this.open >= REPLAY_TICKS_PER_COMMIT) this.commit();
+  }
+
+  /** Commits the open batch, if any. */
+  commit(): void {
+    if (this.db.inTransaction) {
+      this.beforeCommit();
+      this.db.exec("COMMIT");
+    }
+    this.open = 0;
+  }
 }
 
 /**

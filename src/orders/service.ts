@@ -354,7 +354,10 @@ export class OrderService {
       return rows;
     });
     const rows = retryBusy(() => reserve());
-    flushAnchor(this.db);
+    // Inside a caller's transaction (a replay's batch of ticks) the rows are not committed yet: an
+    // anchor line naming them would outlive a rollback or a kill. The anchor follows at the next
+    // append outside a transaction or at close, never ahead of the database.
+    if (!this.db.inTransaction) flushAnchor(this.db);
     if (!rows) return this.replay(intent);
     const parent = rows[0];
     this.inflight.add(parent.id);

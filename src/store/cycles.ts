@@ -11,7 +11,7 @@ import type { Db } from "./db.js";
 /**
  * Persistence of the minute cycle (migration 004): agent targets, cycles with every stage's output,
  * and engine events. Rows are never updated except a cycle's own completion (status planned → done
- * | failed, with its report).
+ * | failed, with its report) and, in a replay's own database, {@link compactCycles}.
  */
 
 /** A stored agent target. */
@@ -196,6 +196,38 @@ export function recentCycles(db: Db, limit: number, since = 0): CycleRecord[] {
 export function* iterateCycles(db: Db): Generator<CycleRecord> {
   for (const r of db.prepare("SELECT * FROM cycles ORDER BY ts").iterate() as IterableIterator<RawCycle>)
     yield parse(r);
+}
+
+/**
+ * Shrinks the stored detail of finished cycles with `from <= ts < before` (ms UTC) to what history
+ * readers use, for a replay's own database (src/engine/replay.ts keeps the newest day in full):
+ * `features` becomes `[]`, `plan.slices` `[]` (every sent slice is still an `orders` row with its
+ * client order id) and `report.end_positions` `[]` (positions at any time follow from `fills` and the
+ * paper ledger). Kept: equity, mode, target, approved (weights and every clip: the console chart and
+ * the replay summary read them), current weights, `plan.skipped`, every other report field. The full
+ * rows were ≈ 4.8 KB a cycle, most of the replay database. Each row is deleted and inserted again so
+ * the smaller rows are packed together at the table's end (a row shrunk in place keeps its page); every
+ * reader orders by `ts`, never by rowid. A cycle still `planned` (a restart may resume it) is never
+ * touched. Idempotent; run it inside the caller's transaction.
+ */
+export function compactCycles(db: Db, from: number, before: number): void {
+  const rows = db
+    .prepare(
+      "SELECT * FROM cycles WHERE ts >= ? AND ts < ? AND status <> 'planned' AND features <> '[]' ORDER BY ts",
+    )
+    .all(from, before) as Array<RawCycle & { gross: number; net: number; turnover: number }>;
+  const del = db.prepare("DELETE FROM cycles WHERE id = ?");
+  const ins = db.prepare(
+    `INSERT INTO cycles (id, ts, venue, status, mode, equity, features, target, approved, plan, report, gross, net,
+       turnover, current_weights, finished_at)
+     VALUES (@id, @ts, @venue, @status, @mode, @equity, @features, @target, @approved, @plan, @report, @gross, @net,
+       @turnover, @current_weights, @finished_at)`,
+  );
+  for (const r of rows) {
+    const report = r.report === null ? null : JSON.stringify({ ...JSON.parse(r.report), end_positions: [] });
+    del.run(r.id);
+    ins.run({ ...r, features: "[]", plan: JSON.stringify({ ...JSON.parse(r.plan), slices: [] }), report });
+  }
 }
 
 /** One engine event. */

@@ -4,7 +4,8 @@ import type { Db } from "./db.js";
 /**
  * Persistence of decision sources (migration 011): one `cycle_decisions` row per cycle, written in
  * the same transaction as the cycle row, and the replay's `decision_cache` of model replies by prompt
- * hash. Rows are never updated, except a cache entry replaced by `replay --no-decision-cache`.
+ * hash. Rows are never updated, except a cache entry replaced by `replay --no-decision-cache` and,
+ * in a replay's own database, {@link compactDecisions}.
  */
 
 interface RawDecision {
@@ -49,14 +50,14 @@ function parse(r: RawDecision): DecisionRecord {
   };
 }
 
+const INSERT_DECISION = `INSERT INTO cycle_decisions (cycle_id, ts, source, used, mode, asked, held_from, model,
+   client, latency_ms, error, raw, prompt_hash, cached, answer, target, clipped)
+ VALUES (@cycle_id, @ts, @source, @used, @mode, @asked, @held_from, @model, @client, @latency_ms,
+   @error, @raw, @prompt_hash, @cached, @answer, @target, @clipped)`;
+
 /** Records the decision of a cycle. */
 export function insertDecision(db: Db, d: DecisionRecord): void {
-  db.prepare(
-    `INSERT INTO cycle_decisions (cycle_id, ts, source, used, mode, asked, held_from, model, client, latency_ms,
-       error, raw, prompt_hash, cached, answer, target, clipped)
-     VALUES (@cycle_id, @ts, @source, @used, @mode, @asked, @held_from, @model, @client, @latency_ms,
-       @error, @raw, @prompt_hash, @cached, @answer, @target, @clipped)`,
-  ).run({
+  db.prepare(INSERT_DECISION).run({
     ...d,
     asked: d.asked ? 1 : 0,
     cached: d.cached ? 1 : 0,
@@ -111,6 +112,29 @@ export function countDecisions(db: Db, from: number, to: number): Record<Decisio
     .all(from, to) as Array<{ used: DecisionRecord["used"]; n: number }>;
   for (const r of rows) out[r.used] = r.n;
   return out;
+}
+
+/**
+ * Empties `clipped.rejections` of the decisions with `from <= ts < before` (ms UTC) that no model
+ * answered (agent and baseline), for a replay's own database (see `compactCycles`): the clip list is
+ * the same as the cycle's `approved.rejections`, which is kept. Each row is deleted and inserted again
+ * so the smaller rows are packed together at the table's end (a row shrunk in place keeps its page).
+ * Model answers (llm, sampling) stay whole: a later cycle may still hold one (`lastAnswered`).
+ * Idempotent; run it inside the caller's transaction.
+ */
+export function compactDecisions(db: Db, from: number, before: number): void {
+  const rows = db
+    .prepare(
+      `SELECT * FROM cycle_decisions WHERE ts >= ? AND ts < ? AND used NOT IN ('llm', 'sampling')
+         AND json_array_length(clipped, '$.rejections') > 0 ORDER BY ts`,
+    )
+    .all(from, before) as RawDecision[];
+  const del = db.prepare("DELETE FROM cycle_decisions WHERE cycle_id = ?");
+  const ins = db.prepare(INSERT_DECISION);
+  for (const r of rows) {
+    del.run(r.cycle_id);
+    ins.run({ ...r, clipped: JSON.stringify({ ...JSON.parse(r.clipped), rejections: [] }) });
+  }
 }
 
 /** A cached model reply by prompt hash. */

@@ -132,4 +132,65 @@ describe("replay over real data", () => {
     expect(a.orders).toBeGreaterThan(0);
     expect(b).toEqual(a);
   });
+
+  it("compacting all but the last 5 cycles changes no summary figure, keeps every clip and the last 5 cycles whole, and packs the database smaller", async () => {
+    const run = async (detailCycles?: number) => {
+      const {
+        cycles_per_second: _x,
+        run_id: _r,
+        db,
+        ...rest
+      } = await runReplay(cfg(home()), {
+        dataDirs: [REPLAY_30D],
+        from: DAY1_FROM,
+        to: DAY1_FROM + 120 * 60_000,
+        detailCycles,
+      });
+      return { db, rest };
+    };
+    const full = await run();
+    const compact = await run(5);
+    expect(full.rest.orders).toBeGreaterThan(0);
+    expect(compact.rest).toEqual(full.rest);
+
+    const a = openDb(full.db);
+    const b = openDb(compact.db);
+    cleanups.unshift(
+      () => a.close(),
+      () => b.close(),
+    );
+    const whole = [...iterateCycles(a)];
+    const small = [...iterateCycles(b)];
+    expect(small.map((c) => c.id)).toEqual(whole.map((c) => c.id));
+    expect(whole).toHaveLength(121);
+    // The last five cycles are exactly as an uncompacted run stored them.
+    expect(small.slice(-5)).toEqual(whole.slice(-5));
+    const old = small.slice(0, -5);
+    expect(old.every((c) => c.features.length === 0 && c.plan.slices.length === 0)).toBe(true);
+    expect(old.every((c) => c.report?.end_positions.length === 0)).toBe(true);
+    expect(whole.slice(0, -5).some((c) => c.plan.slices.length > 0)).toBe(true);
+    // Everything else a reader uses is kept: the approved weights with every clip, the target, the
+    // start weights, and every report figure but the end positions.
+    for (const [i, c] of old.entries()) {
+      const w = whole[i];
+      expect(c.approved).toEqual(w.approved);
+      expect(c.target).toEqual(w.target);
+      expect(c.current_weights).toEqual(w.current_weights);
+      expect(c.plan.skipped).toEqual(w.plan.skipped);
+      expect({ ...c.report, end_positions: [] }).toEqual({ ...w.report, end_positions: [] });
+    }
+    const decisions = (db: typeof a) =>
+      db.prepare("SELECT cycle_id, clipped FROM cycle_decisions ORDER BY ts").all() as Array<{
+        cycle_id: string;
+        clipped: string;
+      }>;
+    const [da, db] = [decisions(a), decisions(b)];
+    expect(db.map((d) => d.cycle_id)).toEqual(da.map((d) => d.cycle_id));
+    expect(JSON.parse(db[db.length - 1].clipped)).toEqual(JSON.parse(da[da.length - 1].clipped));
+    expect(db.slice(0, -5).every((d) => JSON.parse(d.clipped).rejections.length === 0)).toBe(true);
+    const pages = (db: typeof a) =>
+      (db.pragma("page_count", { simple: true }) as number) -
+      (db.pragma("freelist_count", { simple: true }) as number);
+    expect(pages(b)).toBeLessThan(pages(a) * 0.85);
+  });
 });

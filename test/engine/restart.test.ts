@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { verifyAudit } from "../../src/store/audit.js";
 import { openDb } from "../../src/store/db.js";
 import { REPLAY_30D, tempHome } from "../helpers/app.js";
 
@@ -91,5 +92,10 @@ describe("replay restart", () => {
     }>;
     expect(cycles).toHaveLength(961);
     expect(new Set(cycles.map((c) => c.status))).toEqual(new Set(["done"]));
+    // The audit chain of the resumed run verifies against every head its anchor file recorded,
+    // including those written before the kill (an anchor line must never name an uncommitted row).
+    const audit = verifyAudit(db, { anchorPath: `${runDb(a.home)}.anchor` });
+    expect(audit.ok, audit.reason).toBe(true);
+    expect(audit.anchorLines).toBeGreaterThan(0);
   }, 600_000);
 });
