@@ -174,6 +174,41 @@ export function loadCandleColumns(file: string): CandleColumns {
 const COLUMN_CACHE = new Map<string, CandleColumns>();
 
 /**
+ * First and last open time of a candle file, ms UTC, without parsing every row (issue 15: a replay
+ * server picks its start from these before it needs any bar): the header, the first and the last
+ * non-blank rows only. Null when the file has no data row. A file already loaded answers from its
+ * columns; one with quotes or bare CRs is loaded whole. A malformed row between the two is found
+ * when the file is first loaded ({@link loadCandleColumns}), not here.
+ * @throws TwError INVALID_INPUT when unreadable, without a time column, or a time value is invalid.
+ */
+export function candleTimeRange(file: string): { start: number; end: number } | null {
+  const st = statSync(file);
+  const cached = COLUMN_CACHE.get(`${resolvePath(file)}:${st.size}:${st.mtimeMs}`);
+  const text = cached ? "" : readText(file);
+  if (cached || text.includes('"') || text.includes("\r")) {
+    const c = cached ?? loadCandleColumns(file);
+    return c.length === 0 ? null : { start: c.time[0], end: c.time[c.length - 1] };
+  }
+  const lines = text.split("\n");
+  const nonBlank = (i: number) => lines[i].trim() !== "";
+  let h = 0;
+  while (h < lines.length && !nonBlank(h)) h++;
+  if (h === lines.length) fail(file, 1, "empty file: expected a header line");
+  let a = h + 1;
+  while (a < lines.length && !nonBlank(a)) a++;
+  if (a >= lines.length) return null;
+  let b = lines.length - 1;
+  while (!nonBlank(b)) b--;
+  const header = lines[h]
+    .replace(/^\uFEFF/, "")
+    .split(",")
+    .map((c) => trimCell(c).toLowerCase());
+  const ti = findColumn(file, header, TIME_NAMES, "time");
+  const timeOf = (i: number) => parseTime(file, i + 1, trimCell(lines[i].split(",")[ti] ?? ""));
+  return { start: timeOf(a), end: timeOf(b) };
+}
+
+/**
  * Loads a candle CSV/CSV.gz into columns.
  * @throws TwError INVALID_INPUT naming file and line: unreadable, bad header, non-numeric value,
  *   non-increasing time, or high/low inconsistent with open/close.

@@ -14,7 +14,7 @@ import {
   type RangeQuery,
   type Ticker,
 } from "../types.js";
-import { type CandleColumns, candleAt, loadCandleColumns } from "./csv.js";
+import { type CandleColumns, candleAt, candleTimeRange, loadCandleColumns } from "./csv.js";
 import type { ReplayDir } from "./dir.js";
 import { fundingCoverage, type MergedFunding, mergeFundingFiles } from "./funding.js";
 
@@ -108,10 +108,11 @@ export class ReplaySource implements MarketData {
     let start = Number.NEGATIVE_INFINITY;
     let end = Number.POSITIVE_INFINITY;
     for (const s of this.symbols()) {
-      const c = this.columns(s, this.finest(s));
-      if (c.length === 0) return null;
-      start = Math.max(start, c.time[0]);
-      end = Math.min(end, c.time[c.length - 1]);
+      // The finest interval always has a file; its first and last rows are enough (no full parse).
+      const r = candleTimeRange(this.requireSymbol(s).get(this.finest(s)) as string);
+      if (!r) return null;
+      start = Math.max(start, r.start);
+      end = Math.min(end, r.end);
     }
     return start <= end ? { start, end } : null;
   }
