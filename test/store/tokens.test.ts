@@ -11,11 +11,11 @@ import {
 describe("token authentication", () => {
   it("records last_used_at at most once a minute, and a revoked token no longer resolves", () => {
     const db = openDb(":memory:");
-    const { token } = createToken(db, "bot", "trader", 0);
+    const { token } = createToken(db, "bot", "agent", 0);
     const lastUsed = () => listTokens(db)[0].last_used_at;
     const writes = () => (db.prepare("SELECT total_changes() AS n").get() as { n: number }).n;
 
-    expect(authenticateToken(db, token, 1_000)).toMatchObject({ name: "bot", profile: "trader" });
+    expect(authenticateToken(db, token, 1_000)).toMatchObject({ name: "bot", profile: "agent" });
     expect(lastUsed()).toBe(1_000);
     const before = writes();
     for (let t = 2_000; t < 1_000 + LAST_USED_RESOLUTION_MS; t += 1_000) {
