@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, resolve as resolvePath } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parse } from "csv-parse/sync";
+import type * as CsvParseSync from "csv-parse/sync";
 import { TwError } from "../../errors.js";
 import type { Candle, FundingPoint } from "../types.js";
 
@@ -95,6 +96,14 @@ function trimCell(c: string): string {
   while (a < b && (c.charCodeAt(a) === 32 || c.charCodeAt(a) === 9)) a++;
   while (b > a && (c.charCodeAt(b - 1) === 32 || c.charCodeAt(b - 1) === 9)) b--;
   return a === 0 && b === c.length ? c : c.slice(a, b);
+}
+
+let csvParse: typeof CsvParseSync.parse | undefined;
+
+/** csv-parse, loaded on first use: only files with quotes or bare CRs need it (issue 15: start-up). */
+function parse(text: string, opts: CsvParseSync.Options): unknown {
+  csvParse ??= (createRequire(import.meta.url)("csv-parse/sync") as typeof CsvParseSync).parse;
+  return csvParse(text, opts);
 }
 
 /** Parses the CSV into rows with their 1-based line numbers (header = line 1). */
