@@ -269,14 +269,20 @@ export function queueAudit(db: Db, e: AuditEntry, maxDelayMs: number): void {
     queues.set(db, q);
   }
   q.entries.push(prepareEntry(e));
+  scheduleFlush(db, q, maxDelayMs);
+}
+
+function scheduleFlush(db: Db, q: AuditQueue, delayMs: number): void {
   q.timer ??= setTimeout(() => {
-    (q as AuditQueue).timer = null;
+    q.timer = null;
     try {
       flushAuditQueue(db);
     } catch {
-      // Left queued (flushAuditQueue puts them back): the next append or flush writes them.
+      // Put back by flushAuditQueue (a lock held past retryBusy's wait): tried again below.
     }
-  }, maxDelayMs);
+    // Still queued (the flush failed, or ran inside a transaction): try again shortly.
+    if (db.open && q.entries.length > 0) scheduleFlush(db, q, delayMs);
+  }, delayMs);
 }
 
 function takeQueue(q: AuditQueue): PreparedEntry[] {
