@@ -197,24 +197,33 @@ function prepareEntry(e: AuditEntry): PreparedEntry {
   };
 }
 
-/** Inserts one row after the current head and moves the head (inside the caller's transaction). */
-function insertRow(db: Db, e: PreparedEntry): { id: number; hash: string } {
+/**
+ * Inserts rows after the current head, chaining each to the one before, and moves the head once
+ * (inside the caller's transaction). Same rows as inserting them one at a time.
+ * @returns the last row's id and hash.
+ */
+function insertRows(db: Db, entries: readonly PreparedEntry[]): { id: number; hash: string } {
   const head = db.prepare("SELECT last_id, last_hash, row_count FROM audit_head WHERE singleton = 1").get() as
     | { last_id: number; last_hash: string; row_count: number }
     | undefined;
-  const id = (head?.last_id ?? 0) + 1;
-  const prev = head?.last_hash ?? GENESIS;
-  const row = { id, ...e };
-  const hash = chainHash(prev, row);
-  db.prepare(
+  let id = head?.last_id ?? 0;
+  let prev = head?.last_hash ?? GENESIS;
+  const insert = db.prepare(
     `INSERT INTO audit_log (id, ts, caller, tool, args, decision, code, result, duration_ms, keys, prev_hash, hash)
      VALUES (@id, @ts, @caller, @tool, @args, @decision, @code, @result, @duration_ms, @keys, @prev_hash, @hash)`,
-  ).run({ ...row, prev_hash: prev, hash });
+  );
+  for (const e of entries) {
+    id += 1;
+    const row = { id, ...e };
+    const hash = chainHash(prev, row);
+    insert.run({ ...row, prev_hash: prev, hash });
+    prev = hash;
+  }
   db.prepare(
-    `INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, @id, @hash, 1)
-     ON CONFLICT(singleton) DO UPDATE SET last_id = @id, last_hash = @hash, row_count = row_count + 1`,
-  ).run({ id, hash });
-  return { id, hash };
+    `INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, @id, @hash, @n)
+     ON CONFLICT(singleton) DO UPDATE SET last_id = @id, last_hash = @hash, row_count = row_count + @n`,
+  ).run({ id, hash: prev, n: entries.length });
+  return { id, hash: prev };
 }
 
 /** Read-only entries waiting to be appended in one transaction (see {@link queueAudit}). */
@@ -236,15 +245,10 @@ const queues = new WeakMap<Db, AuditQueue>();
 export function appendAudit(db: Db, e: AuditEntry): number {
   const q = queues.get(db);
   const pending = q && q.entries.length > 0 && !db.inTransaction ? takeQueue(q) : [];
-  const row = prepareEntry(e);
+  const rows = [...pending, prepareEntry(e)];
   let written: { id: number; hash: string };
   try {
-    written = retryBusy(() =>
-      db.transaction(() => {
-        for (const p of pending) insertRow(db, p);
-        return insertRow(db, row);
-      })(),
-    );
+    written = retryBusy(() => db.transaction(() => insertRows(db, rows))());
   } catch (err) {
     if (pending.length > 0) q?.entries.unshift(...pending);
     throw err;
@@ -302,20 +306,14 @@ export function flushAuditQueue(db: Db): void {
   const q = queues.get(db);
   if (!q || q.entries.length === 0 || !db.open || db.inTransaction) return;
   const pending = takeQueue(q);
-  let last: { id: number; hash: string } | undefined;
+  let last: { id: number; hash: string };
   try {
-    last = retryBusy(() =>
-      db.transaction(() => {
-        let w: { id: number; hash: string } | undefined;
-        for (const p of pending) w = insertRow(db, p);
-        return w;
-      })(),
-    );
+    last = retryBusy(() => db.transaction(() => insertRows(db, pending))());
   } catch (err) {
     q.entries.unshift(...pending);
     throw err;
   }
-  if (last) mirrorHead(db, last, false);
+  mirrorHead(db, last, false);
 }
 
 /** Mirrors the head to the anchor file: at once for a durable row (eager anchors), else once a second. */
