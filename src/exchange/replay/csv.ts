@@ -190,9 +190,29 @@ const COLUMN_CACHE = new Map<string, CandleColumns>();
  * when the file is first loaded ({@link loadCandleColumns}), not here.
  * @throws TwError INVALID_INPUT when unreadable, without a time column, or a time value is invalid.
  */
-export function candleTimeRange(file: string): { start: number; end: number } | null {
+export function candleTimeRange(file: string, store?: RangeStore): { start: number; end: number } | null {
   const st = statSync(file);
-  const cached = COLUMN_CACHE.get(`${resolvePath(file)}:${st.size}:${st.mtimeMs}`);
+  const key = `${resolvePath(file)}:${st.size}:${st.mtimeMs}`;
+  const kept = store?.get(key);
+  if (kept !== undefined) return kept;
+  const r = fileTimeRange(file, key);
+  store?.set(key, r);
+  return r;
+}
+
+/**
+ * Where {@link candleTimeRange} keeps ranges between processes (a home's `meta`), keyed by absolute
+ * path, size and modification time like the in-process column cache: a restarted server over
+ * gzipped data does not gunzip every file again to find its last row. `get` answers undefined when
+ * it has nothing for the key.
+ */
+export interface RangeStore {
+  get(key: string): { start: number; end: number } | null | undefined;
+  set(key: string, range: { start: number; end: number } | null): void;
+}
+
+function fileTimeRange(file: string, key: string): { start: number; end: number } | null {
+  const cached = COLUMN_CACHE.get(key);
   const text = cached ? "" : readText(file);
   if (cached || text.includes('"') || text.includes("\r")) {
     const c = cached ?? loadCandleColumns(file);

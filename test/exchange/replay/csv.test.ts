@@ -77,6 +77,34 @@ describe("candleTimeRange (a replay server's start from first and last rows only
     }
   });
 
+  it("keeps ranges in a store keyed by path, size and mtime: a later process reads them back, an edited file is read again", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tw-range-"));
+    try {
+      const f = join(dir, "x.csv");
+      writeFileSync(
+        f,
+        "open_time_ms,open,high,low,close,volume\n1700000000000,1,1,1,1,1\n1700000060000,1,1,1,1,1\n",
+      );
+      const kept = new Map<string, { start: number; end: number } | null>();
+      const store = {
+        get: (k: string) => kept.get(k),
+        set: (k: string, r: { start: number; end: number } | null) => kept.set(k, r),
+      };
+      expect(candleTimeRange(f, store)).toEqual({ start: 1_700_000_000_000, end: 1_700_000_060_000 });
+      expect([...kept.values()]).toEqual([{ start: 1_700_000_000_000, end: 1_700_000_060_000 }]);
+      const [key] = kept.keys();
+      kept.set(key, { start: 7, end: 8 }); // what a store hands back is used as is
+      expect(candleTimeRange(f, store)).toEqual({ start: 7, end: 8 });
+      writeFileSync(
+        f,
+        "open_time_ms,open,high,low,close,volume\n1700000000000,1,1,1,1,1\n1700000060000,1,1,1,1,1\n1700000120000,1,1,1,1,1\n",
+      );
+      expect(candleTimeRange(f, store)).toEqual({ start: 1_700_000_000_000, end: 1_700_000_120_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("skips blank lines, reads seconds and ISO dates, and answers null for a header-only file", () => {
     const dir = mkdtempSync(join(tmpdir(), "tw-range-"));
     try {
