@@ -2,9 +2,13 @@ import type { Logger } from "../log.js";
 import type { ConditionMonitor, EventMonitor } from "./monitors/types.js";
 import type { AlertService } from "./service.js";
 
+/** Delay of the first condition pass after {@link MonitorRunner.start}, ms (issue 15: start-up). */
+export const FIRST_CONDITION_PASS_MS = 2_000;
+
 /**
  * Runs the monitors: event monitors every `eventPollMs` (mode changes reach the channels within
- * about a second), condition monitors every `monitorIntervalMs` (default 15 s). Monitors only read;
+ * about a second), condition monitors every `monitorIntervalMs` (default 15 s), the first pass
+ * {@link FIRST_CONDITION_PASS_MS} after start. Monitors only read;
  * a monitor that throws is logged and skipped for that pass, so its alerts stay as they were and
  * the other monitors still run.
  */
@@ -66,9 +70,17 @@ export class MonitorRunner {
       if (!stopped) void this.runConditions();
     }, this.deps.monitorIntervalMs);
     this.pollEvents();
-    void this.runConditions();
+    // The first condition pass waits a little: condition monitors read market data (a replay's CSVs,
+    // a venue's HTTP API, its SDK's first load), and a server just spawned answers its client first.
+    const first = setTimeout(
+      () => {
+        if (!stopped) void this.runConditions();
+      },
+      Math.min(FIRST_CONDITION_PASS_MS, this.deps.monitorIntervalMs),
+    );
     return async () => {
       stopped = true;
+      clearTimeout(first);
       clearInterval(events);
       clearInterval(conditions);
       await this.conditionPass;

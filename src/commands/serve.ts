@@ -36,6 +36,8 @@ export const serveCommand: CliModule = {
           const { createApp } = await import("../app.js");
           const { BackgroundRunner } = await import("../background.js");
           const app = await createApp(cfg);
+          // Read-only calls' audit rows are committed in groups within 10 ms (docs/engineering.md).
+          app.gate.groupReadOnlyAudit(10);
           // Background jobs run only in the process holding the home's lease (DESIGN.md §10).
           const runner = new BackgroundRunner({
             db: app.db,

@@ -65,6 +65,17 @@ export const marketComponent: Component = {
         const p = getMeta<{ source: string; at: number }>(app.db, REPLAY_POSITION);
         return p && p.source === app.config.marketData ? p.at : null;
       },
+      replayRanges: {
+        get: (key) => getMeta<{ start: number; end: number } | null>(app.db, `replay.range:${key}`),
+        set: (key, range) => {
+          try {
+            setMeta(app.db, `replay.range:${key}`, range);
+          } catch (err) {
+            // Only a cache: the next start computes the range again.
+            app.log.warn({ err }, "could not keep a replay file's time range");
+          }
+        },
+      },
     });
     if (built.replayClock && built.replayClock === app.clock) keepReplayPosition(app, built.replayClock);
     app.marketClock = built.clock;

@@ -7,6 +7,7 @@ import { HL_BUDGET_PER_MIN, LimiterRegistry } from "../policy/ratelimit.js";
 import { CcxtSource } from "./ccxt/source.js";
 import { HyperliquidSource } from "./hyperliquid/source.js";
 import { openReplayDir, replayDirsOf } from "./replay/dir.js";
+import type { RangeStore } from "./replay/csv.js";
 import { embeddedReplayDirs } from "./replay/embedded.js";
 import { ReplaySource } from "./replay/source.js";
 import { FEATURE_BARS } from "./service.js";
@@ -73,6 +74,8 @@ export function createSource(
      * TW_REPLAY_START a restarted server resumes there instead of rewinding its market.
      */
     resumeAt?: () => number | null;
+    /** Where replay file time ranges are kept between processes (the home's meta). */
+    replayRanges?: RangeStore;
   },
 ): BuiltSource {
   const spec = config.marketData;
@@ -101,10 +104,14 @@ export function createSource(
   if (isReplaySpec(spec)) {
     const dir = openReplayDir(replayDirsOfSpec(spec));
     if (deps.clock instanceof SimClock) {
-      return { source: new ReplaySource(dir, deps.clock), clock: deps.clock, replayClock: null };
+      return {
+        source: new ReplaySource(dir, deps.clock, deps.replayRanges),
+        clock: deps.clock,
+        replayClock: null,
+      };
     }
     const clock = deps.clock instanceof ReplayClock ? deps.clock : new ReplayClock(config.replaySpeed);
-    const source = new ReplaySource(dir, clock);
+    const source = new ReplaySource(dir, clock, deps.replayRanges);
     clock.startFrom(() => replayStartOf(config, source, deps.resumeAt?.() ?? null));
     return { source, clock, replayClock: clock };
   }

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import type { Clock } from "../clock.js";
 import { TwError, toTwError, type ErrorPayload } from "../errors.js";
 import type { Logger } from "../log.js";
-import { appendAudit } from "../store/audit.js";
+import { type AuditEntry, appendAudit, queueAudit } from "../store/audit.js";
 import type { Db } from "../store/db.js";
 import { redact } from "./redact.js";
 import type { ExecutionLanes, LaneHold } from "./lane.js";
@@ -63,6 +63,8 @@ export interface GatedOperation<I = unknown, O = unknown> {
   facts?: (args: I, env: GateEnv, caller: Caller) => PolicyFacts | Promise<PolicyFacts>;
   /** Short JSON summary of a result for the audit log (default: the result, truncated). */
   summarize?: (result: O) => unknown;
+  /** MCP tool annotations; `readOnlyHint: true` lets the audit row join a group commit. */
+  annotations?: { readOnlyHint?: boolean };
 }
 
 /** Runtime helpers the gate hands to steps and handlers. */
@@ -184,8 +186,21 @@ function summarizeDefault(result: unknown): unknown {
 export class Gate {
   private readonly steps: GateStep[] = [];
   private readonly observers: Array<(o: CallObservation) => void> = [];
+  private auditGroupMs = 0;
 
   constructor(private readonly env: GateEnv) {}
+
+  /**
+   * Commits the audit rows of read-only calls (`annotations.readOnlyHint`, no `mutating` fact, no
+   * execution lane) in groups, each within `ms` (≤ 10) of its call (src/store/audit.ts
+   * `queueAudit`); every other row is still committed before the call returns. `serve` turns this
+   * on; 0 (the default) appends every row at once.
+   * @throws RangeError when ms is outside 0..10.
+   */
+  groupReadOnlyAudit(ms: number): void {
+    if (!(ms >= 0 && ms <= 10)) throw new RangeError(`audit group delay must be 0..10 ms, got ${ms}`);
+    this.auditGroupMs = ms;
+  }
 
   /** Registers a policy step. Steps with equal order run in registration order. */
   use(step: GateStep): this {
@@ -321,7 +336,7 @@ export class Gate {
       const p: ErrorPayload = outcome.error.toJSON();
       result = redact({ message: p.message, details: p.details });
     }
-    appendAudit(this.env.db, {
+    const entry: AuditEntry = {
       ts: call.startedAt,
       caller: call.caller.id,
       tool: op.name,
@@ -332,6 +347,10 @@ export class Gate {
       durationMs,
       keys,
       durable: call.facts.mutating === true,
-    });
+    };
+    const readOnly =
+      op.annotations?.readOnlyHint === true && call.facts.mutating !== true && call.facts.lane === undefined;
+    if (readOnly && this.auditGroupMs > 0) queueAudit(this.env.db, entry, this.auditGroupMs);
+    else appendAudit(this.env.db, entry);
   }
 }

@@ -23,11 +23,12 @@ import { createMetrics } from "./metrics.js";
  *
  * Sessions: at most `maxSessionsPerToken` per token (429 beyond), closed after `sessionIdleMs`
  * without a request, and re-authenticated on every request, so revoking a token ends its sessions at
- * their next request (401). Token lookups are cached for {@link TOKEN_CACHE_MS}.
+ * their next request (401). Token lookups are cached for {@link TOKEN_CACHE_MS}, so a revocation
+ * from another process (the CLI) takes effect within a second.
  */
 
 /** How long a token lookup (valid or not) is reused before the database is asked again (ms). */
-export const TOKEN_CACHE_MS = 2_000;
+export const TOKEN_CACHE_MS = 1_000;
 
 const LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"];
 

@@ -80,6 +80,7 @@ function writeAnchorLine(path: string, count: number, hash: string): void {
 
 /** Writes the current head to the anchor file if it moved since the last line. */
 export function flushAnchor(db: Db): void {
+  flushAuditQueue(db);
   const a = anchors.get(db);
   if (!a || !db.open) return;
   const h = auditHead(db);
@@ -91,6 +92,7 @@ export function flushAnchor(db: Db): void {
 
 /** The chain head: number of rows and the newest row's hash (64 zeros for an empty log). */
 export function auditHead(db: Db): { count: number; hash: string } {
+  flushAuditQueue(db);
   const head = db.prepare("SELECT row_count, last_hash FROM audit_head WHERE singleton = 1").get() as
     | { row_count: number; last_hash: string }
     | undefined;
@@ -178,51 +180,151 @@ function chainHash(prev: string, r: Omit<RawRow, "hash" | "prev_hash">): string 
   return createHash("sha256").update(prev).update("\n").update(canonical(r)).digest("hex");
 }
 
+/** An entry's stored columns, serialised when the entry is made (later edits to its objects are not kept). */
+type PreparedEntry = Omit<RawRow, "id" | "hash" | "prev_hash">;
+
+function prepareEntry(e: AuditEntry): PreparedEntry {
+  return {
+    ts: e.ts,
+    caller: e.caller,
+    tool: e.tool,
+    args: capAuditValue(e.args),
+    decision: e.decision,
+    code: e.code ?? null,
+    result: e.result === undefined ? null : capAuditValue(e.result),
+    duration_ms: Math.max(0, Math.round(e.durationMs)),
+    keys: e.keys && e.keys.length > 0 ? JSON.stringify(e.keys) : null,
+  };
+}
+
+/**
+ * Inserts rows after the current head, chaining each to the one before, and moves the head once
+ * (inside the caller's transaction). Same rows as inserting them one at a time.
+ * @returns the last row's id and hash.
+ */
+function insertRows(db: Db, entries: readonly PreparedEntry[]): { id: number; hash: string } {
+  const head = db.prepare("SELECT last_id, last_hash, row_count FROM audit_head WHERE singleton = 1").get() as
+    | { last_id: number; last_hash: string; row_count: number }
+    | undefined;
+  let id = head?.last_id ?? 0;
+  let prev = head?.last_hash ?? GENESIS;
+  const insert = db.prepare(
+    `INSERT INTO audit_log (id, ts, caller, tool, args, decision, code, result, duration_ms, keys, prev_hash, hash)
+     VALUES (@id, @ts, @caller, @tool, @args, @decision, @code, @result, @duration_ms, @keys, @prev_hash, @hash)`,
+  );
+  for (const e of entries) {
+    id += 1;
+    const row = { id, ...e };
+    const hash = chainHash(prev, row);
+    insert.run({ ...row, prev_hash: prev, hash });
+    prev = hash;
+  }
+  db.prepare(
+    `INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, @id, @hash, @n)
+     ON CONFLICT(singleton) DO UPDATE SET last_id = @id, last_hash = @hash, row_count = row_count + @n`,
+  ).run({ id, hash: prev, n: entries.length });
+  return { id, hash: prev };
+}
+
+/** Read-only entries waiting to be appended in one transaction (see {@link queueAudit}). */
+interface AuditQueue {
+  entries: PreparedEntry[];
+  timer: NodeJS.Timeout | null;
+}
+
+const queues = new WeakMap<Db, AuditQueue>();
+
 /**
  * Appends one entry in a transaction (read head → hash → insert → move head), waiting out other
  * processes' write locks (never fails with "database is locked"), then mirrors the head to the
- * anchor file when one is set.
+ * anchor file when one is set. Entries queued by {@link queueAudit} are appended first, in the same
+ * transaction (unless the caller is inside a transaction of its own, which may still roll back), so
+ * the chain keeps this process's order.
  * @returns the new row id.
  */
 export function appendAudit(db: Db, e: AuditEntry): number {
-  const tx = db.transaction((): { id: number; hash: string } => {
-    const head = db
-      .prepare("SELECT last_id, last_hash, row_count FROM audit_head WHERE singleton = 1")
-      .get() as { last_id: number; last_hash: string; row_count: number } | undefined;
-    const id = (head?.last_id ?? 0) + 1;
-    const prev = head?.last_hash ?? GENESIS;
-    const row = {
-      id,
-      ts: e.ts,
-      caller: e.caller,
-      tool: e.tool,
-      args: capAuditValue(e.args),
-      decision: e.decision,
-      code: e.code ?? null,
-      result: e.result === undefined ? null : capAuditValue(e.result),
-      duration_ms: Math.max(0, Math.round(e.durationMs)),
-      keys: e.keys && e.keys.length > 0 ? JSON.stringify(e.keys) : null,
-    };
-    const hash = chainHash(prev, row);
-    db.prepare(
-      `INSERT INTO audit_log (id, ts, caller, tool, args, decision, code, result, duration_ms, keys, prev_hash, hash)
-       VALUES (@id, @ts, @caller, @tool, @args, @decision, @code, @result, @duration_ms, @keys, @prev_hash, @hash)`,
-    ).run({ ...row, prev_hash: prev, hash });
-    db.prepare(
-      `INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, @id, @hash, 1)
-       ON CONFLICT(singleton) DO UPDATE SET last_id = @id, last_hash = @hash, row_count = row_count + 1`,
-    ).run({ id, hash });
-    return { id, hash };
-  });
-  const written = retryBusy(() => tx());
+  const q = queues.get(db);
+  const pending = q && q.entries.length > 0 && !db.inTransaction ? takeQueue(q) : [];
+  const rows = [...pending, prepareEntry(e)];
+  let written: { id: number; hash: string };
+  try {
+    written = retryBusy(() => db.transaction(() => insertRows(db, rows))());
+  } catch (err) {
+    if (pending.length > 0) q?.entries.unshift(...pending);
+    throw err;
+  }
+  mirrorHead(db, written, e.durable === true);
+  return written.id;
+}
+
+/**
+ * Queues a READ-ONLY call's entry to be appended together with the others of the next
+ * `maxDelayMs` (issue 15: one write transaction per call was a third of a cheap call's cost). The
+ * chain is the same as appending one by one: rows keep this process's order, and any
+ * {@link appendAudit}, {@link flushAuditQueue}, reader in this module or {@link flushAnchor}
+ * appends what is queued first. The price, written in docs/engineering.md: a kill -9 loses at most
+ * the last `maxDelayMs` of read-only rows; state-changing calls never come here (their row is
+ * committed, and anchored, before they return).
+ */
+export function queueAudit(db: Db, e: AuditEntry, maxDelayMs: number): void {
+  let q = queues.get(db);
+  if (!q) {
+    q = { entries: [], timer: null };
+    queues.set(db, q);
+  }
+  q.entries.push(prepareEntry(e));
+  scheduleFlush(db, q, maxDelayMs);
+}
+
+function scheduleFlush(db: Db, q: AuditQueue, delayMs: number): void {
+  q.timer ??= setTimeout(() => {
+    q.timer = null;
+    try {
+      flushAuditQueue(db);
+    } catch {
+      // Put back by flushAuditQueue (a lock held past retryBusy's wait): tried again below.
+    }
+    // Still queued (the flush failed, or ran inside a transaction): try again shortly.
+    if (db.open && q.entries.length > 0) scheduleFlush(db, q, delayMs);
+  }, delayMs);
+}
+
+function takeQueue(q: AuditQueue): PreparedEntry[] {
+  const out = q.entries;
+  q.entries = [];
+  if (q.timer) clearTimeout(q.timer);
+  q.timer = null;
+  return out;
+}
+
+/**
+ * Appends every queued entry now, in one transaction. A no-op when nothing is queued, the database
+ * is closed, or the caller is inside a transaction.
+ * @throws Error from SQLite (the entries stay queued).
+ */
+export function flushAuditQueue(db: Db): void {
+  const q = queues.get(db);
+  if (!q || q.entries.length === 0 || !db.open || db.inTransaction) return;
+  const pending = takeQueue(q);
+  let last: { id: number; hash: string };
+  try {
+    last = retryBusy(() => db.transaction(() => insertRows(db, pending))());
+  } catch (err) {
+    q.entries.unshift(...pending);
+    throw err;
+  }
+  mirrorHead(db, last, false);
+}
+
+/** Mirrors the head to the anchor file: at once for a durable row (eager anchors), else once a second. */
+function mirrorHead(db: Db, written: { id: number; hash: string }, durable: boolean): void {
   const a = anchors.get(db);
-  if (a && !db.inTransaction && ((e.durable === true && a.eager) || Date.now() - a.lastWrite >= 1000)) {
+  if (a && !db.inTransaction && ((durable && a.eager) || Date.now() - a.lastWrite >= 1000)) {
     // Outside a transaction only: inside one the row may still roll back.
     writeAnchorLine(a.path, written.id, written.hash);
     a.lastWrite = Date.now();
     a.lastCount = written.id;
   }
-  return written.id;
 }
 
 /** Result of {@link verifyAudit}. `firstBadId` names the first row that fails, when any. */
@@ -262,6 +364,7 @@ export function parseHead(s: string): { count: number; hash: string } {
  * @throws RangeError when `expect` is malformed.
  */
 export function verifyAudit(db: Db, opts: AuditVerifyOptions = {}): AuditVerifyResult {
+  flushAuditQueue(db);
   const expect = opts.expect === undefined ? undefined : parseHead(opts.expect);
   let prev = GENESIS;
   let expectedId = 1;
@@ -425,6 +528,7 @@ export function* iterateAudit(db: Db, q: AuditFilter): Generator<AuditRow> {
  * @throws RangeError when the cursor is malformed (the caller maps it to INVALID_INPUT).
  */
 export function queryAudit(db: Db, q: AuditQuery): AuditPage {
+  flushAuditQueue(db);
   const { where, params } = auditFilters(q);
   if (q.cursor !== undefined) {
     const c = decodeCursor(q.cursor);

@@ -64,9 +64,13 @@ export function revokeToken(db: Db, name: string, now: number): boolean {
   );
 }
 
+/** `last_used_at` is written when it is at least this old (ms): not on every request (issue 15). */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
 /**
  * Resolves a presented bearer token to its row id, name and profile; revoked or unknown tokens
- * resolve to undefined. Records `last_used_at`.
+ * resolve to undefined. Records `last_used_at` (ms UTC) when it is unset or at least
+ * {@link LAST_USED_RESOLUTION_MS} old, so it is accurate to a minute without a write per request.
  */
 export function authenticateToken(
   db: Db,
@@ -74,9 +78,14 @@ export function authenticateToken(
   now: number,
 ): { id: number; name: string; profile: Profile } | undefined {
   const row = db
-    .prepare("SELECT id, name, profile FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
-    .get(hashToken(token)) as { id: number; name: string; profile: Profile } | undefined;
+    .prepare(
+      "SELECT id, name, profile, last_used_at FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+    )
+    .get(hashToken(token)) as
+    | { id: number; name: string; profile: Profile; last_used_at: number | null }
+    | undefined;
   if (!row) return undefined;
-  db.prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").run(now, row.id);
+  if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS)
+    db.prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").run(now, row.id);
   return { id: row.id, name: row.name, profile: row.profile };
 }

@@ -101,8 +101,11 @@ export type AnyToolDef = ToolDef<any, any>;
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
-/** Validates the catalog at start-up. @throws Error naming the bad tool. */
-export function checkCatalog(tools: readonly AnyToolDef[]): void {
+/**
+ * Validates a catalog: names, toolsets, strict inputs, and (`outputSchemas`, default on) that no
+ * result declares an error field with another type. @throws Error naming the bad tool.
+ */
+export function checkCatalog(tools: readonly AnyToolDef[], opts: { outputSchemas?: boolean } = {}): void {
   const seen = new Set<string>();
   for (const t of tools) {
     if (!NAME_RE.test(t.name)) throw new Error(`tool name ${t.name} is not snake_case ≤ 64 chars`);
@@ -114,6 +117,7 @@ export function checkCatalog(tools: readonly AnyToolDef[]): void {
     if (t.input.def.catchall === undefined || t.input.def.catchall._zod.def.type !== "never") {
       throw new Error(`tool ${t.name}: input schema must be z.object({...}).strict()`);
     }
+    if (opts.outputSchemas === false) continue;
     const clash = errorFieldClash(toolJsonSchema(t.output, "output"));
     if (clash) throw new Error(`tool ${t.name}: result field ${clash} would reject error payloads`);
   }

@@ -5,7 +5,15 @@ import { existsSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { createApp } from "../../src/app.js";
 import { createLogger } from "../../src/log.js";
-import { AUDIT_FIELD_MAX, appendAudit, verifyAudit } from "../../src/store/audit.js";
+import {
+  AUDIT_FIELD_MAX,
+  type AuditEntry,
+  appendAudit,
+  flushAuditQueue,
+  queryAudit,
+  queueAudit,
+  verifyAudit,
+} from "../../src/store/audit.js";
 import { openDb, type Db } from "../../src/store/db.js";
 import { call, connectClient, tempHome, testConfig } from "../helpers/app.js";
 
@@ -276,5 +284,62 @@ describe("audit rows cannot fill the log", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("group commit of read-only rows (queueAudit)", () => {
+  const entry = (i: number, durable = false): AuditEntry => ({
+    ts: 1_700_000_000_000 + i,
+    caller: "stdio:agent",
+    tool: durable ? "order_place" : "strategy_list",
+    args: { i },
+    decision: "allowed",
+    result: { n: i },
+    durationMs: 1,
+    durable,
+  });
+  const rowsOf = (db: Db) =>
+    db.prepare("SELECT id, ts, tool, args, result, prev_hash, hash FROM audit_log ORDER BY id").all();
+
+  function fresh(): Db {
+    const { home, cleanup } = tempHome();
+    cleanups.push(cleanup);
+    const db = openDb(join(home, "tradewarden.db"));
+    cleanups.unshift(() => db.open && db.close());
+    return db;
+  }
+
+  it("gives the same chain, byte for byte, as appending one by one, and a durable row lands after the queued ones", () => {
+    const one = fresh();
+    const grouped = fresh();
+    for (let i = 1; i <= 7; i++) appendAudit(one, entry(i, i === 5));
+    for (let i = 1; i <= 7; i++) {
+      if (i === 5) appendAudit(grouped, entry(i, true));
+      else queueAudit(grouped, entry(i), 10);
+      if (i === 5) expect(rowsOf(grouped)).toHaveLength(5); // 1–4 queued, written before the durable row
+    }
+    expect(rowsOf(grouped)).toHaveLength(5);
+    flushAuditQueue(grouped);
+    expect(rowsOf(grouped)).toEqual(rowsOf(one));
+    expect(verifyAudit(grouped)).toMatchObject({ ok: true, rows: 7 });
+  });
+
+  it("a queued row is committed within the delay, and readers of this process see it at once", async () => {
+    const db = fresh();
+    queueAudit(db, entry(1), 10);
+    expect(queryAudit(db, { limit: 10 }).rows.map((r) => r.args)).toEqual([{ i: 1 }]);
+    queueAudit(db, entry(2), 10);
+    expect(rowsOf(db)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(rowsOf(db)).toHaveLength(2);
+  });
+
+  it("keeps what the call returned at queue time, not later edits of the same objects", () => {
+    const db = fresh();
+    const e = entry(1);
+    queueAudit(db, e, 10);
+    (e.result as { n: number }).n = 999;
+    flushAuditQueue(db);
+    expect(queryAudit(db, { limit: 1 }).rows[0].result).toEqual({ n: 1 });
   });
 });

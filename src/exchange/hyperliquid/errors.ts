@@ -1,5 +1,5 @@
-import { ApiRequestError, HttpRequestError, TransportError } from "@nktkas/hyperliquid";
 import { TwError } from "../../errors.js";
+import { hlLib } from "./lib.js";
 
 /**
  * Maps anything thrown by `@nktkas/hyperliquid` (or a malformed response) to a TwError, so a venue
@@ -10,6 +10,7 @@ import { TwError } from "../../errors.js";
  */
 export function mapHlError(err: unknown, what: string): TwError {
   if (err instanceof TwError) return err;
+  const { ApiRequestError, HttpRequestError, TransportError } = hlLib();
   if (err instanceof HttpRequestError && err.response) {
     const status = err.response.status;
     if (status === 429) {

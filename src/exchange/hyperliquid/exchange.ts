@@ -1,13 +1,6 @@
-import {
-  ApiRequestError,
-  ExchangeClient,
-  HttpTransport,
-  InfoClient,
-  ValidationError,
-} from "@nktkas/hyperliquid";
-import { AbstractWalletError } from "@nktkas/hyperliquid/signing";
+import type { ExchangeClient, InfoClient } from "@nktkas/hyperliquid";
 import { Decimal } from "decimal.js";
-import { privateKeyToAccount } from "viem/accounts";
+import type { privateKeyToAccount } from "viem/accounts";
 import type { Clock } from "../../clock.js";
 import type { Config } from "../../config.js";
 import { TwError } from "../../errors.js";
@@ -29,6 +22,7 @@ import type {
   VenueFill,
   VenueOrder,
 } from "../venue.js";
+import { hlLib } from "./lib.js";
 import { cloidFor, roundPrice, roundSize } from "./precision.js";
 
 /**
@@ -129,6 +123,7 @@ export class HyperliquidVenue implements Venue {
   constructor(private readonly o: HlVenueOptions) {
     this.id = `hyperliquid:${o.network}`;
     this.network = o.network;
+    const { HttpTransport, InfoClient, ExchangeClient } = hlLib();
     const transport = new HttpTransport({
       isTestnet: o.network === "testnet",
       timeout: o.timeoutMs ?? 10_000,
@@ -154,7 +149,7 @@ export class HyperliquidVenue implements Venue {
     return new HyperliquidVenue({
       network,
       apiUrl: cfg.hyperliquid.apiUrl,
-      wallet: privateKeyToAccount(s.privateKey.reveal() as `0x${string}`),
+      wallet: hlLib().privateKeyToAccount(s.privateKey.reveal() as `0x${string}`),
       accountAddress: s.accountAddress,
       clock,
       log,
@@ -292,6 +287,7 @@ export class HyperliquidVenue implements Venue {
 
   /** Statuses from a failed batch call, or a thrown TwError when the outcome is unknown. */
   private batchError(e: unknown, n: number): HlStatus[] {
+    const { ApiRequestError, ValidationError, AbstractWalletError } = hlLib();
     if (e instanceof ApiRequestError) {
       const resp = e.response as {
         status?: string;

@@ -1,4 +1,4 @@
-import { HttpTransport, InfoClient } from "@nktkas/hyperliquid";
+import type { InfoClient } from "@nktkas/hyperliquid";
 import type { Clock } from "../../clock.js";
 import type { Logger } from "../../log.js";
 import { hlInfoWeight, type WeightLimiter } from "../../policy/ratelimit.js";
@@ -17,6 +17,7 @@ import {
   type Ticker,
 } from "../types.js";
 import { malformed, mapHlError, num } from "./errors.js";
+import { hlLib } from "./lib.js";
 
 /**
  * The `hyperliquid` market-data source: live public data from the `/info` endpoint through
@@ -75,16 +76,24 @@ export function hlTickSize(px: number, szDecimals: number): number {
 /** See the module comment. */
 export class HyperliquidSource implements MarketData {
   readonly id: string;
-  private readonly info: InfoClient;
+  private client?: InfoClient;
 
   constructor(private readonly opts: HyperliquidSourceOptions) {
     this.id = opts.testnet ? "hyperliquid:testnet" : "hyperliquid";
-    const transport = new HttpTransport({
-      isTestnet: opts.testnet ?? false,
-      apiUrl: opts.apiUrl,
-      timeout: opts.timeoutMs ?? 10_000,
-    });
-    this.info = new InfoClient({ transport });
+  }
+
+  /** The InfoClient, built on the first request so a server that never asks loads no SDK. */
+  private get info(): InfoClient {
+    if (!this.client) {
+      const { HttpTransport, InfoClient } = hlLib();
+      const transport = new HttpTransport({
+        isTestnet: this.opts.testnet ?? false,
+        apiUrl: this.opts.apiUrl,
+        timeout: this.opts.timeoutMs ?? 10_000,
+      });
+      this.client = new InfoClient({ transport });
+    }
+    return this.client;
   }
 
   /** Takes `weight` from the limiter, runs `fn`, maps failures to TwError. */

@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, resolve as resolvePath } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parse } from "csv-parse/sync";
+import type * as CsvParseSync from "csv-parse/sync";
 import { TwError } from "../../errors.js";
 import type { Candle, FundingPoint } from "../types.js";
 
@@ -97,6 +98,14 @@ function trimCell(c: string): string {
   return a === 0 && b === c.length ? c : c.slice(a, b);
 }
 
+let csvParse: typeof CsvParseSync.parse | undefined;
+
+/** csv-parse, loaded on first use: only files with quotes or bare CRs need it (issue 15: start-up). */
+function parse(text: string, opts: CsvParseSync.Options): unknown {
+  csvParse ??= (createRequire(import.meta.url)("csv-parse/sync") as typeof CsvParseSync).parse;
+  return csvParse(text, opts);
+}
+
 /** Parses the CSV into rows with their 1-based line numbers (header = line 1). */
 function rows(
   file: string,
@@ -172,6 +181,61 @@ export function loadCandleColumns(file: string): CandleColumns {
 }
 
 const COLUMN_CACHE = new Map<string, CandleColumns>();
+
+/**
+ * First and last open time of a candle file, ms UTC, without parsing every row (issue 15: a replay
+ * server picks its start from these before it needs any bar): the header, the first and the last
+ * non-blank rows only. Null when the file has no data row. A file already loaded answers from its
+ * columns; one with quotes or bare CRs is loaded whole. A malformed row between the two is found
+ * when the file is first loaded ({@link loadCandleColumns}), not here.
+ * @throws TwError INVALID_INPUT when unreadable, without a time column, or a time value is invalid.
+ */
+export function candleTimeRange(file: string, store?: RangeStore): { start: number; end: number } | null {
+  const st = statSync(file);
+  const key = `${resolvePath(file)}:${st.size}:${st.mtimeMs}`;
+  const kept = store?.get(key);
+  if (kept !== undefined) return kept;
+  const r = fileTimeRange(file, key);
+  store?.set(key, r);
+  return r;
+}
+
+/**
+ * Where {@link candleTimeRange} keeps ranges between processes (a home's `meta`), keyed by absolute
+ * path, size and modification time like the in-process column cache: a restarted server over
+ * gzipped data does not gunzip every file again to find its last row. `get` answers undefined when
+ * it has nothing for the key.
+ */
+export interface RangeStore {
+  get(key: string): { start: number; end: number } | null | undefined;
+  set(key: string, range: { start: number; end: number } | null): void;
+}
+
+function fileTimeRange(file: string, key: string): { start: number; end: number } | null {
+  const cached = COLUMN_CACHE.get(key);
+  const text = cached ? "" : readText(file);
+  if (cached || text.includes('"') || text.includes("\r")) {
+    const c = cached ?? loadCandleColumns(file);
+    return c.length === 0 ? null : { start: c.time[0], end: c.time[c.length - 1] };
+  }
+  const lines = text.split("\n");
+  const nonBlank = (i: number) => lines[i].trim() !== "";
+  let h = 0;
+  while (h < lines.length && !nonBlank(h)) h++;
+  if (h === lines.length) fail(file, 1, "empty file: expected a header line");
+  let a = h + 1;
+  while (a < lines.length && !nonBlank(a)) a++;
+  if (a >= lines.length) return null;
+  let b = lines.length - 1;
+  while (!nonBlank(b)) b--;
+  const header = lines[h]
+    .replace(/^\uFEFF/, "")
+    .split(",")
+    .map((c) => trimCell(c).toLowerCase());
+  const ti = findColumn(file, header, TIME_NAMES, "time");
+  const timeOf = (i: number) => parseTime(file, i + 1, trimCell(lines[i].split(",")[ti] ?? ""));
+  return { start: timeOf(a), end: timeOf(b) };
+}
 
 /**
  * Loads a candle CSV/CSV.gz into columns.

@@ -14,7 +14,7 @@ import {
   type RangeQuery,
   type Ticker,
 } from "../types.js";
-import { type CandleColumns, candleAt, loadCandleColumns } from "./csv.js";
+import { type CandleColumns, candleAt, candleTimeRange, loadCandleColumns, type RangeStore } from "./csv.js";
 import type { ReplayDir } from "./dir.js";
 import { fundingCoverage, type MergedFunding, mergeFundingFiles } from "./funding.js";
 
@@ -37,9 +37,11 @@ export class ReplaySource implements MarketData {
   private readonly fundingCache = new Map<string, MergedFunding>();
   private instrumentsCache: Instrument[] | null = null;
 
+  /** @param ranges where file time ranges are kept between processes (see {@link RangeStore}). */
   constructor(
     private readonly dir: ReplayDir,
     private readonly clock: Clock,
+    private readonly ranges?: RangeStore,
   ) {
     this.id = `replay:${dir.dirs.join(delimiter)}`;
   }
@@ -108,10 +110,11 @@ export class ReplaySource implements MarketData {
     let start = Number.NEGATIVE_INFINITY;
     let end = Number.POSITIVE_INFINITY;
     for (const s of this.symbols()) {
-      const c = this.columns(s, this.finest(s));
-      if (c.length === 0) return null;
-      start = Math.max(start, c.time[0]);
-      end = Math.min(end, c.time[c.length - 1]);
+      // The finest interval always has a file; its first and last rows are enough (no full parse).
+      const r = candleTimeRange(this.requireSymbol(s).get(this.finest(s)) as string, this.ranges);
+      if (!r) return null;
+      start = Math.max(start, r.start);
+      end = Math.min(end, r.end);
     }
     return start <= end ? { start, end } : null;
   }

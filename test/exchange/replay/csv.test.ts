@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { splitCsvRows } from "../../../src/exchange/replay/csv.js";
+import { candleTimeRange, parseCandleColumns, splitCsvRows } from "../../../src/exchange/replay/csv.js";
 
 /** The reference: csv-parse with the options the loader uses. */
 function reference(text: string): Array<{ line: number; cells: string[] }> {
@@ -63,5 +64,62 @@ describe("the split-based CSV path reads exactly what csv-parse reads", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe("candleTimeRange (a replay server's start from first and last rows only)", () => {
+  it("equals the first and last open time of the fully parsed file on every shipped candle file", () => {
+    const files = dataFiles("data/ohlcv").filter((f) => !/funding/i.test(f));
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) {
+      const c = parseCandleColumns(f);
+      expect(candleTimeRange(f), f).toEqual({ start: c.time[0], end: c.time[c.length - 1] });
+    }
+  });
+
+  it("keeps ranges in a store keyed by path, size and mtime: a later process reads them back, an edited file is read again", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tw-range-"));
+    try {
+      const f = join(dir, "x.csv");
+      writeFileSync(
+        f,
+        "open_time_ms,open,high,low,close,volume\n1700000000000,1,1,1,1,1\n1700000060000,1,1,1,1,1\n",
+      );
+      const kept = new Map<string, { start: number; end: number } | null>();
+      const store = {
+        get: (k: string) => kept.get(k),
+        set: (k: string, r: { start: number; end: number } | null) => kept.set(k, r),
+      };
+      expect(candleTimeRange(f, store)).toEqual({ start: 1_700_000_000_000, end: 1_700_000_060_000 });
+      expect([...kept.values()]).toEqual([{ start: 1_700_000_000_000, end: 1_700_000_060_000 }]);
+      const [key] = kept.keys();
+      kept.set(key, { start: 7, end: 8 }); // what a store hands back is used as is
+      expect(candleTimeRange(f, store)).toEqual({ start: 7, end: 8 });
+      writeFileSync(
+        f,
+        "open_time_ms,open,high,low,close,volume\n1700000000000,1,1,1,1,1\n1700000060000,1,1,1,1,1\n1700000120000,1,1,1,1,1\n",
+      );
+      expect(candleTimeRange(f, store)).toEqual({ start: 1_700_000_000_000, end: 1_700_000_120_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("skips blank lines, reads seconds and ISO dates, and answers null for a header-only file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tw-range-"));
+    try {
+      const f = join(dir, "x.csv");
+      writeFileSync(
+        f,
+        "\n\uFEFFdate,open,high,low,close,volume\n\n2024-01-01T00:00:00Z,1,1,1,1,1\n1704067260,1,1,1,1,1\n\n  \n",
+      );
+      expect(candleTimeRange(f)).toEqual({ start: Date.parse("2024-01-01T00:00:00Z"), end: 1704067260_000 });
+      writeFileSync(f, "open_time_ms,open,high,low,close,volume\n");
+      expect(candleTimeRange(f)).toBeNull();
+      writeFileSync(f, "when,open,high,low,close,volume\n1,1,1,1,1,1\n");
+      expect(() => candleTimeRange(f)).toThrow(/no time column/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
