@@ -186,7 +186,7 @@ export class EngineRun {
     let exposure = this.exposure;
     for (let i = this.i; i < stop; i++) {
       const raw = i === 0 ? this.initial[0] : targets[i - 1];
-      const t = raw !== raw ? 0 : raw * lev;
+      const t = Number.isNaN(raw) ? 0 : raw * lev;
       if (t !== h) {
         this.cash = cash;
         this.rebalance(i);
