@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { loadFrameFromDirs } from "../../src/backtest/data.js";
 import { runEngine } from "../../src/backtest/engine.js";
-import { computeMetrics } from "../../src/backtest/metrics.js";
+import {
+  computeMetrics,
+  dailyReturns,
+  maxDrawdown,
+  mean,
+  sharpe,
+  sortino,
+} from "../../src/backtest/metrics.js";
 import { resolveStrategy } from "../../src/backtest/strategies/index.js";
 import type { EngineOptions } from "../../src/backtest/types.js";
 import { FUNDING, REPLAY_30D } from "../helpers/app.js";
@@ -52,4 +59,18 @@ describe("the fused single-symbol engine path", () => {
       );
     });
   }
+
+  it("one-pass metrics equal the separate drawdown, mean and daily-return passes bit for bit", () => {
+    const { def, params } = resolveStrategy("ema_cross", { fast: 8, slow: 55, allow_short: true });
+    const opts = { feeRate: 4.5e-4, slippage: 1e-4, initialEquity: 100_000, leverage: 2, start: 777 };
+    const r = runEngine(btc, def.signals(btc, params, new Map()), opts);
+    const m = computeMetrics(r, btc.time, btc.intervalMs, 100_000);
+    const daily = dailyReturns(r.equity, btc.time, r.start, 100_000);
+    expect(daily.length).toBeGreaterThan(20);
+    expect(m.max_drawdown).toBe(maxDrawdown(r.equity, 100_000));
+    expect(m.max_drawdown).toBeGreaterThan(0);
+    expect(m.turnover).toBe(r.tradedNotional / mean(r.equity));
+    expect(m.sharpe).toBe(sharpe(daily));
+    expect(m.sortino).toBe(sortino(daily));
+  });
 });
