@@ -107,18 +107,19 @@ export function computeMetrics(
   let peak = initial;
   let mdd = 0;
   let eqSum = 0;
-  let day = Math.floor(time[r.start] / DAY_MS);
+  // Open time of the next UTC day: times increase, so a bar starts a new day exactly when its open
+  // time reaches it (the same days as ⌊t / DAY_MS⌋ without a division per bar).
+  let nextDay = (Math.floor(time[r.start] / DAY_MS) + 1) * DAY_MS;
   for (let k = 0; k < n; k++) {
     const e = eq[k];
     eqSum += e;
     if (e > peak) peak = e;
     const dd = 1 - e / peak;
     if (dd > mdd) mdd = dd;
-    const next = k === n - 1 ? Number.NaN : Math.floor(time[r.start + k + 1] / DAY_MS);
-    if (next !== day) {
+    if (k === n - 1 || time[r.start + k + 1] >= nextDay) {
       dailyOut.push(e / prev - 1);
       prev = e;
-      day = next;
+      if (k < n - 1) nextDay = (Math.floor(time[r.start + k + 1] / DAY_MS) + 1) * DAY_MS;
     }
   }
   const daily = Float64Array.from(dailyOut);
