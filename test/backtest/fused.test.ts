@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadFrameFromDirs } from "../../src/backtest/data.js";
 import { runEngine } from "../../src/backtest/engine.js";
+import { ema, emaCrossSignal } from "../../src/backtest/indicators.js";
 import {
   computeMetrics,
   dailyReturns,
@@ -72,5 +73,28 @@ describe("the fused single-symbol engine path", () => {
     expect(m.turnover).toBe(r.tradedNotional / mean(r.equity));
     expect(m.sharpe).toBe(sharpe(daily));
     expect(m.sortino).toBe(sortino(daily));
+  });
+
+  it("the fused EMA crossover equals comparing two ema() arrays, warm-up and NaN-led data included", () => {
+    const close = btc.assets[0].close;
+    const led = Float64Array.from(close);
+    for (let i = 0; i < 40; i++) led[i] = Number.NaN;
+    const short = close.subarray(0, 30);
+    for (const x of [close, led, short]) {
+      for (const [fast, slow] of [
+        [1, 2],
+        [12, 26],
+        [5, 200],
+        [25, 31],
+        [20, 60],
+      ]) {
+        const f = ema(x, fast);
+        const s = ema(x, slow);
+        const fused = emaCrossSignal(x, fast, slow, 1, -1);
+        const bad = fused.findIndex((v, i) => !Object.is(v, f[i] > s[i] ? 1 : f[i] <= s[i] ? -1 : 0));
+        expect(bad, `fast ${fast} slow ${slow} n ${x.length}`).toBe(-1);
+      }
+    }
+    expect(emaCrossSignal(close, 12, 26, 1, -1).some((v) => v === -1)).toBe(true);
   });
 });
