@@ -110,18 +110,26 @@ export function computeMetrics(
   // Open time of the next UTC day: times increase, so a bar starts a new day exactly when its open
   // time reaches it (the same days as ⌊t / DAY_MS⌋ without a division per bar).
   let nextDay = (Math.floor(time[r.start] / DAY_MS) + 1) * DAY_MS;
+  // Drawdown from the lowest equity since each peak: 1 − e / peak is monotone in e (IEEE division
+  // and subtraction are monotone), so max(1 − trough / peak) over peaks equals the per-bar maximum.
+  let trough = initial;
   for (let k = 0; k < n; k++) {
     const e = eq[k];
     eqSum += e;
-    if (e > peak) peak = e;
-    const dd = 1 - e / peak;
-    if (dd > mdd) mdd = dd;
+    if (e > peak) {
+      const dd = 1 - trough / peak;
+      if (dd > mdd) mdd = dd;
+      peak = e;
+      trough = e;
+    } else if (e < trough) trough = e;
     if (k === n - 1 || time[r.start + k + 1] >= nextDay) {
       dailyOut.push(e / prev - 1);
       prev = e;
       if (k < n - 1) nextDay = (Math.floor(time[r.start + k + 1] / DAY_MS) + 1) * DAY_MS;
     }
   }
+  const lastDd = 1 - trough / peak;
+  if (lastDd > mdd) mdd = lastDd;
   const daily = Float64Array.from(dailyOut);
   const closed = r.trades.filter((t) => !t.open);
   let wins = 0;
