@@ -113,6 +113,9 @@ export function computeMetrics(
   // Drawdown from the lowest equity since each peak: 1 − e / peak is monotone in e (IEEE division
   // and subtraction are monotone), so max(1 − trough / peak) over peaks equals the per-bar maximum.
   let trough = initial;
+  // Open time of bar k + 1 of the run is next[k]; the last bar always ends a day.
+  const next = time.subarray(r.start + 1, r.start + n);
+  const last = n - 1;
   for (let k = 0; k < n; k++) {
     const e = eq[k];
     eqSum += e;
@@ -122,10 +125,11 @@ export function computeMetrics(
       peak = e;
       trough = e;
     } else if (e < trough) trough = e;
-    if (k === n - 1 || time[r.start + k + 1] >= nextDay) {
+    if (k === last) dailyOut.push(e / prev - 1);
+    else if (next[k] >= nextDay) {
       dailyOut.push(e / prev - 1);
       prev = e;
-      if (k < n - 1) nextDay = (Math.floor(time[r.start + k + 1] / DAY_MS) + 1) * DAY_MS;
+      nextDay = (Math.floor(next[k] / DAY_MS) + 1) * DAY_MS;
     }
   }
   const lastDd = 1 - trough / peak;
