@@ -45,6 +45,58 @@ export function ema(x: Float64Array, n: number): Float64Array {
   return smoothed(x, n, 2 / (n + 1));
 }
 
+/**
+ * The EMA crossover signal in one pass, without materialising either EMA: per bar, `up` while
+ * EMA(x, fast) > EMA(x, slow), `down` while ≤, 0 while either is undefined (warm-up, or NaN data).
+ * Each EMA is updated with exactly the operations of {@link ema}, so the result equals comparing the
+ * two {@link ema} arrays element by element (test/backtest/fused.test.ts).
+ * @param out written and returned (length of `x`); a fresh array by default.
+ * @throws RangeError for a period that is not an integer ≥ 1.
+ */
+export function emaCrossSignal(
+  x: Float64Array,
+  fast: number,
+  slow: number,
+  up: number,
+  down: number,
+  out = new Float64Array(x.length),
+): Float64Array {
+  checkPeriod("ema", fast);
+  checkPeriod("ema", slow);
+  const n = x.length;
+  out.fill(0);
+  const s = firstFinite(x);
+  // Index from which each EMA is defined (n when it never is).
+  const f0 = n - s < fast ? n : s + fast - 1;
+  const s0 = n - s < slow ? n : s + slow - 1;
+  const af = 2 / (fast + 1);
+  const as = 2 / (slow + 1);
+  let vf = Number.NaN;
+  let vs = Number.NaN;
+  if (f0 < n) {
+    let sum = 0;
+    for (let i = s; i <= f0; i++) sum += x[i];
+    vf = sum / fast;
+  }
+  if (s0 < n) {
+    let sum = 0;
+    for (let i = s; i <= s0; i++) sum += x[i];
+    vs = sum / slow;
+  }
+  const first = Math.max(f0, s0);
+  // Advance the EMA that is defined earlier up to the first bar where both are.
+  for (let i = f0 + 1; i <= first && i < n; i++) vf += af * (x[i] - vf);
+  for (let i = s0 + 1; i <= first && i < n; i++) vs += as * (x[i] - vs);
+  if (first < n) out[first] = vf > vs ? up : vf <= vs ? down : 0;
+  for (let i = first + 1; i < n; i++) {
+    const xi = x[i];
+    vf += af * (xi - vf);
+    vs += as * (xi - vs);
+    out[i] = vf > vs ? up : vf <= vs ? down : 0;
+  }
+  return out;
+}
+
 /** Wilder smoothing (RMA), α = 1/n, seeded with the SMA of the first n values. */
 export function wilder(x: Float64Array, n: number): Float64Array {
   checkPeriod("wilder", n);

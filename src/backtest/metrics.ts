@@ -84,19 +84,57 @@ export function maxDrawdown(equity: ArrayLike<number>, initial: number): number 
   return mdd;
 }
 
-/** Metrics of a run over `time` (the frame's bar open times) with bars of `intervalMs`. */
+/**
+ * Metrics of a run over `time` (the frame's bar open times) with bars of `intervalMs`. One pass over
+ * the equity curve gathers the drawdown, the equity sum and the daily returns, with the same
+ * operations in the same order as {@link maxDrawdown}, {@link mean} and {@link dailyReturns} (so the
+ * figures are identical to composing them).
+ */
 export function computeMetrics(
   r: EngineResult,
   time: Float64Array,
   intervalMs: number,
   initial: number,
 ): Metrics {
-  const n = r.equity.length;
-  const final = r.equity[n - 1];
+  const eq = r.equity;
+  const n = eq.length;
+  const final = eq[n - 1];
   const spanMs = time[r.end - 1] + intervalMs - time[r.start];
   const growth = final / initial;
   const cagr = growth > 0 ? growth ** (YEAR_MS / spanMs) - 1 : null;
-  const daily = dailyReturns(r.equity, time, r.start, initial);
+  const dailyOut: number[] = [];
+  let prev = initial;
+  let peak = initial;
+  let mdd = 0;
+  let eqSum = 0;
+  // Open time of the next UTC day: times increase, so a bar starts a new day exactly when its open
+  // time reaches it (the same days as ⌊t / DAY_MS⌋ without a division per bar).
+  let nextDay = (Math.floor(time[r.start] / DAY_MS) + 1) * DAY_MS;
+  // Drawdown from the lowest equity since each peak: 1 − e / peak is monotone in e (IEEE division
+  // and subtraction are monotone), so max(1 − trough / peak) over peaks equals the per-bar maximum.
+  let trough = initial;
+  // Open time of bar k + 1 of the run is next[k]; the last bar always ends a day.
+  const next = time.subarray(r.start + 1, r.start + n);
+  const last = n - 1;
+  for (let k = 0; k < n; k++) {
+    const e = eq[k];
+    eqSum += e;
+    if (e > peak) {
+      const dd = 1 - trough / peak;
+      if (dd > mdd) mdd = dd;
+      peak = e;
+      trough = e;
+    } else if (e < trough) trough = e;
+    if (k === last) dailyOut.push(e / prev - 1);
+    else if (next[k] >= nextDay) {
+      dailyOut.push(e / prev - 1);
+      prev = e;
+      nextDay = (Math.floor(next[k] / DAY_MS) + 1) * DAY_MS;
+    }
+  }
+  const lastDd = 1 - trough / peak;
+  if (lastDd > mdd) mdd = lastDd;
+  const daily = Float64Array.from(dailyOut);
   const closed = r.trades.filter((t) => !t.open);
   let wins = 0;
   let gross = 0;
@@ -114,14 +152,14 @@ export function computeMetrics(
     final_equity: final,
     total_return: growth - 1,
     cagr: cagr !== null && Number.isFinite(cagr) ? cagr : null,
-    max_drawdown: maxDrawdown(r.equity, initial),
+    max_drawdown: mdd,
     sharpe: sharpe(daily),
     sortino: sortino(daily),
     win_rate: closed.length > 0 ? wins / closed.length : null,
     profit_factor: loss > 0 ? gross / loss : null,
     avg_trade: closed.length > 0 ? sum / closed.length : null,
     exposure: r.exposureBars / n,
-    turnover: r.tradedNotional / mean(r.equity),
+    turnover: r.tradedNotional / (eqSum / n),
     fees_paid: r.feesPaid,
     funding_paid: r.fundingPaid,
     trades: closed.length,

@@ -80,6 +80,12 @@ export interface EngineOptions {
    * (the documented all-in convention).
    */
   maxParticipation?: number;
+  /**
+   * Forces the general multi-symbol loop even for one symbol without a participation cap (which
+   * otherwise takes the fused single-symbol path with identical results). For equivalence tests and
+   * the benchmark only.
+   */
+  general?: boolean;
   /** First bar index (inclusive). Default 0. */
   start?: number;
   /** Last bar index (exclusive). Default frame length. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TwError } from "../../errors.js";
-import { donchian, ema, rsi } from "../indicators.js";
+import { donchian, emaCrossSignal, rsi } from "../indicators.js";
 import { compileRule, evaluateRule } from "../rules.js";
 import type { Bars, Frame, IndicatorCache, Signals, StrategyDef } from "../types.js";
 
@@ -57,21 +57,12 @@ export const emaCross: StrategyDef<z.infer<typeof emaCrossParams>> = {
     "(short when allow_short). Requires fast < slow. Flat during the EMA warm-up.",
   kind: "single",
   params: emaCrossParams,
-  signals: (frame, p, cache) => {
+  signals: (frame, p) => {
     if (p.fast >= p.slow)
       throw new TwError("INVALID_INPUT", `ema_cross: fast (${p.fast}) must be below slow (${p.slow}).`);
-    return perSymbol(frame, (b, sym) => {
-      const f = memo(cache, `${sym}|ema(close,${p.fast})`, () => ema(b.close, p.fast));
-      const s = memo(cache, `${sym}|ema(close,${p.slow})`, () => ema(b.close, p.slow));
-      const out = new Float64Array(b.close.length);
-      const down = p.allow_short ? -1 : 0;
-      for (let i = 0; i < out.length; i++) {
-        const fi = f[i];
-        const si = s[i];
-        out[i] = fi > si ? 1 : fi <= si ? down : 0;
-      }
-      return out;
-    });
+    // One fused pass (both EMAs inline): cheaper than reading two memoised EMA arrays even across a
+    // grid's variants, and it allocates only the targets.
+    return perSymbol(frame, (b) => emaCrossSignal(b.close, p.fast, p.slow, 1, p.allow_short ? -1 : 0));
   },
 };
 
