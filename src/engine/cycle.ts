@@ -160,13 +160,16 @@ export class MinuteCycle {
 
   /**
    * The notional pace bucket of the venue, refilled to `t` (quote currency): the rolling-24h budget is
-   * min(`max_daily_notional`, `dailyTurnoverCap` × equity), refilled evenly over 24 h.
+   * min(`max_daily_notional`, `dailyTurnoverCap` × equity), refilled evenly over 24 h. The caller passes
+   * the limits it read for this cycle stage.
    */
-  private paceBucket(t: number, equity: number): TokenBucket {
-    const maxDaily = Math.min(
-      currentLimits(this.app.db, this.app.config).max_daily_notional,
-      currentPortfolioLimits(this.app.db, this.app.config).dailyTurnoverCap * Math.max(0, equity),
-    );
+  private paceBucket(
+    t: number,
+    equity: number,
+    maxDailyNotional: number,
+    portfolio: Pick<PortfolioLimitSet, "dailyTurnoverCap">,
+  ): TokenBucket {
+    const maxDaily = Math.min(maxDailyNotional, portfolio.dailyTurnoverCap * Math.max(0, equity));
     return TokenBucket.load(
       this.app.db,
       `engine.bucket.notional.${this.settings.venue}`,
@@ -223,7 +226,10 @@ export class MinuteCycle {
     const spent = sentNotionalSince(app.db, settings.venue, t - DAY).toNumber();
     const allowance = Math.max(
       0,
-      Math.min(this.paceBucket(t, equity).available(t), riskLimits.max_daily_notional - spent),
+      Math.min(
+        this.paceBucket(t, equity, riskLimits.max_daily_notional, limitSet).available(t),
+        riskLimits.max_daily_notional - spent,
+      ),
     );
     const maxIncrease = equity > 0 ? allowance / (equity * (1 + settings.guardBps / 10_000)) : 0;
     // Coins without fresh data keep their current weight: no trading on stale data.
@@ -304,6 +310,7 @@ export class MinuteCycle {
     const t0 = performance.now();
     const venue = app.venues.get(settings.venue);
     const instruments = await venue.instruments();
+    const limitSet = currentPortfolioLimits(app.db, app.config);
     const run = new PlanExecution(
       {
         app,
@@ -311,7 +318,7 @@ export class MinuteCycle {
         clock: this.clock,
         waitUntil: this.waitUntil,
         settings,
-        limits: clipLimits(currentPortfolioLimits(app.db, app.config)),
+        limits: clipLimits(limitSet),
         lots: Object.fromEntries(instruments.map((i) => [i.symbol, i.lot_size])),
         ticks: Object.fromEntries(instruments.map((i) => [i.symbol, i.tick_size])),
       },
@@ -344,7 +351,12 @@ export class MinuteCycle {
         "SELECT notional FROM orders WHERE venue = ? AND client_order_id >= ? AND client_order_id < ? AND parent_id IS NULL AND status NOT IN ('rejected','not_found')",
       )
       .all(settings.venue, `${rec.id}:`, `${rec.id};`) as Array<{ notional: string }>;
-    const pace = this.paceBucket(this.clock.now(), Number(rec.equity));
+    const pace = this.paceBucket(
+      this.clock.now(),
+      Number(rec.equity),
+      currentLimits(app.db, app.config).max_daily_notional,
+      limitSet,
+    );
     pace.force(
       sent.reduce((a, o) => a + Number(o.notional), 0),
       this.clock.now(),

@@ -8,15 +8,12 @@ import type { TargetPortfolio } from "../types.js";
  * ask for nothing an agent could not. Weights are signed fractions of equity (long > 0).
  */
 
-/** A base coin (`BTC`), trimmed and upper-cased: the same rule as every tool's symbol. */
-export const SymbolSchema = SYMBOL;
-
 /** Longest rationale, characters. */
 export const RATIONALE_MAX = 800;
 
 /** The fields a target is made of, without who produced it (`model`). */
 const targetFields = {
-  targets: z.array(z.object({ symbol: SymbolSchema, weight: z.number().min(-1).max(1) }).strict()).max(50),
+  targets: z.array(z.object({ symbol: SYMBOL, weight: z.number().min(-1).max(1) }).strict()).max(50),
   cash_weight: z.number().min(0).max(1).default(0),
   confidence: z.number().min(0).max(1),
   rationale: z.string().max(RATIONALE_MAX),
