@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempHome } from "../helpers/app.js";
+import { type RunResult, runAsync } from "../helpers/spawn.js";
 import { type Receiver, startReceiver } from "./receivers.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
@@ -13,12 +13,8 @@ afterEach(async () => {
   teardown = [];
 });
 
-function run(
-  home: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ out: string; err: string; code: number | null }> {
-  const child = spawn("node", [CLI, ...args], {
+function run(home: string, args: string[], env: Record<string, string>): Promise<RunResult> {
+  return runAsync("node", [CLI, ...args], {
     cwd: home,
     env: {
       ...process.env,
@@ -29,15 +25,6 @@ function run(
       ...env,
     },
   });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ out, err, code })));
 }
 
 async function receiver(answer?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
@@ -62,8 +49,8 @@ describe("tradewarden alerts", () => {
       TW_TELEGRAM_API_URL: tg.url,
     };
     const t = await run(h.home, ["alerts", "test", "--json"], env);
-    expect(t.code).toBe(1); // Telegram refused
-    const res = JSON.parse(t.out);
+    expect(t.status).toBe(1); // Telegram refused
+    const res = JSON.parse(t.stdout);
     expect(res.channels).toEqual([
       { channel: "webhook:env", status: "ok", http_status: 200, error: null },
       {
@@ -80,26 +67,26 @@ describe("tradewarden alerts", () => {
       alert_id: res.alert_id,
     });
     expect(tg.received).toHaveLength(1);
-    expect(t.out + t.err).not.toContain(BOT_TOKEN);
+    expect(t.stdout + t.stderr).not.toContain(BOT_TOKEN);
 
     const list = await run(h.home, ["alerts", "list", "--all"], env);
-    expect(list.code).toBe(0);
-    expect(list.out).toContain(`${res.alert_id}\t`);
-    expect(list.out).toContain("INFO\ttest\tresolved");
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain(`${res.alert_id}\t`);
+    expect(list.stdout).toContain("INFO\ttest\tresolved");
     const ack = await run(h.home, ["alerts", "ack", String(res.alert_id), "--note", "seen"], env);
-    expect(ack.out).toContain(`acknowledged: alert ${res.alert_id} by cli:`);
+    expect(ack.stdout).toContain(`acknowledged: alert ${res.alert_id} by cli:`);
     const missing = await run(h.home, ["alerts", "ack", "999"], env);
-    expect(missing.code).toBe(1);
-    expect(missing.err).toContain("No alert 999");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("No alert 999");
   }, 60_000);
 
   it("test without any channel says how to configure one and exits 2", async () => {
     const h = tempHome();
     teardown.push(h.cleanup);
     const r = await run(h.home, ["alerts", "test"], { TW_TELEGRAM_BOT_TOKEN: BOT_TOKEN });
-    expect(r.code).toBe(2);
-    expect(r.err).toContain("TW_TELEGRAM_BOT_TOKEN is set but TW_TELEGRAM_CHAT_ID is not");
-    expect(r.err).toContain("no alert channel is configured");
-    expect(r.err).not.toContain(BOT_TOKEN);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("TW_TELEGRAM_BOT_TOKEN is set but TW_TELEGRAM_CHAT_ID is not");
+    expect(r.stderr).toContain("no alert channel is configured");
+    expect(r.stderr).not.toContain(BOT_TOKEN);
   }, 30_000);
 });

@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { loadCandleFile, loadFundingFile, openReplayDir } from "../../src/exchange/replay/index.js";
 import { startHlFixtureServer, type HlFixtureServer } from "../exchange/hlFixtureServer.js";
 import { DATA, FUNDING, perTest, REPLAY_30D } from "../helpers/app.js";
+import { type RunResult, runAsync } from "../helpers/spawn.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const CASSETTES = join(DATA, "fixtures", "hyperliquid", "python_sdk_cassettes_json");
@@ -20,22 +20,8 @@ async function fixture(): Promise<HlFixtureServer> {
 }
 
 /** Runs the built CLI without blocking this process (the fixture server answers from here). */
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("node", [CLI, ...args], { env: { ...process.env, TW_LOG_LEVEL: "silent", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b: Buffer) => {
-      stdout += b.toString("utf8");
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString("utf8");
-    });
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function cli(args: string[], env: Record<string, string>): Promise<RunResult> {
+  return runAsync("node", [CLI, ...args], { env: { ...process.env, TW_LOG_LEVEL: "silent", ...env } });
 }
 
 /** The recorded answer of a cassette interaction whose request has `type`. */

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { type ReplaySummary, runReplay } from "../../../src/engine/replay.js";
 import { iterateCycles } from "../../../src/store/cycles.js";
 import { openDb } from "../../../src/store/db.js";
 import { REPLAY_30D, tempHome, testConfig } from "../../helpers/app.js";
+import { runAsync } from "../../helpers/spawn.js";
 import { type LlmStub, type StubAction, type StubRequest, startLlmStub, weightsAnswer } from "./llmStub.js";
 
 /**
@@ -52,27 +53,6 @@ function cfg(h: string): Config {
   const c = testConfig(h, { TW_LLM_URL: stub.url, TW_LLM_MODEL: "stub-model", TW_SECRETS_FILE: secrets });
   c.cycle.decisionTimeoutMs = 2_000;
   return c;
-}
-
-/** Runs a command to completion without blocking this process's event loop. */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, opts);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 const deterministic = (s: ReplaySummary) => {
@@ -188,7 +168,7 @@ describe("replay with an llm decision source", () => {
     try {
       const cli = join(import.meta.dirname, "..", "..", "..", "dist", "cli.js");
       // Asynchronous: the stub answers from this process's event loop.
-      const r = await run(
+      const r = await runAsync(
         "node",
         [
           cli,
