@@ -355,7 +355,8 @@ export class MinuteCycle {
       this.clock.now(),
       Number(rec.equity),
       currentLimits(app.db, app.config).max_daily_notional,
-      limitSet,
+      // Read again after execution (which takes up to a cycle): the bucket is paid at today's limits.
+      currentPortfolioLimits(app.db, app.config),
     );
     pace.force(
       sent.reduce((a, o) => a + Number(o.notional), 0),
