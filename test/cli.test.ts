@@ -28,9 +28,10 @@ function run(args: string[], env: Record<string, string> = {}, nodeArgs: string[
 
 /**
  * Module URLs a CLI invocation loaded (through the loader hook in test/helpers/loadTrace.mjs). The
- * CLI is bundled (scripts/build-cli.mjs): a loaded bundle file stands for the source modules
- * dist/chunks/sources.json lists in it, each named as tsc would emit it (src/x/y.ts → dist/x/y.js),
- * so the checks below see which of our modules a command loaded, bundled or not.
+ * CLI is bundled (scripts/build-cli.mjs): a loaded bundle file stands for the modules
+ * dist/chunks/sources.json lists in it — ours named as tsc would emit them (src/x/y.ts → dist/x/y.js),
+ * bundled packages by their node_modules path — so the checks below see what a command loaded,
+ * bundled or not.
  */
 function modulesLoaded(args: string[]): string[] {
   const out = join(home(), "modules.txt");
@@ -48,7 +49,11 @@ function modulesLoaded(args: string[]): string[] {
       if (!file) return [u];
       return [
         u,
-        ...bundled[file].map((s) => `file://${ROOT}/${s.replace(/^src\//, "dist/").replace(/\.ts$/, ".js")}`),
+        ...bundled[file].map((s) =>
+          s.startsWith("src/")
+            ? `file://${ROOT}/dist/${s.slice(4).replace(/\.ts$/, ".js")}`
+            : `file://${ROOT}/${s}`,
+        ),
       ];
     });
 }
@@ -74,8 +79,9 @@ describe("a CLI that feels fast", () => {
     // The loader hook sees heavy modules when they do load: a command that opens the database.
     const token = modulesLoaded(["token", "list"]);
     expect(token.some((u) => u.includes("better-sqlite3"))).toBe(true);
-    // ...and our own modules inside bundle chunks.
+    // ...and our own modules and bundled packages inside bundle chunks.
     expect(token.some((u) => u.endsWith("dist/store/db.js"))).toBe(true);
+    expect(token.some((u) => u.includes("node_modules/@modelcontextprotocol/sdk/"))).toBe(true);
   });
 
   it("the help summaries are the commands' own descriptions", async () => {

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { FIRST_CONDITION_PASS_MS } from "../alerts/runner.js";
 import type { BenchModule } from "./index.js";
 
 /**
@@ -11,8 +12,17 @@ import type { BenchModule } from "./index.js";
  * tool (src/bench/bareServer.ts), spawned alternately in the same run.
  * - start-up: spawn → initialize → the first `tools/call` result, median of {@link SPAWNS} spawns,
  *   for the default config and with replay market data (TW_MARKET_DATA=replay);
- * - throughput: {@link CALLS} sequential `tools/call` of a cheap tool on one connection after a
- *   warm-up: calls/s and p50/p99 latency (ms).
+ * - throughput ("stdio tools/call, cheap tool"): {@link ROUNDS} rounds, each spawning bare then
+ *   project, warming each up for {@link WARM_MS} of calls, then {@link CALLS} sequential
+ *   `tools/call` on one connection: calls/s (median of the rounds) and p50/p99 latency (ms, over
+ *   every measured call of the side).
+ * The cheap tool is the project's cheapest real read-only tool, `order_list` (one indexed read of
+ * an empty page, ≈ 170 bytes), against the bare server's `ping`; `strategy_list` (11 KB of schemas)
+ * is measured once more for reference, not against a goal. Warming up past the first alert-monitor
+ * pass ({@link FIRST_CONDITION_PASS_MS} after start, where the default config first loads the
+ * venue SDK) keeps start-up's one-time work in the start-up row, not in the per-call figures; the
+ * periodic background work of a running server stays in the window. The client collects its own
+ * garbage (`--expose-gc`) before each measured window, for both sides alike.
  * Goals (issue 15): start-up ≤ 1.5× bare (default), ≤ 2× bare (replay); ≥ 0.5× bare calls/s, p99 ≤ 1 ms.
  */
 
@@ -20,10 +30,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, "..", "cli.js");
 const BARE = join(here, "bareServer.js");
 const SPAWNS = 5;
-const WARMUP = 200;
+const ROUNDS = 3;
+/** Warm-up per spawned server, ms from spawn: past the first monitor pass and its library loads. */
+const WARM_MS = FIRST_CONDITION_PASS_MS + 1_500;
 const CALLS = 2_000;
-/** The cheap project tool: read-only, no arguments, no venue or market data. */
-const CHEAP = { name: "strategy_list", arguments: {} };
+/** The cheap project tool: read-only, no arguments, no venue or market data, a tiny answer. */
+const CHEAP = { name: "order_list", arguments: {} };
+/** The former cheap tool, measured for reference: its answer is 11 KB of strategy schemas. */
+const LARGE = { name: "strategy_list", arguments: {} };
 const BARE_TOOL = { name: "ping", arguments: { n: 1 } };
 
 interface Target {
@@ -85,23 +99,44 @@ const median = (xs: number[]) => {
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
-async function throughput(t: Target): Promise<{ calls_per_second: number; p50_ms: number; p99_ms: number }> {
+interface Throughput {
+  calls_per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+/** One measured window: a fresh server, warmed up for WARM_MS, then CALLS sequential calls. */
+async function window(t: Target, lat: number[]): Promise<number> {
+  const spawned = performance.now();
   const client = await open(t);
   try {
-    for (let i = 0; i < WARMUP; i++) await call(client, t);
-    const lat: number[] = [];
+    while (performance.now() - spawned < WARM_MS) await call(client, t);
+    (globalThis as { gc?: () => void }).gc?.();
     const t0 = performance.now();
     for (let i = 0; i < CALLS; i++) {
       const s = performance.now();
       await call(client, t);
       lat.push(performance.now() - s);
     }
-    const secs = (performance.now() - t0) / 1000;
-    lat.sort((a, b) => a - b);
-    return { calls_per_second: CALLS / secs, p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99) };
+    return CALLS / ((performance.now() - t0) / 1000);
   } finally {
     await client.close();
   }
+}
+
+function summary(rates: number[], lat: number[]): Throughput {
+  lat.sort((a, b) => a - b);
+  return { calls_per_second: median(rates), p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99) };
+}
+
+/** Alternating rounds (bare, then project) so background load hits both sides alike. */
+async function throughput(sides: Target[], rounds: number): Promise<Throughput[]> {
+  const rates = sides.map(() => [] as number[]);
+  const lats = sides.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, t] of sides.entries()) rates[i].push(await window(t, lats[i]));
+  }
+  return sides.map((_, i) => summary(rates[i], lats[i]));
 }
 
 const f = (x: number, d = 2) => x.toFixed(d);
@@ -136,14 +171,16 @@ export const serveBench: BenchModule = {
         );
         out[`${t.label}_startup_ms`] = ms;
       }
-      const b = await throughput(bare);
-      const p = await throughput(targets[0]);
+      const [b, p] = await throughput([bare, targets[0]], ROUNDS);
+      const [large] = await throughput([{ ...targets[0], tool: LARGE }], 1);
+      const ratio = p.calls_per_second / b.calls_per_second;
       process.stdout.write(
-        `stdio tools/call, ${CALLS} sequential (project ${CHEAP.name} vs bare ping)\n` +
-          `  calls/s            ${f(p.calls_per_second, 0)} / ${f(b.calls_per_second, 0)} / ${f(p.calls_per_second / b.calls_per_second)}× (≥ 0.5×: ${p.calls_per_second / b.calls_per_second >= 0.5 ? "met" : "not met"})\n` +
-          `  p99 latency        ${f(p.p99_ms, 3)} ms / ${f(b.p99_ms, 3)} ms / ${f(p.p99_ms / b.p99_ms)}× (≤ 1 ms: ${p.p99_ms <= 1 ? "met" : "not met"}); p50 ${f(p.p50_ms, 3)} / ${f(b.p50_ms, 3)} ms\n`,
+        `stdio tools/call, cheap tool: ${ROUNDS} rounds × ${CALLS} sequential after ${WARM_MS / 1000} s warm-up (project ${CHEAP.name} vs bare ping)\n` +
+          `  calls/s            ${f(p.calls_per_second, 0)} / ${f(b.calls_per_second, 0)} / ${f(ratio)}× (≥ 0.5×: ${ratio >= 0.5 ? "met" : "not met"})\n` +
+          `  p99 latency        ${f(p.p99_ms, 3)} ms / ${f(b.p99_ms, 3)} ms / ${f(p.p99_ms / b.p99_ms)}× (≤ 1 ms: ${p.p99_ms <= 1 ? "met" : "not met"}); p50 ${f(p.p50_ms, 3)} / ${f(b.p50_ms, 3)} ms\n` +
+          `  for reference, ${LARGE.name} (11 KB answer, 1 round): ${f(large.calls_per_second, 0)} calls/s = ${f(large.calls_per_second / b.calls_per_second)}× bare, p99 ${f(large.p99_ms, 3)} ms\n`,
       );
-      return { ...out, project_calls: p, bare_calls: b, calls: CALLS };
+      return { ...out, project_calls: p, bare_calls: b, large_calls: large, calls: CALLS, rounds: ROUNDS };
     } finally {
       for (const h of homes) rmSync(h, { recursive: true, force: true });
     }
