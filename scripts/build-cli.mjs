@@ -10,13 +10,23 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 /**
- * Packages bundled into the chunks instead of loaded from node_modules: pure ESM, many small files
- * each (zod ≈ 116 modules, the SDK and zod-to-json-schema ≈ 55 on the serve path), no native code,
- * workers or files read beside them. Everything else stays external: native (better-sqlite3),
- * worker-based (pino), CommonJS loaded on demand through createRequire (ccxt, @nktkas/hyperliquid,
- * csv-parse) and the rest.
+ * Packages bundled into the chunks instead of loaded from node_modules: many small files each on the
+ * serve path (zod ≈ 116 modules, the SDK and zod-to-json-schema ≈ 55, ajv ≈ 100 CommonJS files with
+ * its helpers), no native code, workers or files read beside them. Everything else stays external:
+ * native (better-sqlite3), worker-based (pino), CommonJS loaded on demand through createRequire
+ * (ccxt, @nktkas/hyperliquid, csv-parse) and the rest.
  */
-const BUNDLED = ["zod", "@modelcontextprotocol/sdk", "zod-to-json-schema"];
+const BUNDLED = [
+  "zod",
+  "@modelcontextprotocol/sdk",
+  "zod-to-json-schema",
+  "ajv",
+  "ajv-formats",
+  "fast-deep-equal",
+  "fast-uri",
+  "json-schema-traverse",
+  "require-from-string",
+];
 
 /** esbuild plugin: every bare import is external unless its package is in `bundled`. */
 function externalExcept(bundled) {
@@ -44,6 +54,8 @@ const result = await build({
   platform: "node",
   target: ["node20"],
   plugins: [externalExcept(BUNDLED)],
+  // Bundled CommonJS (ajv) may require() a Node built-in; ESM has no require of its own.
+  banner: { js: 'import { createRequire as __twCreateRequire } from "node:module"; const require = __twCreateRequire(import.meta.url);' },
   sourcemap: true,
   metafile: true,
   logLevel: "warning",
