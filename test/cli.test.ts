@@ -26,12 +26,36 @@ function run(args: string[], env: Record<string, string> = {}, nodeArgs: string[
   });
 }
 
-/** Module URLs a CLI invocation loaded (through the loader hook in test/helpers/loadTrace.mjs). */
+/**
+ * Module URLs a CLI invocation loaded (through the loader hook in test/helpers/loadTrace.mjs). The
+ * CLI is bundled (scripts/build-cli.mjs): a loaded bundle file stands for the modules
+ * dist/chunks/sources.json lists in it — ours named as tsc would emit them (src/x/y.ts → dist/x/y.js),
+ * bundled packages by their node_modules path — so the checks below see what a command loaded,
+ * bundled or not.
+ */
 function modulesLoaded(args: string[]): string[] {
   const out = join(home(), "modules.txt");
   const r = run(args, { TW_LOAD_TRACE: out, TW_HOME: home() }, ["--import", TRACE]);
   expect(r.status, r.stderr).toBe(0);
-  return readFileSync(out, "utf8").trim().split("\n");
+  const bundled = JSON.parse(readFileSync(join(ROOT, "dist", "chunks", "sources.json"), "utf8")) as Record<
+    string,
+    string[]
+  >;
+  return readFileSync(out, "utf8")
+    .trim()
+    .split("\n")
+    .flatMap((u) => {
+      const file = Object.keys(bundled).find((f) => u.endsWith(`/${f}`));
+      if (!file) return [u];
+      return [
+        u,
+        ...bundled[file].map((s) =>
+          s.startsWith("src/")
+            ? `file://${ROOT}/dist/${s.slice(4).replace(/\.ts$/, ".js")}`
+            : `file://${ROOT}/${s}`,
+        ),
+      ];
+    });
 }
 
 // What a quick answer must not load: the database driver, MCP, the exchange SDKs, the HTTP stack,
@@ -53,7 +77,11 @@ describe("a CLI that feels fast", () => {
       ).toEqual([]);
     }
     // The loader hook sees heavy modules when they do load: a command that opens the database.
-    expect(modulesLoaded(["token", "list"]).some((u) => u.includes("better-sqlite3"))).toBe(true);
+    const token = modulesLoaded(["token", "list"]);
+    expect(token.some((u) => u.includes("better-sqlite3"))).toBe(true);
+    // ...and our own modules and bundled packages inside bundle chunks.
+    expect(token.some((u) => u.endsWith("dist/store/db.js"))).toBe(true);
+    expect(token.some((u) => u.includes("node_modules/@modelcontextprotocol/sdk/"))).toBe(true);
   });
 
   it("the help summaries are the commands' own descriptions", async () => {

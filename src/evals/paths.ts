@@ -1,22 +1,13 @@
-import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { packageRoot } from "../packageRoot.js";
 
 /**
- * Where the eval harness finds things: the repository root and its data/ folder, resolved from this
- * file's location so the harness works from `dist/` (npm run evals) and from `src/` (vitest).
+ * Where the eval harness finds things: the repository root and its data/ folder, resolved from the
+ * package root (src/packageRoot.ts) so the harness works from `dist/`, the bundled CLI and `src/`.
  */
 
 /** Absolute path of the package root (the directory holding package.json). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error("eval harness: package.json not found above src/evals");
-    dir = up;
-  }
-}
+export const repoRoot = packageRoot;
 
 /** `TW_DATA` when set, else the repository's data/ folder (real market data; data/README.md). */
 export function evalDataDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,7 +1,7 @@
-import { isAbsolute, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { isAbsolute, join, resolve } from "node:path";
 import type { App } from "../app.js";
 import type { Component } from "../components.js";
+import { packageRoot } from "../packageRoot.js";
 import { OpenAiEmbeddings } from "./embeddings.js";
 import { KnowledgeService } from "./service.js";
 
@@ -13,11 +13,11 @@ declare module "../app.js" {
 }
 
 /**
- * The shipped corpus, docs/knowledge/ at the package root. Resolved from this module's URL so it is
- * the same folder from src/knowledge (vitest) and dist/knowledge (the built CLI).
+ * The shipped corpus, docs/knowledge/ at the package root (src/packageRoot.ts): the same folder from
+ * src/ (vitest), dist/ and the bundled CLI.
  */
 export function defaultKnowledgeDir(): string {
-  return fileURLToPath(new URL("../../docs/knowledge/", import.meta.url)).replace(/[\\/]$/, "");
+  return join(packageRoot(), "docs", "knowledge");
 }
 
 /** Knowledge dir of a config value: absolute as is, relative to the working directory, or the default. */

@@ -1,14 +1,15 @@
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../../packageRoot.js";
 
 /**
  * The real data shipped in the repository's `data/` folder (provenance in data/README.md). Paths are
- * resolved from this file, so they hold from `src/` (vitest) and from `dist/` (the CLI) alike: both
- * sit two folders below the package root.
+ * resolved from the package root (src/packageRoot.ts), so they hold from `src/` (vitest), `dist/`
+ * and the bundled CLI alike.
  */
 
 /** Absolute path of the package's `data/` folder. */
 export function dataDir(): string {
-  return fileURLToPath(new URL("../../../data", import.meta.url));
+  return join(packageRoot(), "data");
 }
 
 /** The 30 days of 1m candles (BTC, ETH, SOL, ADA, DOGE; 2025-05-25 → 2025-06-24), absolute. */
