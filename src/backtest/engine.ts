@@ -1,4 +1,5 @@
 import { allInQty, fee, fundingPayment, marketFillPrice } from "../exchange/fillModel.js";
+import { SingleRun } from "./fused.js";
 import type { EngineOptions, Frame, Signals, Trade } from "./types.js";
 
 /**
@@ -69,6 +70,8 @@ export class EngineRun {
   private traded = 0;
   private exposure = 0;
   private readonly initial: Float64Array;
+  /** The single-symbol fast path's inputs and state (fused.ts); null on the general loop. */
+  private readonly single: SingleRun | null;
 
   /**
    * @throws RangeError when targets do not match the frame or the range is empty.
@@ -104,6 +107,27 @@ export class EngineRun {
     this.tOutVal = new Float64Array(k);
     this.tMax = new Float64Array(k);
     this.initial = Float64Array.from(signals.initial ?? new Array(k).fill(0));
+    this.single =
+      k === 1 && opts.maxParticipation === undefined && opts.general !== true
+        ? new SingleRun(
+            {
+              open: frame.assets[0].open,
+              close: frame.assets[0].close,
+              funding: frame.funding === null ? null : frame.funding[0],
+              time: frame.time,
+              targets: signals.targets[0],
+              initial: this.initial[0],
+              symbol: frame.symbols[0],
+              leverage: opts.leverage,
+              feeRate: opts.feeRate,
+              slippage: opts.slippage,
+              initialEquity: opts.initialEquity,
+              start: this.start,
+              end: this.end,
+            },
+            this.equity,
+          )
+        : null;
   }
 
   /** Bars simulated so far. */
@@ -125,8 +149,9 @@ export class EngineRun {
   /** Simulates bars up to `until` (exclusive, capped at the end of the range). */
   step(until: number): void {
     const stop = Math.min(until, this.end);
-    if (this.k === 1 && this.opts.maxParticipation === undefined && this.opts.general !== true) {
-      this.stepSingle(stop);
+    if (this.single !== null) {
+      if (stop > this.i) this.single.step(this.i, stop);
+      this.i = Math.max(this.i, stop);
       return;
     }
     const { assets, funding } = this.frame;
@@ -162,58 +187,6 @@ export class EngineRun {
       if (inPos) this.exposure++;
       this.equity[i - this.start] = this.cash + eq;
     }
-    this.i = Math.max(this.i, stop);
-  }
-
-  /**
-   * {@link step} for one symbol without a participation cap: the same operations in the same order
-   * (results are bit-identical, test/backtest/fused.test.ts), with the target read inline, cash held
-   * in a local between rebalances, and no per-symbol inner loops — the engine's hot path.
-   */
-  private stepSingle(stop: number): void {
-    const a = this.frame.assets[0];
-    const close = a.close;
-    const fund = this.frame.funding === null ? null : this.frame.funding[0];
-    const targets = this.signals.targets[0];
-    const lev = this.opts.leverage;
-    const qty = this.qty;
-    const held = this.held;
-    const equity = this.equity;
-    const start = this.start;
-    let cash = this.cash;
-    let q = qty[0];
-    let h = held[0];
-    let exposure = this.exposure;
-    for (let i = this.i; i < stop; i++) {
-      const raw = i === 0 ? this.initial[0] : targets[i - 1];
-      const t = Number.isNaN(raw) ? 0 : raw * lev;
-      if (t !== h) {
-        this.cash = cash;
-        this.rebalance(i);
-        cash = this.cash;
-        q = qty[0];
-        h = held[0];
-      }
-      if (q === 0) {
-        equity[i - start] = cash + 0;
-        continue;
-      }
-      exposure++;
-      const c = close[i];
-      if (fund !== null) {
-        const r = fund[i];
-        if (r !== 0) {
-          const pay = fundingPayment(q, c, r);
-          cash += pay;
-          this.tCash[0] += pay;
-          this.tFund[0] += pay;
-          this.fundingPaid -= pay;
-        }
-      }
-      equity[i - start] = cash + (0 + q * c);
-    }
-    this.cash = cash;
-    this.exposure = exposure;
     this.i = Math.max(this.i, stop);
   }
 
@@ -319,6 +292,7 @@ export class EngineRun {
   /** Runs every remaining bar and returns the result. */
   finish(): EngineResult {
     this.step(this.end);
+    if (this.single !== null) return this.finishSingle(this.single);
     const trades = [...this.trades];
     const last = this.end - 1;
     for (let j = 0; j < this.k; j++) {
@@ -336,6 +310,21 @@ export class EngineRun {
       tradedNotional: this.traded,
       exposureBars: this.exposure,
       positions: Float64Array.from(this.qty),
+    };
+  }
+
+  private finishSingle(run: SingleRun): EngineResult {
+    const r = run.finish();
+    return {
+      start: this.start,
+      end: this.end,
+      equity: r.equity,
+      trades: r.trades,
+      feesPaid: r.feesPaid,
+      fundingPaid: r.fundingPaid,
+      tradedNotional: r.tradedNotional,
+      exposureBars: r.exposureBars,
+      positions: Float64Array.of(r.qty),
     };
   }
 }
