@@ -27,8 +27,14 @@ export interface EngineResult {
   end: number;
   /** Equity at each bar close, quote (index 0 = bar `start`). */
   equity: Float64Array;
-  /** Closed round trips in exit order, then open ones (`open: true`). */
-  trades: Trade[];
+  /**
+   * Closed round trips in exit order, then open ones (`open: true`). The single-symbol path builds
+   * these records from its round-trip log on first read (nothing that only needs metrics pays for
+   * them).
+   */
+  readonly trades: Trade[];
+  /** PnL of each closed round trip in exit order, quote (the trade metrics read only this). */
+  closedPnl: Float64Array;
   /** Fees paid, quote (≥ 0). */
   feesPaid: number;
   /** Net funding paid, quote (> 0 = paid, < 0 = received). */
@@ -305,6 +311,7 @@ export class EngineRun {
       end: this.end,
       equity: this.equity,
       trades,
+      closedPnl: Float64Array.from(this.trades, (t) => t.pnl),
       feesPaid: this.feesPaid,
       fundingPaid: this.fundingPaid,
       tradedNotional: this.traded,
@@ -315,11 +322,16 @@ export class EngineRun {
 
   private finishSingle(run: SingleRun): EngineResult {
     const r = run.finish();
+    let trades: Trade[] | null = null;
     return {
       start: this.start,
       end: this.end,
       equity: r.equity,
-      trades: r.trades,
+      get trades() {
+        trades ??= run.trades();
+        return trades;
+      },
+      closedPnl: r.closedPnl,
       feesPaid: r.feesPaid,
       fundingPaid: r.fundingPaid,
       tradedNotional: r.tradedNotional,

@@ -198,7 +198,11 @@ function runWindows(
           start: parts[0].start,
           end: parts[parts.length - 1].end,
           equity: concat(parts.map((p) => p.equity)),
-          trades: parts.flatMap((p) => p.trades),
+          // Built only when read, like a single run's records (the metrics read closedPnl).
+          get trades() {
+            return parts.flatMap((p) => p.trades);
+          },
+          closedPnl: concat(parts.map((p) => p.closedPnl)),
           feesPaid: sum(parts.map((p) => p.feesPaid)),
           fundingPaid: sum(parts.map((p) => p.fundingPaid)),
           tradedNotional: sum(parts.map((p) => p.tradedNotional)),

@@ -11,8 +11,10 @@ import type { Trade } from "./types.js";
  *   the bench's repetitions) and no object whose field representation could change under it;
  * - a rebalance (≈ 3 % of bars for a fast EMA cross) is a separate function working on the state
  *   array, so the loop's on-stack replacement compiles in a few milliseconds;
- * - closed round trips go to a growable Float64Array log; {@link Trade} objects are built once at
- *   the end ({@link SingleRun.finish}), still inside the run.
+ * - closed round trips go to a growable Float64Array log; {@link Trade} objects are built from it
+ *   only when read ({@link SingleRun.trades}): the metrics need only the closed PnLs, so a run whose
+ *   trade records nobody reads (a grid variant, `backtest --json` without `--save`) allocates
+ *   nothing per round trip, and 17 k records do not churn the young generation mid-run.
  */
 
 // Slots of the state array: cash (quote), signed qty (coins), target held (after leverage), bars
@@ -67,10 +69,11 @@ export interface SingleInputs {
   end: number;
 }
 
-/** What a single-symbol run returns (the fields of EngineResult it computes). */
+/** What a single-symbol run returns (the fields of EngineResult it computes but the trades). */
 export interface SingleResult {
   equity: Float64Array;
-  trades: Trade[];
+  /** PnL of each closed round trip in exit order, quote. */
+  closedPnl: Float64Array;
   feesPaid: number;
   fundingPaid: number;
   tradedNotional: number;
@@ -124,8 +127,26 @@ export class SingleRun {
     }
   }
 
-  /** The result after every bar was stepped: closed round trips in exit order, then the open one. */
+  /** The result after every bar was stepped (round-trip records: {@link trades}). */
   finish(): SingleResult {
+    const st = this.st;
+    const log = this.log;
+    const n = st[N_TRADES];
+    const closedPnl = new Float64Array(n);
+    for (let t = 0; t < n; t++) closedPnl[t] = log[t * LOG_STRIDE + L_ACC];
+    return {
+      equity: this.equity,
+      closedPnl,
+      feesPaid: st[FEES],
+      fundingPaid: st[FUNDING],
+      tradedNotional: st[TRADED],
+      exposureBars: st[EXPOSURE],
+      qty: st[QTY],
+    };
+  }
+
+  /** Round trips after every bar was stepped: closed ones in exit order, then the open one. */
+  trades(): Trade[] {
     const st = this.st;
     const log = this.log;
     const n = st[N_TRADES];
@@ -141,15 +162,7 @@ export class SingleRun {
     const end = this.inp.end;
     if (q !== 0)
       trades.push(this.trade(q > 0, st[T_BAR], end, st[T_CASH] + q * this.inp.close[end - 1], st, 0, true));
-    return {
-      equity: this.equity,
-      trades,
-      feesPaid: st[FEES],
-      fundingPaid: st[FUNDING],
-      tradedNotional: st[TRADED],
-      exposureBars: st[EXPOSURE],
-      qty: q,
-    };
+    return trades;
   }
 
   /** A {@link Trade} from accumulators at `acc[base + T_CASH …]` (fields and formulas of engine.ts). */

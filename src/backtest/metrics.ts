@@ -135,17 +135,18 @@ export function computeMetrics(
   const lastDd = 1 - trough / peak;
   if (lastDd > mdd) mdd = lastDd;
   const daily = Float64Array.from(dailyOut);
-  const closed = r.trades.filter((t) => !t.open);
+  const closed = r.closedPnl;
   let wins = 0;
   let gross = 0;
   let loss = 0;
   let sum = 0;
-  for (const t of closed) {
-    sum += t.pnl;
-    if (t.pnl > 0) {
+  for (let t = 0; t < closed.length; t++) {
+    const pnl = closed[t];
+    sum += pnl;
+    if (pnl > 0) {
       wins++;
-      gross += t.pnl;
-    } else loss -= t.pnl;
+      gross += pnl;
+    } else loss -= pnl;
   }
   return {
     initial_equity: initial,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadFrameFromDirs } from "../../src/backtest/data.js";
-import { runEngine } from "../../src/backtest/engine.js";
+import { EngineRun, runEngine } from "../../src/backtest/engine.js";
 import { ema, emaCrossSignal } from "../../src/backtest/indicators.js";
 import {
   computeMetrics,
@@ -49,6 +49,10 @@ describe("the fused single-symbol engine path", () => {
       expect(fused.equity.findIndex((e, k) => !Object.is(e, general.equity[k]))).toBe(-1);
       expect(fused.equity.length).toBe(general.equity.length);
       expect(fused.trades).toEqual(general.trades);
+      // The metrics read closedPnl: the closed records' PnL in exit order, on both paths.
+      const closedPnl = general.trades.filter((t) => !t.open).map((t) => t.pnl);
+      expect(Array.from(fused.closedPnl)).toEqual(closedPnl);
+      expect(Array.from(general.closedPnl)).toEqual(closedPnl);
       expect(fused.fundingPaid).toBe(general.fundingPaid);
       expect(fused.fundingPaid).not.toBe(0);
       expect(fused.feesPaid).toBe(general.feesPaid);
@@ -60,6 +64,23 @@ describe("the fused single-symbol engine path", () => {
       );
     });
   }
+
+  it("a run stepped in odd chunks equals one call, past the round-trip log's first growth", () => {
+    const { def, params } = resolveStrategy("ema_cross", { fast: 3, slow: 7, allow_short: true });
+    const sig = def.signals(btc, params, new Map());
+    const opts = { feeRate: 4.5e-4, slippage: 1e-4, initialEquity: 100_000, leverage: 2, start: 5 };
+    const whole = runEngine(btc, sig, opts);
+    const run = new EngineRun(btc, sig, opts);
+    for (let stop = 5 + 997; !run.finished; stop += 997) run.step(stop);
+    const chunked = run.finish();
+    // Far more round trips than the log's initial 64 slots, and more than one chunk's worth.
+    expect(whole.closedPnl.length).toBeGreaterThan(2_000);
+    expect(chunked.equity.findIndex((e, k) => !Object.is(e, whole.equity[k]))).toBe(-1);
+    expect(chunked.trades).toEqual(whole.trades);
+    expect(chunked.trades).toEqual(runEngine(btc, sig, { ...opts, general: true }).trades);
+    expect(chunked.fundingPaid).toBe(whole.fundingPaid);
+    expect(chunked.exposureBars).toBe(whole.exposureBars);
+  });
 
   it("one-pass metrics equal the separate drawdown, mean and daily-return passes bit for bit", () => {
     const { def, params } = resolveStrategy("ema_cross", { fast: 8, slow: 55, allow_short: true });
