@@ -299,16 +299,25 @@ function rebalance(
 function fill(st: Float64Array, log: Float64Array, i: number, dq: number, px: number, feeRate: number): void {
   const f = fee(dq, px, feeRate);
   const notional = Math.abs(dq) * px;
-  st[CASH] -= dq * px + f;
+  const flow = dq * px + f;
+  st[CASH] -= flow;
   st[FEES] += f;
   st[TRADED] += notional;
   const q0 = st[QTY];
   const q1 = q0 + dq;
   if (q0 === 0) {
+    // A round trip starts: its accumulators from 0 (straight-line, cheap before V8 optimises).
     st[T_BAR] = i;
-    st.fill(0, T_CASH, T_MAX + 1);
+    st[T_CASH] = 0;
+    st[T_FEES] = 0;
+    st[T_FUND] = 0;
+    st[T_IN_QTY] = 0;
+    st[T_IN_VAL] = 0;
+    st[T_OUT_QTY] = 0;
+    st[T_OUT_VAL] = 0;
+    st[T_MAX] = 0;
   }
-  st[T_CASH] -= dq * px + f;
+  st[T_CASH] -= flow;
   st[T_FEES] += f;
   if (Math.abs(q1) > Math.abs(q0)) {
     st[T_IN_QTY] += Math.abs(dq);
@@ -321,10 +330,18 @@ function fill(st: Float64Array, log: Float64Array, i: number, dq: number, px: nu
   st[QTY] = q1;
   if (q1 === 0) {
     const o = st[N_TRADES] * LOG_STRIDE;
+    const a = o + L_ACC - T_CASH;
     log[o + L_ENTRY] = st[T_BAR];
     log[o + L_EXIT] = i;
     log[o + L_LONG] = q0 > 0 ? 1 : 0;
-    for (let s = T_CASH; s <= T_MAX; s++) log[o + L_ACC + s - T_CASH] = st[s];
-    st[N_TRADES]++;
+    log[a + T_CASH] = st[T_CASH];
+    log[a + T_FEES] = st[T_FEES];
+    log[a + T_FUND] = st[T_FUND];
+    log[a + T_IN_QTY] = st[T_IN_QTY];
+    log[a + T_IN_VAL] = st[T_IN_VAL];
+    log[a + T_OUT_QTY] = st[T_OUT_QTY];
+    log[a + T_OUT_VAL] = st[T_OUT_VAL];
+    log[a + T_MAX] = st[T_MAX];
+    st[N_TRADES] = st[N_TRADES] + 1;
   }
 }
