@@ -102,7 +102,15 @@ export class EngineRun {
     this.cash = opts.initialEquity;
     this.qty = new Float64Array(k);
     this.held = new Float64Array(k);
-    this.equity = new Float64Array(this.end - this.start);
+    this.equity =
+      opts.equityBuffer === undefined
+        ? new Float64Array(this.end - this.start)
+        : opts.equityBuffer.subarray(0, this.end - this.start);
+    if (this.equity.length !== this.end - this.start) {
+      throw new RangeError(
+        `engine: equityBuffer holds ${this.equity.length} values, ${this.end - this.start} needed`,
+      );
+    }
     this.tBar = new Int32Array(k);
     this.tCash = new Float64Array(k);
     this.tFees = new Float64Array(k);

@@ -153,6 +153,20 @@ export function computeMetrics(
   intervalMs: number,
   initial: number,
 ): Metrics {
+  return metricsAndDaily(r, time, intervalMs, initial).metrics;
+}
+
+/**
+ * {@link computeMetrics} plus the daily returns it computed on the way (equal to
+ * {@link dailyReturns} of the same curve and initial equity), so an experiment does not walk the
+ * curve twice.
+ */
+export function metricsAndDaily(
+  r: EngineResult,
+  time: Float64Array,
+  intervalMs: number,
+  initial: number,
+): { metrics: Metrics; daily: Float64Array } {
   const eq = r.equity;
   const n = eq.length;
   const final = eq[n - 1];
@@ -178,7 +192,7 @@ export function computeMetrics(
   let mdd = acc[C_MDD];
   const lastDd = 1 - acc[C_TROUGH] / acc[C_PEAK];
   if (lastDd > mdd) mdd = lastDd;
-  const dailyReturns = daily.subarray(0, acc[C_DAYS]);
+  const dailyRets = daily.subarray(0, acc[C_DAYS]);
   const eqSum = acc[C_EQ_SUM];
   const closed = r.closedPnl;
   let wins = 0;
@@ -193,14 +207,14 @@ export function computeMetrics(
       gross += pnl;
     } else loss -= pnl;
   }
-  return {
+  const metrics: Metrics = {
     initial_equity: initial,
     final_equity: final,
     total_return: growth - 1,
     cagr: cagr !== null && Number.isFinite(cagr) ? cagr : null,
     max_drawdown: mdd,
-    sharpe: sharpe(dailyReturns),
-    sortino: sortino(dailyReturns),
+    sharpe: sharpe(dailyRets),
+    sortino: sortino(dailyRets),
     win_rate: closed.length > 0 ? wins / closed.length : null,
     profit_factor: loss > 0 ? gross / loss : null,
     avg_trade: closed.length > 0 ? sum / closed.length : null,
@@ -212,4 +226,5 @@ export function computeMetrics(
     bars: n,
     days: spanMs / DAY_MS,
   };
+  return { metrics, daily: dailyRets };
 }

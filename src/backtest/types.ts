@@ -86,6 +86,12 @@ export interface EngineOptions {
    * the benchmark only.
    */
   general?: boolean;
+  /**
+   * Where to write the equity curve: a buffer of at least end − start values, reused across a grid's
+   * runs (the result's `equity` is then a view of it, valid until the buffer is used again). Default:
+   * a new array per run.
+   */
+  equityBuffer?: Float64Array;
   /** First bar index (inclusive). Default 0. */
   start?: number;
   /** Last bar index (exclusive). Default frame length. */
