@@ -8,7 +8,7 @@ import { cancelled, DataSpec } from "./run.js";
 import { buyAndHold } from "./strategies/single.js";
 import { resolveStrategy } from "./strategies/index.js";
 import { deflatedSharpe, moments } from "./stats.js";
-import type { Frame, IndicatorCache, Metrics, Signals } from "./types.js";
+import type { Frame, IndicatorCache, Metrics, SignalScratch, Signals } from "./types.js";
 import {
   coverageOf,
   DEFAULT_WARNING_LIMITS,
@@ -260,6 +260,8 @@ export async function runExperiment(
   // Equity curves of every variant's windows go to these two buffers (issue 15: no per-variant
   // allocation of curves).
   const trainBuffer = windowsBuffer(win.train);
+  // …and strategies that support it write their targets into one set of arrays.
+  const scratch: SignalScratch = { targets: null };
   const testBuffer = windowsBuffer(win.test);
   const results: Array<VariantResult & { daily: Float64Array }> = [];
   const invalid: ExperimentOutcome["variants_invalid"] = [];
@@ -271,7 +273,7 @@ export async function runExperiment(
     try {
       const r = resolveStrategy(spec.strategy, variants[v]);
       params = r.params;
-      signals = r.def.signals(frame, params, cache);
+      signals = r.def.signals(frame, params, cache, scratch);
     } catch (e) {
       if (e instanceof TwError && e.code === "INVALID_INPUT") {
         invalid.push({ params: variants[v], reason: e.message });
