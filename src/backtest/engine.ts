@@ -1,4 +1,5 @@
 import { allInQty, fee, fundingPayment, marketFillPrice } from "../exchange/fillModel.js";
+import type { CurveStats } from "./curve.js";
 import { SingleRun } from "./fused.js";
 import type { EngineOptions, Frame, Signals, Trade } from "./types.js";
 
@@ -35,6 +36,12 @@ export interface EngineResult {
   readonly trades: Trade[];
   /** PnL of each closed round trip in exit order, quote (the trade metrics read only this). */
   closedPnl: Float64Array;
+  /**
+   * The metrics' curve pass, when the run did it on the way (the single-symbol path, relative to
+   * `metricsInitial`); computeMetrics uses it when its initial equity, time axis and range match (a
+   * result assembled from others, e.g. chained windows, must not carry it).
+   */
+  curve?: CurveStats;
   /** Fees paid, quote (≥ 0). */
   feesPaid: number;
   /** Net funding paid, quote (> 0 = paid, < 0 = received). */
@@ -136,6 +143,7 @@ export class EngineRun {
               feeRate: opts.feeRate,
               slippage: opts.slippage,
               initialEquity: opts.initialEquity,
+              metricsInitial: opts.metricsInitial ?? opts.initialEquity,
               start: this.start,
               end: this.end,
             },
@@ -340,6 +348,7 @@ export class EngineRun {
         return trades;
       },
       closedPnl: r.closedPnl,
+      curve: r.curve,
       feesPaid: r.feesPaid,
       fundingPaid: r.fundingPaid,
       tradedNotional: r.tradedNotional,

@@ -191,6 +191,7 @@ function runWindows(
       feeRate: bps(spec.fee_bps),
       slippage: bps(spec.slippage_bps),
       initialEquity: equity,
+      metricsInitial: spec.initial_equity,
       leverage: spec.leverage,
       start,
       end,

@@ -1,4 +1,16 @@
 import { allInQty, fee, fundingPayment, marketFillPrice } from "../exchange/fillModel.js";
+import {
+  C_DAYS,
+  C_EQ_SUM,
+  C_MDD,
+  C_NEXT_DAY,
+  C_PEAK,
+  C_PREV,
+  C_TROUGH,
+  type CurveStats,
+  DAY_MS,
+  newCurve,
+} from "./curve.js";
 import type { Trade } from "./types.js";
 
 /**
@@ -73,6 +85,8 @@ export interface SingleInputs {
   feeRate: number;
   slippage: number;
   initialEquity: number;
+  /** Initial equity of the curve metrics computed on the way (curve.ts). */
+  metricsInitial: number;
   /** Simulated range [start, end) of bar indices. */
   start: number;
   end: number;
@@ -83,6 +97,8 @@ export interface SingleResult {
   equity: Float64Array;
   /** PnL of each closed round trip in exit order, quote. */
   closedPnl: Float64Array;
+  /** The metrics' curve pass against `metricsInitial`. */
+  curve: CurveStats;
   feesPaid: number;
   fundingPaid: number;
   tradedNotional: number;
@@ -96,6 +112,7 @@ export class SingleRun {
   readonly equity: Float64Array;
   private readonly st = new Float64Array(STATE_SLOTS);
   private log = new Float64Array(64 * LOG_STRIDE);
+  private readonly curve: CurveStats;
 
   /** `equity` receives the equity at each bar close (length end − start). */
   constructor(
@@ -104,6 +121,7 @@ export class SingleRun {
   ) {
     this.equity = equity;
     this.st[CASH] = inp.initialEquity;
+    this.curve = newCurve(inp.metricsInitial, inp.time, inp.start, inp.end);
   }
 
   /** Simulates bars [from, stop). */
@@ -124,6 +142,10 @@ export class SingleRun {
         p.start,
         this.st,
         this.log,
+        p.time,
+        p.end - 1,
+        this.curve.acc,
+        this.curve.daily,
         i,
         Math.min(stop, i + SLICE),
       );
@@ -146,6 +168,7 @@ export class SingleRun {
     return {
       equity: this.equity,
       closedPnl,
+      curve: this.curve,
       feesPaid: st[FEES],
       fundingPaid: st[FUNDING],
       tradedNotional: st[TRADED],
@@ -222,6 +245,10 @@ function stepBars(
   start: number,
   st: Float64Array,
   log: Float64Array,
+  time: Float64Array,
+  lastBar: number,
+  cv: Float64Array,
+  daily: Float64Array,
   from: number,
   stop: number,
 ): number {
@@ -229,6 +256,14 @@ function stepBars(
   let q = st[QTY];
   let h = st[HELD];
   let exposure = st[EXPOSURE];
+  // The metrics' curve pass (curve.ts curveSlice, the same steps inline).
+  let prev = cv[C_PREV];
+  let peak = cv[C_PEAK];
+  let mdd = cv[C_MDD];
+  let eqSum = cv[C_EQ_SUM];
+  let nextDay = cv[C_NEXT_DAY];
+  let trough = cv[C_TROUGH];
+  let days = cv[C_DAYS];
   // A rebalance closes at most one round trip.
   const room = log.length - LOG_STRIDE;
   let i = from;
@@ -244,28 +279,49 @@ function stepBars(
       q = st[QTY];
       h = st[HELD];
     }
-    if (q === 0) {
-      equity[i - start] = cash + 0;
-      continue;
-    }
-    exposure++;
-    const c = close[i];
-    if (fund !== null) {
-      const r = fund[i];
-      if (r !== 0) {
-        const pay = fundingPayment(q, c, r);
-        cash += pay;
-        st[T_CASH] += pay;
-        st[T_FUND] += pay;
-        st[FUNDING] -= pay;
+    let e: number;
+    if (q === 0) e = cash + 0;
+    else {
+      exposure++;
+      const c = close[i];
+      if (fund !== null) {
+        const r = fund[i];
+        if (r !== 0) {
+          const pay = fundingPayment(q, c, r);
+          cash += pay;
+          st[T_CASH] += pay;
+          st[T_FUND] += pay;
+          st[FUNDING] -= pay;
+        }
       }
+      e = cash + (0 + q * c);
     }
-    equity[i - start] = cash + (0 + q * c);
+    equity[i - start] = e;
+    eqSum += e;
+    if (e > peak) {
+      const dd = 1 - trough / peak;
+      if (dd > mdd) mdd = dd;
+      peak = e;
+      trough = e;
+    } else if (e < trough) trough = e;
+    if (i === lastBar) daily[days++] = e / prev - 1;
+    else if (time[i + 1] >= nextDay) {
+      daily[days++] = e / prev - 1;
+      prev = e;
+      nextDay = (Math.floor(time[i + 1] / DAY_MS) + 1) * DAY_MS;
+    }
   }
   st[CASH] = cash;
   st[QTY] = q;
   st[HELD] = h;
   st[EXPOSURE] = exposure;
+  cv[C_PREV] = prev;
+  cv[C_PEAK] = peak;
+  cv[C_MDD] = mdd;
+  cv[C_EQ_SUM] = eqSum;
+  cv[C_NEXT_DAY] = nextDay;
+  cv[C_TROUGH] = trough;
+  cv[C_DAYS] = days;
   return i;
 }
 

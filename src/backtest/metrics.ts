@@ -1,3 +1,4 @@
+import { C_DAYS, C_EQ_SUM, C_MDD, C_PEAK, C_TROUGH, curveSlice, DAY_MS, newCurve } from "./curve.js";
 import type { EngineResult } from "./engine.js";
 import { SLICE } from "./fused.js";
 import type { Metrics } from "./types.js";
@@ -15,7 +16,6 @@ import type { Metrics } from "./types.js";
  *   only; exposure = fraction of bars with a position; turnover = traded notional / mean equity.
  */
 
-const DAY_MS = 86_400_000;
 const YEAR_MS = 365.25 * DAY_MS;
 
 /**
@@ -85,62 +85,6 @@ export function maxDrawdown(equity: ArrayLike<number>, initial: number): number 
   return mdd;
 }
 
-// Slots of the state {@link curveSlice} carries between slices.
-const C_PREV = 0;
-const C_PEAK = 1;
-const C_MDD = 2;
-const C_EQ_SUM = 3;
-const C_NEXT_DAY = 4;
-const C_TROUGH = 5;
-const C_DAYS = 6;
-const C_SLOTS = 7;
-
-/**
- * Bars [from, to) of the one-pass curve metrics: running peak, trough and max drawdown, the equity
- * sum and the daily returns (appended to `daily`), state in `acc` (C_* slots). `next[k]` is the open
- * time of bar k + 1; bar `eq.length − 1` ends the last day.
- */
-function curveSlice(
-  eq: Float64Array,
-  next: Float64Array,
-  from: number,
-  to: number,
-  acc: Float64Array,
-  daily: Float64Array,
-): void {
-  let prev = acc[C_PREV];
-  let peak = acc[C_PEAK];
-  let mdd = acc[C_MDD];
-  let eqSum = acc[C_EQ_SUM];
-  let nextDay = acc[C_NEXT_DAY];
-  let trough = acc[C_TROUGH];
-  let days = acc[C_DAYS];
-  const last = eq.length - 1;
-  for (let k = from; k < to; k++) {
-    const e = eq[k];
-    eqSum += e;
-    if (e > peak) {
-      const dd = 1 - trough / peak;
-      if (dd > mdd) mdd = dd;
-      peak = e;
-      trough = e;
-    } else if (e < trough) trough = e;
-    if (k === last) daily[days++] = e / prev - 1;
-    else if (next[k] >= nextDay) {
-      daily[days++] = e / prev - 1;
-      prev = e;
-      nextDay = (Math.floor(next[k] / DAY_MS) + 1) * DAY_MS;
-    }
-  }
-  acc[C_PREV] = prev;
-  acc[C_PEAK] = peak;
-  acc[C_MDD] = mdd;
-  acc[C_EQ_SUM] = eqSum;
-  acc[C_NEXT_DAY] = nextDay;
-  acc[C_TROUGH] = trough;
-  acc[C_DAYS] = days;
-}
-
 /**
  * Metrics of a run over `time` (the frame's bar open times) with bars of `intervalMs`. One pass over
  * the equity curve gathers the drawdown, the equity sum and the daily returns, with the same
@@ -173,22 +117,25 @@ export function metricsAndDaily(
   const spanMs = time[r.end - 1] + intervalMs - time[r.start];
   const growth = final / initial;
   const cagr = growth > 0 ? growth ** (YEAR_MS / spanMs) - 1 : null;
-  // State carried between slices (slots C_*), and the daily returns.
-  const acc = new Float64Array(C_SLOTS);
-  acc[C_PREV] = initial;
-  acc[C_PEAK] = initial;
-  // Drawdown from the lowest equity since each peak: 1 − e / peak is monotone in e (IEEE division
-  // and subtraction are monotone), so max(1 − trough / peak) over peaks equals the per-bar maximum.
-  acc[C_TROUGH] = initial;
-  // Open time of the next UTC day: times increase, so a bar starts a new day exactly when its open
-  // time reaches it (the same days as ⌊t / DAY_MS⌋ without a division per bar).
-  acc[C_NEXT_DAY] = (Math.floor(time[r.start] / DAY_MS) + 1) * DAY_MS;
-  const daily = new Float64Array(Math.floor((time[r.end - 1] - time[r.start]) / DAY_MS) + 2);
-  // Open time of bar k + 1 of the run is next[k]; the last bar always ends a day.
-  const next = time.subarray(r.start + 1, r.start + n);
-  // In slices for the same reason as the engine's loop (fused.ts SLICE): a cold process gets the
+  // The curve pass: done by the single-symbol loop when it knew this initial equity (fused.ts),
+  // else here, in slices for the same reason as that loop (SLICE): a cold process gets the
   // optimised pass without waiting for on-stack replacement.
-  for (let k = 0; k < n; k += SLICE) curveSlice(eq, next, k, Math.min(n, k + SLICE), acc, daily);
+  let curve = r.curve;
+  if (
+    curve === undefined ||
+    curve.initial !== initial ||
+    curve.time !== time ||
+    curve.start !== r.start ||
+    curve.end !== r.end
+  ) {
+    curve = newCurve(initial, time, r.start, r.end);
+    // Open time of bar k + 1 of the run is next[k]; the last bar always ends a day.
+    const next = time.subarray(r.start + 1, r.start + n);
+    for (let k = 0; k < n; k += SLICE)
+      curveSlice(eq, next, k, Math.min(n, k + SLICE), curve.acc, curve.daily);
+  }
+  const acc = curve.acc;
+  const daily = curve.daily;
   let mdd = acc[C_MDD];
   const lastDd = 1 - acc[C_TROUGH] / acc[C_PEAK];
   if (lastDd > mdd) mdd = lastDd;

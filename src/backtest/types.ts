@@ -95,6 +95,12 @@ export interface EngineOptions {
    */
   general?: boolean;
   /**
+   * The initial equity the run's metrics will be computed with (default `initialEquity`; an
+   * experiment's later windows start from the previous window's equity but are measured from the
+   * spec's). The single-symbol path does the metrics' curve pass inside its loop against it.
+   */
+  metricsInitial?: number;
+  /**
    * Where to write the equity curve: a buffer of at least end − start values, reused across a grid's
    * runs (the result's `equity` is then a view of it, valid until the buffer is used again). Default:
    * a new array per run.

@@ -126,6 +126,7 @@ describe("the fused single-symbol engine path", () => {
           equity: Float64Array.from(curves),
           trades: [],
           closedPnl: Float64Array.from(pnl),
+          curve: undefined,
           feesPaid: sumOf((r) => r.feesPaid),
           fundingPaid: sumOf((r) => r.fundingPaid),
           tradedNotional: sumOf((r) => r.tradedNotional),
