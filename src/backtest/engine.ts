@@ -1,4 +1,6 @@
 import { allInQty, fee, fundingPayment, marketFillPrice } from "../exchange/fillModel.js";
+import type { CurveStats } from "./curve.js";
+import { SingleRun } from "./fused.js";
 import type { EngineOptions, Frame, Signals, Trade } from "./types.js";
 
 /**
@@ -26,8 +28,20 @@ export interface EngineResult {
   end: number;
   /** Equity at each bar close, quote (index 0 = bar `start`). */
   equity: Float64Array;
-  /** Closed round trips in exit order, then open ones (`open: true`). */
-  trades: Trade[];
+  /**
+   * Closed round trips in exit order, then open ones (`open: true`). The single-symbol path builds
+   * these records from its round-trip log on first read (nothing that only needs metrics pays for
+   * them).
+   */
+  readonly trades: Trade[];
+  /** PnL of each closed round trip in exit order, quote (the trade metrics read only this). */
+  closedPnl: Float64Array;
+  /**
+   * The metrics' curve pass, when the run did it on the way (the single-symbol path, relative to
+   * `metricsInitial`); computeMetrics uses it when its initial equity, time axis and range match (a
+   * result assembled from others, e.g. chained windows, must not carry it).
+   */
+  curve?: CurveStats;
   /** Fees paid, quote (≥ 0). */
   feesPaid: number;
   /** Net funding paid, quote (> 0 = paid, < 0 = received). */
@@ -69,6 +83,8 @@ export class EngineRun {
   private traded = 0;
   private exposure = 0;
   private readonly initial: Float64Array;
+  /** The single-symbol fast path's inputs and state (fused.ts); null on the general loop. */
+  private readonly single: SingleRun | null;
 
   /**
    * @throws RangeError when targets do not match the frame or the range is empty.
@@ -93,7 +109,15 @@ export class EngineRun {
     this.cash = opts.initialEquity;
     this.qty = new Float64Array(k);
     this.held = new Float64Array(k);
-    this.equity = new Float64Array(this.end - this.start);
+    this.equity =
+      opts.equityBuffer === undefined
+        ? new Float64Array(this.end - this.start)
+        : opts.equityBuffer.subarray(0, this.end - this.start);
+    if (this.equity.length !== this.end - this.start) {
+      throw new RangeError(
+        `engine: equityBuffer holds ${this.equity.length} values, ${this.end - this.start} needed`,
+      );
+    }
     this.tBar = new Int32Array(k);
     this.tCash = new Float64Array(k);
     this.tFees = new Float64Array(k);
@@ -104,6 +128,28 @@ export class EngineRun {
     this.tOutVal = new Float64Array(k);
     this.tMax = new Float64Array(k);
     this.initial = Float64Array.from(signals.initial ?? new Array(k).fill(0));
+    this.single =
+      k === 1 && opts.maxParticipation === undefined && opts.general !== true
+        ? new SingleRun(
+            {
+              open: frame.assets[0].open,
+              close: frame.assets[0].close,
+              funding: frame.funding === null ? null : frame.funding[0],
+              time: frame.time,
+              targets: signals.targets[0],
+              initial: this.initial[0],
+              symbol: frame.symbols[0],
+              leverage: opts.leverage,
+              feeRate: opts.feeRate,
+              slippage: opts.slippage,
+              initialEquity: opts.initialEquity,
+              metricsInitial: opts.metricsInitial ?? opts.initialEquity,
+              start: this.start,
+              end: this.end,
+            },
+            this.equity,
+          )
+        : null;
   }
 
   /** Bars simulated so far. */
@@ -125,8 +171,9 @@ export class EngineRun {
   /** Simulates bars up to `until` (exclusive, capped at the end of the range). */
   step(until: number): void {
     const stop = Math.min(until, this.end);
-    if (this.k === 1 && this.opts.maxParticipation === undefined && this.opts.general !== true) {
-      this.stepSingle(stop);
+    if (this.single !== null) {
+      if (stop > this.i) this.single.step(this.i, stop);
+      this.i = Math.max(this.i, stop);
       return;
     }
     const { assets, funding } = this.frame;
@@ -162,58 +209,6 @@ export class EngineRun {
       if (inPos) this.exposure++;
       this.equity[i - this.start] = this.cash + eq;
     }
-    this.i = Math.max(this.i, stop);
-  }
-
-  /**
-   * {@link step} for one symbol without a participation cap: the same operations in the same order
-   * (results are bit-identical, test/backtest/fused.test.ts), with the target read inline, cash held
-   * in a local between rebalances, and no per-symbol inner loops — the engine's hot path.
-   */
-  private stepSingle(stop: number): void {
-    const a = this.frame.assets[0];
-    const close = a.close;
-    const fund = this.frame.funding === null ? null : this.frame.funding[0];
-    const targets = this.signals.targets[0];
-    const lev = this.opts.leverage;
-    const qty = this.qty;
-    const held = this.held;
-    const equity = this.equity;
-    const start = this.start;
-    let cash = this.cash;
-    let q = qty[0];
-    let h = held[0];
-    let exposure = this.exposure;
-    for (let i = this.i; i < stop; i++) {
-      const raw = i === 0 ? this.initial[0] : targets[i - 1];
-      const t = Number.isNaN(raw) ? 0 : raw * lev;
-      if (t !== h) {
-        this.cash = cash;
-        this.rebalance(i);
-        cash = this.cash;
-        q = qty[0];
-        h = held[0];
-      }
-      if (q === 0) {
-        equity[i - start] = cash + 0;
-        continue;
-      }
-      exposure++;
-      const c = close[i];
-      if (fund !== null) {
-        const r = fund[i];
-        if (r !== 0) {
-          const pay = fundingPayment(q, c, r);
-          cash += pay;
-          this.tCash[0] += pay;
-          this.tFund[0] += pay;
-          this.fundingPaid -= pay;
-        }
-      }
-      equity[i - start] = cash + (0 + q * c);
-    }
-    this.cash = cash;
-    this.exposure = exposure;
     this.i = Math.max(this.i, stop);
   }
 
@@ -319,6 +314,7 @@ export class EngineRun {
   /** Runs every remaining bar and returns the result. */
   finish(): EngineResult {
     this.step(this.end);
+    if (this.single !== null) return this.finishSingle(this.single);
     const trades = [...this.trades];
     const last = this.end - 1;
     for (let j = 0; j < this.k; j++) {
@@ -331,11 +327,33 @@ export class EngineRun {
       end: this.end,
       equity: this.equity,
       trades,
+      closedPnl: Float64Array.from(this.trades, (t) => t.pnl),
       feesPaid: this.feesPaid,
       fundingPaid: this.fundingPaid,
       tradedNotional: this.traded,
       exposureBars: this.exposure,
       positions: Float64Array.from(this.qty),
+    };
+  }
+
+  private finishSingle(run: SingleRun): EngineResult {
+    const r = run.finish();
+    let trades: Trade[] | null = null;
+    return {
+      start: this.start,
+      end: this.end,
+      equity: r.equity,
+      get trades() {
+        trades ??= run.trades();
+        return trades;
+      },
+      closedPnl: r.closedPnl,
+      curve: r.curve,
+      feesPaid: r.feesPaid,
+      fundingPaid: r.fundingPaid,
+      tradedNotional: r.tradedNotional,
+      exposureBars: r.exposureBars,
+      positions: Float64Array.of(r.qty),
     };
   }
 }

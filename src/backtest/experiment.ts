@@ -3,12 +3,12 @@ import { TwError } from "../errors.js";
 import { bps } from "../exchange/fillModel.js";
 import { type EngineResult, runEngine } from "./engine.js";
 import { DEFAULT_GATE, evaluateGate, type GateConfig, type GateResult, GateSpec } from "./gate.js";
-import { computeMetrics, dailyReturns } from "./metrics.js";
+import { metricsAndDaily } from "./metrics.js";
 import { cancelled, DataSpec } from "./run.js";
 import { buyAndHold } from "./strategies/single.js";
 import { resolveStrategy } from "./strategies/index.js";
 import { deflatedSharpe, moments } from "./stats.js";
-import type { Frame, IndicatorCache, Metrics, Signals } from "./types.js";
+import type { Frame, IndicatorCache, Metrics, SignalScratch, Signals } from "./types.js";
 import {
   coverageOf,
   DEFAULT_WARNING_LIMITS,
@@ -170,24 +170,34 @@ function tooShort(n: number): TwError {
   });
 }
 
-/** Chained engine results over consecutive windows (each starts flat with the previous final equity). */
+/**
+ * Chained engine results over consecutive windows (each starts flat with the previous final equity).
+ * Window w writes its equity into `buffer` right after window w − 1, so the chained curve is the
+ * buffer's first Σ lengths values without a copy; the buffer is reused by the next call (the result's
+ * curve is read before that, only metrics and daily returns are kept).
+ */
 function runWindows(
   frame: Frame,
   signals: Signals,
   windows: Array<[number, number]>,
   spec: ExperimentSpec,
-): { result: EngineResult; metrics: Metrics } {
+  buffer: Float64Array,
+): { result: EngineResult; metrics: Metrics; daily: Float64Array } {
   const parts: EngineResult[] = [];
   let equity = spec.initial_equity;
+  let offset = 0;
   for (const [start, end] of windows) {
     const r = runEngine(frame, signals, {
       feeRate: bps(spec.fee_bps),
       slippage: bps(spec.slippage_bps),
       initialEquity: equity,
+      metricsInitial: spec.initial_equity,
       leverage: spec.leverage,
       start,
       end,
+      equityBuffer: buffer.subarray(offset),
     });
+    offset += end - start;
     equity = r.equity[r.equity.length - 1];
     parts.push(r);
   }
@@ -197,16 +207,25 @@ function runWindows(
       : {
           start: parts[0].start,
           end: parts[parts.length - 1].end,
-          equity: concat(parts.map((p) => p.equity)),
-          trades: parts.flatMap((p) => p.trades),
+          equity: buffer.subarray(0, offset),
+          // Built only when read, like a single run's records (the metrics read closedPnl).
+          get trades() {
+            return parts.flatMap((p) => p.trades);
+          },
+          closedPnl: concat(parts.map((p) => p.closedPnl)),
           feesPaid: sum(parts.map((p) => p.feesPaid)),
           fundingPaid: sum(parts.map((p) => p.fundingPaid)),
           tradedNotional: sum(parts.map((p) => p.tradedNotional)),
           exposureBars: sum(parts.map((p) => p.exposureBars)),
           positions: parts[parts.length - 1].positions,
         };
-  return { result, metrics: computeMetrics(result, frame.time, frame.intervalMs, spec.initial_equity) };
+  const m = metricsAndDaily(result, frame.time, frame.intervalMs, spec.initial_equity);
+  return { result, metrics: m.metrics, daily: m.daily };
 }
+
+/** A buffer for the equity curves of `windows` laid end to end. */
+const windowsBuffer = (windows: Array<[number, number]>) =>
+  new Float64Array(windows.reduce((n, [a, b]) => n + b - a, 0));
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -239,6 +258,12 @@ export async function runExperiment(
   const variants = expandGrid(spec.base_params, spec.grid, spec.max_variants);
   const win = windowsFor(frame.time.length, spec.split);
   const cache: IndicatorCache = new Map();
+  // Equity curves of every variant's windows go to these two buffers (issue 15: no per-variant
+  // allocation of curves).
+  const trainBuffer = windowsBuffer(win.train);
+  // …and strategies that support it write their targets into one set of arrays.
+  const scratch: SignalScratch = { targets: null };
+  const testBuffer = windowsBuffer(win.test);
   const results: Array<VariantResult & { daily: Float64Array }> = [];
   const invalid: ExperimentOutcome["variants_invalid"] = [];
   let lastYield = performance.now();
@@ -249,7 +274,7 @@ export async function runExperiment(
     try {
       const r = resolveStrategy(spec.strategy, variants[v]);
       params = r.params;
-      signals = r.def.signals(frame, params, cache);
+      signals = r.def.signals(frame, params, cache, scratch);
     } catch (e) {
       if (e instanceof TwError && e.code === "INVALID_INPUT") {
         invalid.push({ params: variants[v], reason: e.message });
@@ -257,10 +282,10 @@ export async function runExperiment(
       }
       throw e;
     }
-    const is = runWindows(frame, signals, win.train, spec);
-    const oos = runWindows(frame, signals, win.test, spec);
-    const daily = dailyReturns(oos.result.equity, frame.time, oos.result.start, spec.initial_equity);
-    results.push({ params, in_sample: is.metrics, out_of_sample: oos.metrics, daily });
+    const is = runWindows(frame, signals, win.train, spec, trainBuffer);
+    const oos = runWindows(frame, signals, win.test, spec, testBuffer);
+    // The out-of-sample daily returns (dailyReturns of the chained curve), kept for the DSR.
+    results.push({ params, in_sample: is.metrics, out_of_sample: oos.metrics, daily: oos.daily });
     if (performance.now() - lastYield > 50) {
       await hooks.progress?.(v + 1, variants.length);
       await new Promise((r) => setImmediate(r));
@@ -282,8 +307,8 @@ export async function runExperiment(
   const best = ranked[0];
   const bhSignals = buyAndHold.signals(frame, {}, cache);
   const bh = {
-    in_sample: runWindows(frame, bhSignals, win.train, spec).metrics,
-    out_of_sample: runWindows(frame, bhSignals, win.test, spec).metrics,
+    in_sample: runWindows(frame, bhSignals, win.train, spec, trainBuffer).metrics,
+    out_of_sample: runWindows(frame, bhSignals, win.test, spec, testBuffer).metrics,
   };
   const dsr = winnerDsr(
     best.daily,

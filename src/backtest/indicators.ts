@@ -59,7 +59,7 @@ export function emaCrossSignal(
   slow: number,
   up: number,
   down: number,
-  out = new Float64Array(x.length),
+  out: Float64Array = new Float64Array(x.length),
 ): Float64Array {
   checkPeriod("ema", fast);
   checkPeriod("ema", slow);

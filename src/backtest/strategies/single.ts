@@ -2,7 +2,7 @@ import { z } from "zod";
 import { TwError } from "../../errors.js";
 import { donchian, emaCrossSignal, rsi } from "../indicators.js";
 import { compileRule, evaluateRule } from "../rules.js";
-import type { Bars, Frame, IndicatorCache, Signals, StrategyDef } from "../types.js";
+import type { Bars, Frame, IndicatorCache, SignalScratch, Signals, StrategyDef } from "../types.js";
 
 /**
  * Single-asset strategies. Each computes a signal in {−1, 0, 1} per symbol on each bar's close; with
@@ -10,11 +10,23 @@ import type { Bars, Frame, IndicatorCache, Signals, StrategyDef } from "../types
  * only; the engine executes them at the next bar's open.
  */
 
-/** Applies a per-symbol signal function to every symbol with equal weights. */
-function perSymbol(frame: Frame, fn: (bars: Bars, symbol: string) => Float64Array, initial = 0): Signals {
+/**
+ * Applies a per-symbol signal function to every symbol with equal weights. `fn` receives the array to
+ * fill when the caller passed a scratch (else undefined: it allocates).
+ */
+function perSymbol(
+  frame: Frame,
+  fn: (bars: Bars, symbol: string, out: Float64Array | undefined) => Float64Array,
+  initial = 0,
+  scratch?: SignalScratch,
+): Signals {
   const k = frame.assets.length;
+  const n = frame.time.length;
+  if (scratch && (scratch.targets?.length !== k || scratch.targets.some((t) => t.length !== n))) {
+    scratch.targets = frame.assets.map(() => new Float64Array(n));
+  }
   const targets = frame.assets.map((b, j) => {
-    const s = fn(b, frame.symbols[j]);
+    const s = fn(b, frame.symbols[j], scratch?.targets?.[j]);
     if (k > 1) for (let i = 0; i < s.length; i++) s[i] /= k;
     return s;
   });
@@ -57,12 +69,17 @@ export const emaCross: StrategyDef<z.infer<typeof emaCrossParams>> = {
     "(short when allow_short). Requires fast < slow. Flat during the EMA warm-up.",
   kind: "single",
   params: emaCrossParams,
-  signals: (frame, p) => {
+  signals: (frame, p, _cache, scratch) => {
     if (p.fast >= p.slow)
       throw new TwError("INVALID_INPUT", `ema_cross: fast (${p.fast}) must be below slow (${p.slow}).`);
     // One fused pass (both EMAs inline): cheaper than reading two memoised EMA arrays even across a
-    // grid's variants, and it allocates only the targets.
-    return perSymbol(frame, (b) => emaCrossSignal(b.close, p.fast, p.slow, 1, p.allow_short ? -1 : 0));
+    // grid's variants; it allocates only the targets, and nothing with a scratch.
+    return perSymbol(
+      frame,
+      (b, _sym, out) => emaCrossSignal(b.close, p.fast, p.slow, 1, p.allow_short ? -1 : 0, out),
+      0,
+      scratch,
+    );
   },
 };
 
