@@ -14,7 +14,7 @@ import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
-import { type Db, openDb } from "../store/db.js";
+import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
@@ -341,6 +341,8 @@ class TickBatch {
       await run();
       this.db.exec("RELEASE replay_tick");
     } catch (e) {
+      // Rows an in-process cache read during the tick may be taken back below.
+      bumpCacheEpoch(this.db);
       if (this.db.inTransaction) {
         this.db.exec("ROLLBACK TO replay_tick");
         this.db.exec("RELEASE replay_tick");

@@ -75,16 +75,55 @@ export function sqlLimit(n: number): string {
  */
 function immediateTransactions(db: Database.Database): void {
   const original = db.transaction.bind(db);
+  // A transaction (or nested savepoint) that throws is rolled back: rows an in-process cache read
+  // inside it may be gone, so the cache epoch moves on.
+  const guarded =
+    (f: (...args: unknown[]) => unknown) =>
+    (...args: unknown[]) => {
+      try {
+        return f(...args);
+      } catch (e) {
+        bumpCacheEpoch(db);
+        throw e;
+      }
+    };
   db.transaction = ((fn: (...args: unknown[]) => unknown) => {
     const t = original(fn);
-    const run = (...args: unknown[]) => t.immediate(...args);
-    return Object.assign(run, {
-      default: t.default,
-      deferred: t.deferred,
-      immediate: t.immediate,
-      exclusive: t.exclusive,
+    const immediate = guarded(t.immediate);
+    return Object.assign(immediate, {
+      default: guarded(t.default),
+      deferred: guarded(t.deferred),
+      immediate,
+      exclusive: guarded(t.exclusive),
     });
   }) as typeof db.transaction;
+}
+
+const epochs = new WeakMap<Db, number>();
+
+/**
+ * In-process cache epoch of a connection (issue 15: the cycle re-reads the same rows several times
+ * per instant). A cache of rows keeps the epoch and {@link dataVersion} it read them at and is valid
+ * while both are unchanged. Store functions that write cached tables bump it ({@link bumpCacheEpoch});
+ * so does every rolled-back transaction or savepoint (src/store/db.ts's transaction wrapper, the
+ * replay's tick savepoint), because a rollback can take back rows a cache read after writing them.
+ */
+export function cacheEpoch(db: Db): number {
+  return epochs.get(db) ?? 0;
+}
+
+/** Invalidates every in-process cache of this connection (see {@link cacheEpoch}). */
+export function bumpCacheEpoch(db: Db): void {
+  epochs.set(db, (epochs.get(db) ?? 0) + 1);
+}
+
+/**
+ * SQLite's `PRAGMA data_version`: changes whenever ANOTHER connection (this process or another
+ * process sharing the file, e.g. two `serve` processes on one home) commits. Own writes do not
+ * change it; {@link cacheEpoch} covers those.
+ */
+export function dataVersion(db: Db): number {
+  return db.prepare("PRAGMA data_version").pluck().get() as number;
 }
 
 /**
