@@ -127,18 +127,21 @@ function immediateTransactions(db: Database.Database): void {
       }
     };
     let variants: Database.Transaction<(...args: unknown[]) => unknown> | null = null;
-    const variant = (k: "default" | "deferred" | "exclusive") => {
-      variants ??= original(fn);
-      return guarded(variants[k]);
-    };
-    return Object.defineProperties(immediate, {
-      immediate: { value: immediate },
-      default: { get: () => variant("default") },
-      deferred: { get: () => variant("deferred") },
-      exclusive: { get: () => variant("exclusive") },
-      database: { value: db },
-    });
-  }) as typeof db.transaction;
+    const variant =
+      (k: "default" | "deferred" | "exclusive") =>
+      (...args: unknown[]) => {
+        variants ??= original(fn);
+        return guarded(variants[k])(...args);
+      };
+    // Plain assignments: accessor descriptors (defineProperties) cost more than the transaction.
+    const t = immediate as typeof immediate & Record<string, unknown>;
+    t.immediate = immediate;
+    t.default = variant("default");
+    t.deferred = variant("deferred");
+    t.exclusive = variant("exclusive");
+    t.database = db;
+    return t;
+  }) as unknown as typeof db.transaction;
 }
 
 const epochs = new WeakMap<Db, number>();
