@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, openDb } from "../../src/store/db.js";
+import { getMeta, setMeta } from "../../src/store/meta.js";
 import { insertOrder, type OrderRow, sentNotionalSince } from "../../src/store/orders.js";
 import { upsertPosition } from "../../src/store/positions.js";
 import { tempHome } from "../helpers/app.js";
@@ -133,5 +134,32 @@ describe("in-process caches of store rows (issue 15)", () => {
     const e = cacheEpoch(db);
     bumpCacheEpoch(db);
     expect(cacheEpoch(db)).toBe(e + 1);
+  });
+
+  it("meta values: another connection's write and a rollback are seen; an unchanged value is not rewritten", () => {
+    const { path, db } = fileDb();
+    setMeta(db, "engine.peak_equity", 100);
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(100);
+    const other = openDb(path);
+    other.prepare("UPDATE meta SET value = '250' WHERE key = 'engine.peak_equity'").run();
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(250);
+    setMeta(other, "engine.peak_equity", 300);
+    other.close();
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(300);
+    expect(() =>
+      db.transaction(() => {
+        setMeta(db, "engine.peak_equity", 400);
+        expect(getMeta<number>(db, "engine.peak_equity")).toBe(400);
+        throw new Error("undo");
+      })(),
+    ).toThrow("undo");
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(300);
+    const changes = () => (db.prepare("SELECT total_changes() AS n").get() as { n: number }).n;
+    const before = changes();
+    setMeta(db, "engine.peak_equity", 300);
+    expect(changes()).toBe(before);
+    setMeta(db, "engine.peak_equity", 301);
+    expect(changes()).toBe(before + 1);
+    expect(() => setMeta(db, "x", undefined)).toThrow();
   });
 });
