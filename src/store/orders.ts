@@ -176,8 +176,27 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
     q.statuses !== undefined && q.statuses.length > 0 && q.statuses.every((s) => !FINAL_STATUSES.has(s));
   const sql = `SELECT * FROM orders ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
     ORDER BY ${live ? "+created_at" : "created_at"} DESC, id DESC LIMIT ${sqlLimit(q.limit + 1)}`;
-  return (db.prepare(sql).all(p) as Raw[]).map(parse);
+  if (!live || q.before) return (db.prepare(sql).all(p) as Raw[]).map(parse);
+  // Live lists are read by the reconciler, the sweep and resolveUnknown every cycle and change only
+  // with an order write (cache epoch) or another connection's commit (data_version): kept per
+  // query, handed out as copies.
+  const epoch = cacheEpoch(db);
+  const dv = dataVersion(db);
+  let memo = liveMemo.get(db);
+  if (!memo || memo.epoch !== epoch || memo.dv !== dv) {
+    memo = { epoch, dv, lists: new Map() };
+    liveMemo.set(db, memo);
+  }
+  const key = `${sql}\n${JSON.stringify(p)}`;
+  let rows = memo.lists.get(key);
+  if (rows === undefined) {
+    rows = (db.prepare(sql).all(p) as Raw[]).map(parse);
+    memo.lists.set(key, rows);
+  }
+  return rows.map((r) => ({ ...r }));
 }
+
+const liveMemo = new WeakMap<Db, { epoch: number; dv: number; lists: Map<string, OrderRow[]> }>();
 
 /**
  * Σ notional (quote) of orders sent to a venue since `since` (ms UTC), excluding orders the venue
