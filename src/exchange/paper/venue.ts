@@ -102,6 +102,8 @@ interface Memo {
   funded?: number;
   cash?: string;
   positions?: PositionRow[];
+  /** `positions` without the flat rows. */
+  open?: PositionRow[];
   live?: PaperOrder[];
   guarded?: string[];
   /** accountState at (now, marks). */
@@ -191,9 +193,11 @@ export class PaperVenue implements Venue {
     return m.positions;
   }
 
-  /** Position rows with a non-zero size. */
+  /** Position rows with a non-zero size (cached per memo; do not mutate). */
   private openPositionRows(): PositionRow[] {
-    return this.positionRows().filter((p) => !new Dec(p.size).isZero());
+    const m = this.memo();
+    if (m.open === undefined) m.open = this.positionRows().filter((p) => !new Dec(p.size).isZero());
+    return m.open;
   }
 
   private positionRow(symbol: string): PositionRow | undefined {
@@ -733,10 +737,15 @@ export class PaperVenue implements Venue {
     const cash = this.cash();
     let upnl = new Dec(0);
     let gross = new Dec(0);
+    // Each row's unrealised PnL and notional, computed once for the totals and the rows.
+    const pnl: Decimal[] = [];
+    const notional: Decimal[] = [];
     for (const r of rows) {
       const m = marks.get(r.symbol)!;
-      upnl = upnl.plus(m.minus(r.entry_px).times(r.size));
-      gross = gross.plus(m.times(r.size).abs());
+      pnl.push(m.minus(r.entry_px).times(r.size));
+      notional.push(m.times(r.size).abs());
+      upnl = upnl.plus(pnl[pnl.length - 1]);
+      gross = gross.plus(notional[notional.length - 1]);
     }
     const equity = cash.plus(upnl);
     const state: AccountState = {
@@ -745,19 +754,15 @@ export class PaperVenue implements Venue {
       cash: cash.toString(),
       gross_notional: gross.toString(),
       time: now,
-      positions: rows.map((r) => {
-        const m = marks.get(r.symbol)!;
-        const notional = m.times(r.size).abs();
-        return {
-          symbol: r.symbol,
-          size: r.size,
-          entry_px: r.entry_px,
-          mark_px: m.toString(),
-          unrealized_pnl: m.minus(r.entry_px).times(r.size).toString(),
-          leverage: equity.gt(0) ? notional.dividedBy(equity).toSignificantDigits(8).toString() : "0",
-          funding: r.funding,
-        };
-      }),
+      positions: rows.map((r, i) => ({
+        symbol: r.symbol,
+        size: r.size,
+        entry_px: r.entry_px,
+        mark_px: marks.get(r.symbol)!.toString(),
+        unrealized_pnl: pnl[i].toString(),
+        leverage: equity.gt(0) ? notional[i].dividedBy(equity).toSignificantDigits(8).toString() : "0",
+        funding: r.funding,
+      })),
     };
     if (this.memo() === memo) memo.account = { now, marks: key, state };
     return copyAccount(state);
