@@ -362,9 +362,10 @@ export class MinuteCycle {
       sent.reduce((a, o) => a + Number(o.notional), 0),
       this.clock.now(),
     );
+    const finishedAt = this.clock.now();
     app.db.transaction(() => {
       pace.save(app.db);
-      finishCycle(app.db, rec.id, "done", report, this.clock.now());
+      finishCycle(app.db, rec.id, "done", report, finishedAt);
     })();
     appendAudit(app.db, {
       ts: rec.ts,
@@ -391,7 +392,8 @@ export class MinuteCycle {
       durationMs: performance.now() - t0,
       keys: null,
     });
-    return getCycle(app.db, rec.id) as CycleRecord;
+    // What was just written, without reading and re-parsing the row (issue 15).
+    return { ...rec, status: "done", report, finished_at: finishedAt };
   }
 }
 

@@ -76,13 +76,20 @@ interface Change {
   deltaW: number;
   /** Why the change is not traded; `band` can be overridden to keep the book inside the limits. */
   skip: { reason: string; band: boolean } | null;
+  /** Weight of the book in this coin when skipped / when traded, computed on first use. */
+  wSkip?: number;
+  wTrade?: number;
 }
 
 /** Weights of the book if every non-skipped change executes (position × mid / equity). */
 function bookAfter(changes: Change[], equity: number): Weights {
   const w: Weights = {};
-  for (const c of changes)
-    w[c.symbol] = (c.skip ? c.cur : c.targetQty).times(c.m.mid).dividedBy(equity).toNumber();
+  // The band check asks up to three times with only some `skip`s changed: each weight is worked out
+  // once per state.
+  for (const c of changes) {
+    if (c.skip) w[c.symbol] = c.wSkip ??= c.cur.times(c.m.mid).dividedBy(equity).toNumber();
+    else w[c.symbol] = c.wTrade ??= c.targetQty.times(c.m.mid).dividedBy(equity).toNumber();
+  }
   return w;
 }
 

@@ -5,7 +5,7 @@ import { appendAudit } from "../store/audit.js";
 import { getControl, setControl } from "../store/control.js";
 import { appendEvent } from "../store/cycles.js";
 import { getMeta, setMeta } from "../store/meta.js";
-import { adoptMirror, mirrorPositions } from "../store/mirror.js";
+import { adoptMirror, readMirror } from "../store/mirror.js";
 import { isOwnFill } from "../store/monitoring.js";
 import { listOrders } from "../store/orders.js";
 
@@ -68,7 +68,8 @@ export class Reconciler {
       const diffs: ReconcileDiff[] = [];
 
       // Positions: venue vs mirror, exact decimal comparison.
-      const mirror = mirrorPositions(app.db, venueId);
+      const read = readMirror(app.db, venueId);
+      const mirror = read.rows;
       const venuePos = new Map(account.positions.map((p) => [p.symbol, p]));
       for (const sym of new Set([...mirror.keys(), ...venuePos.keys()])) {
         const local = mirror.get(sym)?.size ?? "0";
@@ -155,6 +156,7 @@ export class Reconciler {
           account.positions.map((p) => ({ symbol: p.symbol, size: p.size, entry_px: p.entry_px })),
           { equity: account.equity, cash: account.cash, open_orders: open.length },
           at,
+          read,
         );
         setMeta(app.db, this.key("fills_since"), since);
         setMeta(app.db, this.key("failures"), 0);

@@ -14,7 +14,7 @@ import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
-import { type Db, openDb } from "../store/db.js";
+import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions } from "../store/decisions.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
@@ -333,14 +333,16 @@ class TickBatch {
   /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
   async tick(run: () => Promise<unknown>): Promise<void> {
     if (!this.db.inTransaction) {
-      this.db.exec("BEGIN IMMEDIATE");
+      this.db.prepare("BEGIN IMMEDIATE").run();
       this.open = 0;
     }
-    this.db.exec("SAVEPOINT replay_tick");
+    this.db.prepare("SAVEPOINT replay_tick").run();
     try {
       await run();
-      this.db.exec("RELEASE replay_tick");
+      this.db.prepare("RELEASE replay_tick").run();
     } catch (e) {
+      // Rows an in-process cache read during the tick may be taken back below.
+      bumpCacheEpoch(this.db);
       if (this.db.inTransaction) {
         this.db.exec("ROLLBACK TO replay_tick");
         this.db.exec("RELEASE replay_tick");
@@ -355,7 +357,7 @@ class TickBatch {
   commit(): void {
     if (this.db.inTransaction) {
       this.beforeCommit();
-      this.db.exec("COMMIT");
+      this.db.prepare("COMMIT").run();
     }
     this.open = 0;
   }

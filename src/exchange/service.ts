@@ -77,6 +77,8 @@ export class MarketService implements MarketData {
   lastAsOf: number | null = null;
   private instCache: { at: number; list: Instrument[] } | null = null;
   private readonly cacheable: boolean;
+  /** Replay tickers of the current clock instant (a replay's data at a time never changes). */
+  private tickers: { at: number; bySymbol: Map<string, Ticker> } | null = null;
 
   constructor(
     readonly source: MarketData,
@@ -149,10 +151,27 @@ export class MarketService implements MarketData {
     return (await this.instrument(symbol)).symbol;
   }
 
+  /**
+   * Ticker of a symbol. On replay data the answer depends only on the clock, so it is kept for the
+   * current instant (the paper venue marks the book several times per cycle; each replay ticker
+   * sums a day of bars).
+   */
   async ticker(symbol: string): Promise<Ticker> {
-    const t = await this.source.ticker(await this.resolve(symbol));
+    if (!(this.source instanceof ReplaySource)) {
+      const t = await this.source.ticker(await this.resolve(symbol));
+      this.freshness(t.time);
+      return t;
+    }
+    const now = this.clock.now();
+    if (this.tickers?.at !== now) this.tickers = { at: now, bySymbol: new Map() };
+    const cache = this.tickers;
+    let t = cache.bySymbol.get(symbol);
+    if (t === undefined) {
+      t = await this.source.ticker(await this.resolve(symbol));
+      cache.bySymbol.set(symbol, t);
+    }
     this.freshness(t.time);
-    return t;
+    return { ...t };
   }
 
   /**

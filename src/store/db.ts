@@ -75,16 +75,100 @@ export function sqlLimit(n: number): string {
  */
 function immediateTransactions(db: Database.Database): void {
   const original = db.transaction.bind(db);
+  // A transaction (or nested savepoint) that throws is rolled back: rows an in-process cache read
+  // inside it may be gone, so the cache epoch moves on.
+  const guarded =
+    (f: (...args: unknown[]) => unknown) =>
+    (...args: unknown[]) => {
+      try {
+        return f(...args);
+      } catch (e) {
+        bumpCacheEpoch(db);
+        throw e;
+      }
+    };
+  // The immediate variant is run here with better-sqlite3's own steps (lib/methods/transaction.js:
+  // BEGIN or SAVEPOINT, the function, COMMIT or RELEASE, rollback on a throw), because building its
+  // four variants for every inline `db.transaction(fn)()` cost ≈ 3 % of a replay cycle (issue 15).
+  // The other variants are built on first use.
+  let steps: Record<
+    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo",
+    Database.Statement
+  > | null = null;
+  const control = () => {
+    steps ??= {
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      rollback: db.prepare("ROLLBACK"),
+      savepoint: db.prepare("SAVEPOINT `\t_bs3.\t`"),
+      release: db.prepare("RELEASE `\t_bs3.\t`"),
+      rollbackTo: db.prepare("ROLLBACK TO `\t_bs3.\t`"),
+    };
+    return steps;
+  };
   db.transaction = ((fn: (...args: unknown[]) => unknown) => {
-    const t = original(fn);
-    const run = (...args: unknown[]) => t.immediate(...args);
-    return Object.assign(run, {
-      default: t.default,
-      deferred: t.deferred,
-      immediate: t.immediate,
-      exclusive: t.exclusive,
-    });
-  }) as typeof db.transaction;
+    const immediate = function (this: unknown, ...args: unknown[]) {
+      const c = control();
+      const nested = db.inTransaction;
+      (nested ? c.savepoint : c.begin).run();
+      try {
+        const result = fn.apply(this, args);
+        if (result && typeof (result as { then?: unknown }).then === "function")
+          throw new TypeError("Transaction function cannot return a promise");
+        (nested ? c.release : c.commit).run();
+        return result;
+      } catch (e) {
+        bumpCacheEpoch(db);
+        if (db.inTransaction) {
+          (nested ? c.rollbackTo : c.rollback).run();
+          if (nested) c.release.run();
+        }
+        throw e;
+      }
+    };
+    let variants: Database.Transaction<(...args: unknown[]) => unknown> | null = null;
+    const variant =
+      (k: "default" | "deferred" | "exclusive") =>
+      (...args: unknown[]) => {
+        variants ??= original(fn);
+        return guarded(variants[k])(...args);
+      };
+    // Plain assignments: accessor descriptors (defineProperties) cost more than the transaction.
+    const t = immediate as typeof immediate & Record<string, unknown>;
+    t.immediate = immediate;
+    t.default = variant("default");
+    t.deferred = variant("deferred");
+    t.exclusive = variant("exclusive");
+    t.database = db;
+    return t;
+  }) as unknown as typeof db.transaction;
+}
+
+const epochs = new WeakMap<Db, number>();
+
+/**
+ * In-process cache epoch of a connection (issue 15: the cycle re-reads the same rows several times
+ * per instant). A cache of rows keeps the epoch and {@link dataVersion} it read them at and is valid
+ * while both are unchanged. Store functions that write cached tables bump it ({@link bumpCacheEpoch});
+ * so does every rolled-back transaction or savepoint (src/store/db.ts's transaction wrapper, the
+ * replay's tick savepoint), because a rollback can take back rows a cache read after writing them.
+ */
+export function cacheEpoch(db: Db): number {
+  return epochs.get(db) ?? 0;
+}
+
+/** Invalidates every in-process cache of this connection (see {@link cacheEpoch}). */
+export function bumpCacheEpoch(db: Db): void {
+  epochs.set(db, (epochs.get(db) ?? 0) + 1);
+}
+
+/**
+ * SQLite's `PRAGMA data_version`: changes whenever ANOTHER connection (this process or another
+ * process sharing the file, e.g. two `serve` processes on one home) commits. Own writes do not
+ * change it; {@link cacheEpoch} covers those.
+ */
+export function dataVersion(db: Db): number {
+  return db.prepare("PRAGMA data_version").pluck().get() as number;
 }
 
 /**

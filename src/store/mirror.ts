@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion } from "./db.js";
 
 /**
  * The reconciler's mirror of a venue (migration 004): the positions and account totals it last
@@ -21,20 +21,54 @@ export function mirrorPositions(db: Db, venue: string): Map<string, MirrorPositi
   return new Map(rows.map((r) => [r.symbol, r]));
 }
 
-/** Replaces the mirror of a venue with the venue's view (in one transaction). */
+/** A mirror read with the cache epoch and data version it was read at (see {@link adoptMirror}). */
+export interface MirrorRead {
+  rows: Map<string, MirrorPosition>;
+  epoch: number;
+  dv: number;
+}
+
+/** {@link mirrorPositions} with the stamp {@link adoptMirror} checks. */
+export function readMirror(db: Db, venue: string): MirrorRead {
+  const epoch = cacheEpoch(db);
+  const dv = dataVersion(db);
+  return { rows: mirrorPositions(db, venue), epoch, dv };
+}
+
+/**
+ * Replaces the mirror of a venue with the venue's view (in one transaction). With `previous` (the
+ * mirror as read earlier in the same pass) still current — no write in this process and no other
+ * connection's commit since (cache epoch and data version unchanged, checked inside the write
+ * transaction) — position rows are rewritten only when a symbol, size or entry differs, so a position
+ * row's `updated_at` is when it was last adopted with a change (the account row is written every
+ * pass); this takes a delete and one insert per position off every quiet pass (issue 15).
+ */
 export function adoptMirror(
   db: Db,
   venue: string,
   positions: MirrorPosition[],
   account: { equity: string; cash: string; open_orders: number },
   now: number,
+  previous?: MirrorRead,
 ): void {
   db.transaction(() => {
-    db.prepare("DELETE FROM mirror_positions WHERE venue = ?").run(venue);
-    const ins = db.prepare(
-      "INSERT INTO mirror_positions (venue, symbol, size, entry_px, updated_at) VALUES (?, ?, ?, ?, ?)",
-    );
-    for (const p of positions) ins.run(venue, p.symbol, p.size, p.entry_px, now);
+    const unchanged =
+      previous !== undefined &&
+      previous.epoch === cacheEpoch(db) &&
+      previous.dv === dataVersion(db) &&
+      previous.rows.size === positions.length &&
+      positions.every((p) => {
+        const m = previous.rows.get(p.symbol);
+        return m !== undefined && m.size === p.size && m.entry_px === p.entry_px;
+      });
+    if (!unchanged) {
+      bumpCacheEpoch(db);
+      db.prepare("DELETE FROM mirror_positions WHERE venue = ?").run(venue);
+      const ins = db.prepare(
+        "INSERT INTO mirror_positions (venue, symbol, size, entry_px, updated_at) VALUES (?, ?, ?, ?, ?)",
+      );
+      for (const p of positions) ins.run(venue, p.symbol, p.size, p.entry_px, now);
+    }
     db.prepare(
       `INSERT INTO mirror_accounts (venue, equity, cash, open_orders, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(venue) DO UPDATE SET equity = excluded.equity, cash = excluded.cash,

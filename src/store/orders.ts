@@ -1,6 +1,6 @@
 import { Dec } from "../exchange/fillModel.js";
 import type { Decimal } from "decimal.js";
-import { type Db, sqlLimit } from "./db.js";
+import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, sqlLimit } from "./db.js";
 import {
   FINAL_STATUSES,
   type OrderSide,
@@ -13,6 +13,7 @@ import {
  * Our order records on every venue (DESIGN.md §6 `orders`): the current view per order plus an
  * append-only `order_events` history of every status change. `(venue, client_order_id)` is unique,
  * which is what makes a second send of the same key impossible. Sizes/prices are decimal strings.
+ * Writes bump the connection's cache epoch (src/store/db.ts): the rolling-24h sum is memoised.
  */
 
 /** One stored order (snake_case, as tools return it). */
@@ -54,6 +55,7 @@ function parse(r: Raw): OrderRow {
 
 /** Inserts an order and its first event. @throws SqliteError on a duplicate client order id. */
 export function insertOrder(db: Db, o: OrderRow): void {
+  bumpCacheEpoch(db);
   db.prepare(
     `INSERT INTO orders (id, intent_id, parent_id, venue, symbol, side, type, tif, size, price, trigger_px, tpsl,
        reduce_only, notional, notional_micros, client_order_id, venue_order_id, status, filled_size, avg_px, reason,
@@ -85,6 +87,7 @@ export interface OrderUpdate {
 
 /** Updates the current view and appends an event (status + detail JSON). */
 export function updateOrder(db: Db, id: string, u: OrderUpdate, now: number, detail?: unknown): void {
+  bumpCacheEpoch(db);
   const cur = getOrder(db, id);
   if (!cur) throw new Error(`order ${id} does not exist`);
   db.prepare(
@@ -173,14 +176,48 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
     q.statuses !== undefined && q.statuses.length > 0 && q.statuses.every((s) => !FINAL_STATUSES.has(s));
   const sql = `SELECT * FROM orders ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
     ORDER BY ${live ? "+created_at" : "created_at"} DESC, id DESC LIMIT ${sqlLimit(q.limit + 1)}`;
-  return (db.prepare(sql).all(p) as Raw[]).map(parse);
+  if (!live || q.before) return (db.prepare(sql).all(p) as Raw[]).map(parse);
+  // Live lists are read by the reconciler, the sweep and resolveUnknown every cycle and change only
+  // with an order write (cache epoch) or another connection's commit (data_version): kept per
+  // query, handed out as copies.
+  const epoch = cacheEpoch(db);
+  const dv = dataVersion(db);
+  let memo = liveMemo.get(db);
+  if (!memo || memo.epoch !== epoch || memo.dv !== dv) {
+    memo = { epoch, dv, lists: new Map() };
+    liveMemo.set(db, memo);
+  }
+  const key = `${sql}\n${JSON.stringify(p)}`;
+  let rows = memo.lists.get(key);
+  if (rows === undefined) {
+    rows = (db.prepare(sql).all(p) as Raw[]).map(parse);
+    memo.lists.set(key, rows);
+  }
+  return rows.map((r) => ({ ...r }));
 }
+
+const liveMemo = new WeakMap<Db, { epoch: number; dv: number; lists: Map<string, OrderRow[]> }>();
 
 /**
  * Σ notional (quote) of orders sent to a venue since `since` (ms UTC), excluding orders the venue
  * never accepted (rejected, not_found). Used by the rolling-24h notional risk check.
  */
 export function sentNotionalSince(db: Db, venue: string, since: number): Decimal {
+  // The cycle plans, opens execution and risk-checks each order at one instant: the same sum is asked
+  // for again unless an order was written (cache epoch) or another connection committed (data_version).
+  const epoch = cacheEpoch(db);
+  const dv = dataVersion(db);
+  const memo = sentMemo.get(db);
+  if (memo && memo.epoch === epoch && memo.dv === dv && memo.venue === venue && memo.since === since)
+    return memo.sum;
+  const sum = sentNotionalQuery(db, venue, since);
+  sentMemo.set(db, { epoch, dv, venue, since, sum });
+  return sum;
+}
+
+const sentMemo = new WeakMap<Db, { epoch: number; dv: number; venue: string; since: number; sum: Decimal }>();
+
+function sentNotionalQuery(db: Db, venue: string, since: number): Decimal {
   // Integer micro-units summed by SQLite: exact, and one indexed scan instead of parsing every row.
   const row = db
     .prepare(

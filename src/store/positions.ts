@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import { bumpCacheEpoch, type Db } from "./db.js";
 
 /**
  * Positions per venue and symbol (DESIGN.md §6 `positions`): the paper venue's book, and the
@@ -27,8 +27,12 @@ export function getPosition(db: Db, venue: string, symbol: string): PositionRow 
     | undefined;
 }
 
-/** Inserts or replaces the current view of a position. */
+/**
+ * Inserts or replaces the current view of a position. Bumps the cache epoch (src/store/db.ts): the
+ * paper venue caches the rows it reads.
+ */
 export function upsertPosition(db: Db, p: PositionRow): void {
+  bumpCacheEpoch(db);
   db.prepare(
     `INSERT INTO positions (venue, symbol, size, entry_px, realized_pnl, funding, updated_at)
      VALUES (@venue, @symbol, @size, @entry_px, @realized_pnl, @funding, @updated_at)

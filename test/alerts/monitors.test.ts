@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -363,7 +364,10 @@ describe("event monitors", () => {
     await app.engine.reconciler.reconcile();
     app.alerting.runner.pollEvents();
     expect(all(app, "position_divergence")).toEqual([]);
-    app.db.prepare("UPDATE positions SET size = '0.025' WHERE venue = 'paper' AND symbol = 'BTC'").run();
+    // Through another connection, as another process would write (the venue caches what it read).
+    const other = new Database(app.db.name);
+    other.prepare("UPDATE positions SET size = '0.025' WHERE venue = 'paper' AND symbol = 'BTC'").run();
+    other.close();
     await app.engine.reconciler.reconcile();
     app.alerting.runner.pollEvents();
     expect(all(app, "position_divergence")).toMatchObject([

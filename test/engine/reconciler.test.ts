@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { SimClock } from "../../src/clock.js";
 import type { App } from "../../src/app.js";
@@ -46,7 +47,10 @@ describe("reconciler", () => {
     expect(mirrorPositions(app.db, "paper").get("BTC")?.size).toBe("0.01");
 
     // Someone changes the position at the venue directly (outside the server's order path).
-    app.db.prepare("UPDATE positions SET size = '0.025' WHERE venue = 'paper' AND symbol = 'BTC'").run();
+    // Through another connection, as another process would write (the venue caches what it read).
+    const other = new Database(app.db.name);
+    other.prepare("UPDATE positions SET size = '0.025' WHERE venue = 'paper' AND symbol = 'BTC'").run();
+    other.close();
     expect((await venue.accountState()).positions.find((p) => p.symbol === "BTC")?.size).toBe("0.025");
 
     const second = await app.engine.reconciler.reconcile();

@@ -1,12 +1,13 @@
 import type { Decimal } from "decimal.js";
 import { Dec } from "../fillModel.js";
-import type { Db } from "../../store/db.js";
+import { bumpCacheEpoch, type Db } from "../../store/db.js";
 import type { OrderSide, OrderStatus, OrderType, Tif } from "../venue.js";
 
 /**
  * The paper venue's own order book (table `paper_orders`) and cash ledger (`paper_ledger`). This is
  * the "exchange side" of paper trading, distinct from our order records in src/store/orders.ts, so
- * paper behaves like a real venue that can be reconciled against.
+ * paper behaves like a real venue that can be reconciled against. Every write bumps the connection's
+ * cache epoch (src/store/db.ts `cacheEpoch`): the venue caches what it reads from these tables.
  */
 
 /** One paper order. Decimal strings; times ms UTC. */
@@ -53,6 +54,7 @@ export function nextSeq(db: Db): number {
 
 /** Inserts a paper order. */
 export function insertPaperOrder(db: Db, o: PaperOrder): void {
+  bumpCacheEpoch(db);
   db.prepare(
     `INSERT INTO paper_orders (id, seq, client_order_id, parent_id, symbol, side, type, tif, size, price, trigger_px,
        tpsl, reduce_only, status, filled_size, avg_px, reason, created_at, updated_at, trail_bps, max_hold_ms,
@@ -78,6 +80,7 @@ export function updatePaperOrder(
   u: { status: OrderStatus; filled_size?: string; avg_px?: string | null; reason?: string | null },
   now: number,
 ): void {
+  bumpCacheEpoch(db);
   db.prepare(
     `UPDATE paper_orders SET status = @status, filled_size = COALESCE(@filled_size, filled_size),
        avg_px = COALESCE(@avg_px, avg_px), reason = COALESCE(@reason, reason), updated_at = @now WHERE id = @id`,
@@ -97,6 +100,7 @@ export function updatePaperGuard(
   id: string,
   g: { state: "waiting" | "armed" | "done"; armed_at?: number | null; peak?: string | null },
 ): void {
+  bumpCacheEpoch(db);
   db.prepare(
     `UPDATE paper_orders SET guard_state = @state, guard_armed_at = COALESCE(@armed_at, guard_armed_at),
        guard_peak = COALESCE(@peak, guard_peak) WHERE id = @id`,
@@ -140,6 +144,7 @@ export function participationUsed(db: Db, symbol: string, bar: number): string {
 
 /** Adds `qty` coins to what was filled on `symbol` during the bar opened at `bar`. */
 export function addParticipation(db: Db, symbol: string, bar: number, qty: Decimal.Value): void {
+  bumpCacheEpoch(db);
   const used = new Dec(participationUsed(db, symbol, bar)).plus(qty).toString();
   db.prepare(
     "INSERT INTO paper_participation (symbol, bar, used) VALUES (?, ?, ?) ON CONFLICT(symbol, bar) DO UPDATE SET used = excluded.used",
@@ -151,6 +156,7 @@ export function addParticipation(db: Db, symbol: string, bar: number, qty: Decim
  * primary key makes this hold across connections and processes, not only inside one sync.
  */
 export function claimFunding(db: Db, symbol: string, time: number): boolean {
+  bumpCacheEpoch(db);
   return (
     db.prepare("INSERT OR IGNORE INTO paper_funding_booked (symbol, time) VALUES (?, ?)").run(symbol, time)
       .changes === 1
@@ -212,6 +218,7 @@ export function addLedger(
     ref: string | null;
   },
 ): void {
+  bumpCacheEpoch(db);
   db.transaction(() => {
     db.prepare(
       "INSERT INTO paper_ledger (ts, kind, symbol, amount, ref) VALUES (@ts, @kind, @symbol, @amount, @ref)",
@@ -242,6 +249,7 @@ export function getMeta(db: Db, key: string): string | undefined {
 
 /** Writes a `meta` value. */
 export function setMeta(db: Db, key: string, value: string): void {
+  bumpCacheEpoch(db);
   db.prepare(
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
   ).run(key, value);

@@ -2,9 +2,9 @@ import type { Decimal } from "decimal.js";
 import type { Clock } from "../../clock.js";
 import { TwError } from "../../errors.js";
 import type { Logger } from "../../log.js";
-import type { Db } from "../../store/db.js";
+import { cacheEpoch, type Db, dataVersion } from "../../store/db.js";
 import { insertFill, listFills } from "../../store/fills.js";
-import { getPosition, listPositions, upsertPosition } from "../../store/positions.js";
+import { listPositions, type PositionRow, upsertPosition } from "../../store/positions.js";
 import {
   belowMaintenance,
   bps,
@@ -87,6 +87,29 @@ export interface PaperOptions {
 const VENUE = "paper";
 const MINUTE = 60_000;
 
+/**
+ * What the venue re-reads several times at one instant (the cycle, the reconciler and the risk check
+ * each read the account), valid for one cache epoch and data version (src/store/db.ts): any write to
+ * the paper tables in this process, any rollback, or a commit by another connection (a second process
+ * on the same home) starts a new memo. Fields are filled on first read.
+ */
+interface Memo {
+  epoch: number;
+  dv: number;
+  /** Sync cursors (ms UTC); undefined = not read yet; started null = the account is not opened. */
+  started?: string | null;
+  synced?: number;
+  funded?: number;
+  cash?: string;
+  positions?: PositionRow[];
+  /** `positions` without the flat rows. */
+  open?: PositionRow[];
+  live?: PaperOrder[];
+  guarded?: string[];
+  /** accountState at (now, marks). */
+  account?: { now: number; marks: string; state: AccountState };
+}
+
 /** One minute of closed bars, keyed by symbol. */
 type Minute = { time: number; bars: Map<string, Candle> };
 type SyncEvent = { t: number } & ({ minute: Minute } | { sym: string; rate: number; px: number });
@@ -131,9 +154,61 @@ export class PaperVenue implements Venue {
   private readonly db: Db;
   private syncChain: Promise<void> = Promise.resolve();
   private lots = new Map<string, Decimal>();
+  private memoState: Memo = { epoch: -1, dv: -1 };
+  private dv = -1;
+  private dvChecked = false;
 
   constructor(private readonly o: PaperOptions) {
     this.db = o.db;
+  }
+
+  /** The memo of the current cache epoch and data version (see {@link Memo}). */
+  private memo(): Memo {
+    const epoch = cacheEpoch(this.db);
+    // Another connection's commit is looked for once per synchronous stretch of this process (one
+    // PRAGMA instead of one per read); within it no other commit is observed in between anyway.
+    if (!this.dvChecked) {
+      this.dvChecked = true;
+      queueMicrotask(() => {
+        this.dvChecked = false;
+      });
+      this.dv = dataVersion(this.db);
+    }
+    if (this.memoState.epoch !== epoch || this.memoState.dv !== this.dv)
+      this.memoState = { epoch, dv: this.dv };
+    return this.memoState;
+  }
+
+  /** Symbols with an armed position guard (cached per memo). */
+  private guardedSymbols(): string[] {
+    const m = this.memo();
+    if (m.guarded === undefined) m.guarded = armedGuardSymbols(this.db);
+    return m.guarded;
+  }
+
+  /** Every position row of the venue, flat ones included (cached per memo; do not mutate). */
+  private positionRows(): PositionRow[] {
+    const m = this.memo();
+    if (m.positions === undefined) m.positions = listPositions(this.db, VENUE);
+    return m.positions;
+  }
+
+  /** Position rows with a non-zero size (cached per memo; do not mutate). */
+  private openPositionRows(): PositionRow[] {
+    const m = this.memo();
+    if (m.open === undefined) m.open = this.positionRows().filter((p) => !new Dec(p.size).isZero());
+    return m.open;
+  }
+
+  private positionRow(symbol: string): PositionRow | undefined {
+    return this.positionRows().find((p) => p.symbol === symbol);
+  }
+
+  /** Live paper orders, oldest first (cached per memo; do not mutate). */
+  private liveOrders(): PaperOrder[] {
+    const m = this.memo();
+    if (m.live === undefined) m.live = livePaperOrders(this.db);
+    return m.live;
   }
 
   private get market(): MarketData {
@@ -187,7 +262,9 @@ export class PaperVenue implements Venue {
 
   /** Opens the account on first use: starting cash and sync cursors at the current time. */
   private ensureStarted(): void {
-    if (getMeta(this.db, "paper.started_at") !== undefined) return;
+    const m = this.memo();
+    if (m.started === undefined) m.started = getMeta(this.db, "paper.started_at") ?? null;
+    if (m.started !== null) return;
     const now = this.o.clock.now();
     this.db.transaction(() => {
       setMeta(this.db, "paper.started_at", String(now));
@@ -205,11 +282,18 @@ export class PaperVenue implements Venue {
 
   /** Cash = Σ ledger (deposit + realised PnL − fees + funding), quote currency. */
   private cash(): Decimal {
-    return new Dec(cashBalance(this.db));
+    return new Dec(this.memoCash());
+  }
+
+  /** Cash as its decimal string. */
+  private memoCash(): string {
+    const m = this.memo();
+    if (m.cash === undefined) m.cash = cashBalance(this.db);
+    return m.cash;
   }
 
   private pos(symbol: string): Pos {
-    const p = getPosition(this.db, VENUE, symbol);
+    const p = this.positionRow(symbol);
     return p
       ? { size: new Dec(p.size), entry: new Dec(p.entry_px) }
       : { size: new Dec(0), entry: new Dec(0) };
@@ -231,19 +315,20 @@ export class PaperVenue implements Venue {
   private async syncNow(): Promise<void> {
     this.ensureStarted();
     const now = this.o.clock.now();
-    const barCursor = Number(getMeta(this.db, "paper.synced_at"));
-    const fundCursor = Number(getMeta(this.db, "paper.funding_at"));
+    const m = this.memo();
+    if (m.synced === undefined) m.synced = Number(getMeta(this.db, "paper.synced_at"));
+    if (m.funded === undefined) m.funded = Number(getMeta(this.db, "paper.funding_at"));
+    const barCursor = m.synced;
+    const fundCursor = m.funded;
     // Already synced up to this instant (the cycle, the reconciler and the risk check read the venue
     // several times at one clock time): no bar has closed and no funding time has passed since, so
     // the pass below would book nothing and write the cursors back unchanged.
     if (fundCursor >= now && barCursor >= Math.floor(now / MINUTE) * MINUTE) return;
-    const posSyms = listPositions(this.db, VENUE)
-      .filter((p) => !new Dec(p.size).isZero())
-      .map((p) => p.symbol);
+    const posSyms = this.openPositionRows().map((p) => p.symbol);
     const symbols = new Set([
-      ...livePaperOrders(this.db).map((x) => x.symbol),
+      ...this.liveOrders().map((x) => x.symbol),
       ...posSyms,
-      ...armedGuardSymbols(this.db),
+      ...this.guardedSymbols(),
     ]);
     const minutes = new Map<number, Minute>();
     const events: SyncEvent[] = [];
@@ -312,7 +397,7 @@ export class PaperVenue implements Venue {
   }
 
   private onFunding(symbol: string, t: number, rate: number, px: number): void {
-    const p = getPosition(this.db, VENUE, symbol);
+    const p = this.positionRow(symbol);
     if (!p || new Dec(p.size).isZero()) return;
     if (!claimFunding(this.db, symbol, t)) return;
     const pay = exact.fundingPayment(p.size, px, rate);
@@ -344,7 +429,7 @@ export class PaperVenue implements Venue {
   private onBar(symbol: string, c: Candle): void {
     const t = c.time + MINUTE - 1;
     const slip = bps(this.o.slippageBps);
-    for (const o of livePaperOrders(this.db)) {
+    for (const o of this.liveOrders()) {
       if (o.symbol !== symbol || o.created_at > c.time) continue;
       const cur = paperOrderByClientId(this.db, o.client_order_id);
       if (!cur || (cur.status !== "open" && cur.status !== "waiting_trigger")) continue; // OCO sibling filled
@@ -365,7 +450,8 @@ export class PaperVenue implements Venue {
         this.fill(cur, px, "taker", t, new Dec(cur.size).minus(cur.filled_size), { final: true });
       }
     }
-    for (const g of armedGuards(this.db, symbol)) this.evaluateGuard(g, c);
+    if (this.guardedSymbols().includes(symbol))
+      for (const g of armedGuards(this.db, symbol)) this.evaluateGuard(g, c);
   }
 
   /** Trailing stop / time exit of an armed parent order on one bar (see the class comment). */
@@ -482,16 +568,20 @@ export class PaperVenue implements Venue {
 
   /** Cross-margin maintenance check after a minute; liquidates every position when below. */
   private checkLiquidation(m: Minute, lastClose: Map<string, number>): void {
-    const rows = listPositions(this.db, VENUE).filter((p) => !new Dec(p.size).isZero());
+    const rows = this.openPositionRows();
     if (rows.length === 0) return;
-    const marks = new Map<string, Decimal>();
+    const px = new Map<string, number>();
     for (const r of rows) {
       const bar = m.bars.get(r.symbol);
       const long = new Dec(r.size).gt(0);
-      const px = bar ? (long ? bar.low : bar.high) : lastClose.get(r.symbol);
-      if (px === undefined) return; // no price for a position: cannot judge this minute
-      marks.set(r.symbol, new Dec(px));
+      const mark = bar ? (long ? bar.low : bar.high) : lastClose.get(r.symbol);
+      if (mark === undefined) return; // no price for a position: cannot judge this minute
+      px.set(r.symbol, mark);
     }
+    const mm = this.o.maintenanceMargin ?? 0.005;
+    if (clearlyAboveMaintenance(Number(this.memoCash()), rows, px, mm)) return;
+    const marks = new Map<string, Decimal>();
+    for (const [s, mark] of px) marks.set(s, new Dec(mark));
     let equity = this.cash();
     let gross = new Dec(0);
     for (const r of rows) {
@@ -499,11 +589,10 @@ export class PaperVenue implements Venue {
       equity = equity.plus(mk.minus(r.entry_px).times(r.size));
       gross = gross.plus(mk.times(r.size).abs());
     }
-    const mm = this.o.maintenanceMargin ?? 0.005;
     if (!belowMaintenance(equity.toNumber(), gross.toNumber(), mm)) return;
     const t = m.time + MINUTE - 1;
     const reason = `liquidation: margin equity ${equity.toFixed(2)} < maintenance ${mm} × gross notional ${gross.toFixed(2)}`;
-    for (const o of livePaperOrders(this.db)) this.cancelOrder(o, t, "account liquidated");
+    for (const o of this.liveOrders()) this.cancelOrder(o, t, "account liquidated");
     for (const r of rows) {
       const size = new Dec(r.size);
       const side = size.gt(0) ? "sell" : "buy";
@@ -521,7 +610,7 @@ export class PaperVenue implements Venue {
         reason,
       });
     }
-    for (const g of listPositions(this.db, VENUE)) {
+    for (const g of this.positionRows()) {
       for (const a of armedGuards(this.db, g.symbol)) updatePaperGuard(this.db, a.id, { state: "done" });
     }
   }
@@ -562,7 +651,7 @@ export class PaperVenue implements Venue {
       });
     }
     addLedger(this.db, { ts: t, kind: "fee", symbol: o.symbol, amount: fee.negated().toString(), ref: o.id });
-    const prev = getPosition(this.db, VENUE, o.symbol);
+    const prev = this.positionRow(o.symbol);
     upsertPosition(this.db, {
       venue: VENUE,
       symbol: o.symbol,
@@ -630,46 +719,59 @@ export class PaperVenue implements Venue {
     return out;
   }
 
-  /** Account snapshot after a sync; marks are ticker mids. */
+  /**
+   * Account snapshot after a sync; marks are ticker mids. Repeated reads at one instant with the same
+   * book and marks return a copy of the snapshot computed first (see {@link Memo}).
+   */
   async accountState(): Promise<AccountState> {
     await this.sync();
-    const rows = listPositions(this.db, VENUE).filter((p) => !new Dec(p.size).isZero());
-    const marks = await this.marks(rows.map((r) => r.symbol));
+    const rows = this.openPositionRows();
+    const memo = this.memoState;
+    const mids: number[] = [];
+    for (const r of rows) mids.push((await this.market.ticker(r.symbol)).mid);
+    const now = this.o.clock.now();
+    const key = mids.join(",");
+    const hit = this.memo() === memo ? memo.account : undefined;
+    if (hit && hit.now === now && hit.marks === key) return copyAccount(hit.state);
+    const marks = new Map<string, Decimal>(rows.map((r, i) => [r.symbol, new Dec(mids[i])]));
     const cash = this.cash();
     let upnl = new Dec(0);
     let gross = new Dec(0);
+    // Each row's unrealised PnL and notional, computed once for the totals and the rows.
+    const pnl: Decimal[] = [];
+    const notional: Decimal[] = [];
     for (const r of rows) {
       const m = marks.get(r.symbol)!;
-      upnl = upnl.plus(m.minus(r.entry_px).times(r.size));
-      gross = gross.plus(m.times(r.size).abs());
+      pnl.push(m.minus(r.entry_px).times(r.size));
+      notional.push(m.times(r.size).abs());
+      upnl = upnl.plus(pnl[pnl.length - 1]);
+      gross = gross.plus(notional[notional.length - 1]);
     }
     const equity = cash.plus(upnl);
-    return {
+    const state: AccountState = {
       venue: VENUE,
       equity: equity.toString(),
       cash: cash.toString(),
       gross_notional: gross.toString(),
-      time: this.o.clock.now(),
-      positions: rows.map((r) => {
-        const m = marks.get(r.symbol)!;
-        const notional = m.times(r.size).abs();
-        return {
-          symbol: r.symbol,
-          size: r.size,
-          entry_px: r.entry_px,
-          mark_px: m.toString(),
-          unrealized_pnl: m.minus(r.entry_px).times(r.size).toString(),
-          leverage: equity.gt(0) ? notional.dividedBy(equity).toSignificantDigits(8).toString() : "0",
-          funding: r.funding,
-        };
-      }),
+      time: now,
+      positions: rows.map((r, i) => ({
+        symbol: r.symbol,
+        size: r.size,
+        entry_px: r.entry_px,
+        mark_px: marks.get(r.symbol)!.toString(),
+        unrealized_pnl: pnl[i].toString(),
+        leverage: equity.gt(0) ? notional[i].dividedBy(equity).toSignificantDigits(8).toString() : "0",
+        funding: r.funding,
+      })),
     };
+    if (this.memo() === memo) memo.account = { now, marks: key, state };
+    return copyAccount(state);
   }
 
   /** Open and waiting-trigger orders after a sync. */
   async openOrders(): Promise<VenueOrder[]> {
     await this.sync();
-    return livePaperOrders(this.db).map(toVenueOrder);
+    return this.liveOrders().map(toVenueOrder);
   }
 
   /** Fills oldest first; cursor = last fill id. */
@@ -685,10 +787,7 @@ export class PaperVenue implements Venue {
   /** Places a batch in order (children after their parent). */
   async place(reqs: PlaceRequest[]): Promise<PlaceResult[]> {
     await this.sync();
-    const syms = new Set([
-      ...reqs.map((r) => r.symbol),
-      ...listPositions(this.db, VENUE).map((p) => p.symbol),
-    ]);
+    const syms = new Set([...reqs.map((r) => r.symbol), ...this.positionRows().map((p) => p.symbol)]);
     for (const s of syms) await this.instrument(s);
     const marks = await this.marks(syms);
     const maxLev = new Map<string, number>();
@@ -818,7 +917,7 @@ export class PaperVenue implements Venue {
     if (after.abs().lte(pos.size.abs())) return null;
     let upnl = new Dec(0);
     let gross = new Dec(0);
-    for (const p of listPositions(this.db, VENUE)) {
+    for (const p of this.positionRows()) {
       const m = marks.get(p.symbol);
       if (!m || new Dec(p.size).isZero()) continue;
       upnl = upnl.plus(m.minus(p.entry_px).times(p.size));
@@ -874,6 +973,39 @@ function triggered(o: PaperOrder, c: Candle): boolean {
   const below = c.low <= px;
   if (o.side === "sell") return o.tpsl === "tp" ? above : below;
   return o.tpsl === "tp" ? below : above;
+}
+
+/**
+ * Whether the margin equity is above `mm × gross notional` by far more than any float rounding
+ * (issue 15: the exact check below ran every minute for every open book). Computed in doubles, the
+ * sums are off by at most ~1e-15 of the magnitudes summed; a margin of 1e-9 of them (plus one
+ * micro-unit) leaves only accounts truly near maintenance to the exact decimal check, so the outcome
+ * is the exact check's.
+ */
+function clearlyAboveMaintenance(
+  cash: number,
+  rows: PositionRow[],
+  marks: Map<string, number>,
+  mm: number,
+): boolean {
+  let equity = cash;
+  let gross = 0;
+  let scale = Math.abs(cash);
+  for (const r of rows) {
+    const size = Number(r.size);
+    const entry = Number(r.entry_px);
+    const mk = marks.get(r.symbol) as number;
+    equity += (mk - entry) * size;
+    gross += Math.abs(mk * size);
+    scale += Math.abs(mk * size) + Math.abs(entry * size);
+  }
+  if (!Number.isFinite(equity) || !Number.isFinite(scale)) return false;
+  return equity - mm * gross > 1e-9 * scale + 1e-6;
+}
+
+/** A copy callers may change without touching the memoised snapshot. */
+function copyAccount(a: AccountState): AccountState {
+  return { ...a, positions: a.positions.map((p) => ({ ...p })) };
 }
 
 function resultOf(o: PaperOrder): PlaceResult {

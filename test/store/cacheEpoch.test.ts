@@ -1,0 +1,165 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, openDb } from "../../src/store/db.js";
+import { getMeta, setMeta } from "../../src/store/meta.js";
+import { insertOrder, type OrderRow, sentNotionalSince } from "../../src/store/orders.js";
+import { upsertPosition } from "../../src/store/positions.js";
+import { tempHome } from "../helpers/app.js";
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function fileDb(): { path: string; db: Db } {
+  const { home, cleanup } = tempHome();
+  const path = join(home, "t.db");
+  const db = openDb(path);
+  cleanups.push(() => {
+    db.close();
+    cleanup();
+  });
+  return { path, db };
+}
+
+function order(i: number, created_at: number, notional: string): OrderRow {
+  return {
+    id: `o${i}`,
+    intent_id: null,
+    parent_id: null,
+    venue: "paper",
+    symbol: "BTC",
+    side: "buy",
+    type: "limit",
+    tif: "gtc",
+    size: "0.01",
+    price: "100000",
+    trigger_px: null,
+    tpsl: null,
+    reduce_only: false,
+    notional,
+    client_order_id: `c${i}`,
+    venue_order_id: null,
+    status: "open",
+    filled_size: "0",
+    avg_px: null,
+    reason: null,
+    caller: "test",
+    created_at,
+    updated_at: created_at,
+  };
+}
+
+describe("in-process caches of store rows (issue 15)", () => {
+  it("a rolled-back transaction or savepoint moves the cache epoch on; a committed read-only one does not", () => {
+    const db = openDb(":memory:");
+    const e0 = cacheEpoch(db);
+    db.transaction(() => db.prepare("SELECT 1").get())();
+    expect(cacheEpoch(db)).toBe(e0);
+    expect(() =>
+      db.transaction(() => {
+        db.prepare("INSERT INTO meta (key, value) VALUES ('k', '1')").run();
+        throw new Error("boom");
+      })(),
+    ).toThrow("boom");
+    expect(cacheEpoch(db)).toBe(e0 + 1);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM meta WHERE key = 'k'").get()).toEqual({ n: 0 });
+    // Nested: the inner savepoint rolls back alone, the outer commits.
+    db.transaction(() => {
+      db.prepare("INSERT INTO meta (key, value) VALUES ('a', '1')").run();
+      expect(() =>
+        db.transaction(() => {
+          db.prepare("INSERT INTO meta (key, value) VALUES ('b', '1')").run();
+          throw new Error("inner");
+        })(),
+      ).toThrow("inner");
+    })();
+    expect(cacheEpoch(db)).toBe(e0 + 2);
+    expect(
+      (db.prepare("SELECT key FROM meta WHERE key IN ('a','b')").all() as Array<{ key: string }>).map(
+        (r) => r.key,
+      ),
+    ).toEqual(["a"]);
+    // The other variants are better-sqlite3's own, still guarded.
+    expect(() =>
+      db
+        .transaction(() => {
+          throw new Error("deferred");
+        })
+        .deferred(),
+    ).toThrow("deferred");
+    expect(cacheEpoch(db)).toBe(e0 + 3);
+    expect(db.inTransaction).toBe(false);
+    db.close();
+  });
+
+  it("the memoised rolling-24h sum follows order writes in this process and commits from another connection", () => {
+    const { path, db } = fileDb();
+    const now = 1_750_000_000_000;
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("0");
+    insertOrder(db, order(1, now - 1000, "1234.5"));
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("1234.5");
+    const other = openDb(path);
+    insertOrder(other, order(2, now - 500, "0.25"));
+    other.close();
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("1234.75");
+    // A rolled-back insert is not counted.
+    expect(() =>
+      db.transaction(() => {
+        insertOrder(db, order(3, now - 100, "1000"));
+        expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("2234.75");
+        throw new Error("undo");
+      })(),
+    ).toThrow("undo");
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("1234.75");
+  });
+
+  it("data_version moves with another connection's commit, not with this connection's own", () => {
+    const { path, db } = fileDb();
+    const v0 = dataVersion(db);
+    upsertPosition(db, {
+      venue: "paper",
+      symbol: "BTC",
+      size: "1",
+      entry_px: "100",
+      realized_pnl: "0",
+      funding: "0",
+      updated_at: 1,
+    });
+    expect(dataVersion(db)).toBe(v0);
+    const other = openDb(path);
+    other.prepare("UPDATE positions SET size = '2'").run();
+    other.close();
+    expect(dataVersion(db)).not.toBe(v0);
+    const e = cacheEpoch(db);
+    bumpCacheEpoch(db);
+    expect(cacheEpoch(db)).toBe(e + 1);
+  });
+
+  it("meta values: another connection's write and a rollback are seen; an unchanged value is not rewritten", () => {
+    const { path, db } = fileDb();
+    setMeta(db, "engine.peak_equity", 100);
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(100);
+    const other = openDb(path);
+    other.prepare("UPDATE meta SET value = '250' WHERE key = 'engine.peak_equity'").run();
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(250);
+    setMeta(other, "engine.peak_equity", 300);
+    other.close();
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(300);
+    expect(() =>
+      db.transaction(() => {
+        setMeta(db, "engine.peak_equity", 400);
+        expect(getMeta<number>(db, "engine.peak_equity")).toBe(400);
+        throw new Error("undo");
+      })(),
+    ).toThrow("undo");
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(300);
+    const changes = () => (db.prepare("SELECT total_changes() AS n").get() as { n: number }).n;
+    const before = changes();
+    setMeta(db, "engine.peak_equity", 300);
+    expect(changes()).toBe(before);
+    setMeta(db, "engine.peak_equity", 301);
+    expect(changes()).toBe(before + 1);
+    expect(() => setMeta(db, "x", undefined)).toThrow();
+  });
+});
