@@ -16,6 +16,7 @@ import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions } from "../store/decisions.js";
+import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -203,6 +204,7 @@ export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<Repl
   // (no other process opens it), so lanes need no cross-process lease and the anchor need not fsync
   // every order.
   const app = await createApp(cfg, { clock, log: opts.log, dbFile: db, role: "command", exclusive: true });
+  useReplayJournal(app.db);
   const cacheDb = opts.decisionCacheFile ? openDb(resolve(opts.decisionCacheFile)) : null;
   try {
     app.decisions.useReplayCache({ db: cacheDb ?? app.db, refresh: opts.decisionCache === false });
@@ -274,12 +276,15 @@ async function drive(
   // before their pages ever reach the disk (compacting a day later rewrote every page once more); the
   // first call also covers the cycles of a resumed run.
   const cutoff = to - keep + 1;
+  // A model's prompt shows the newest decisions whole: those stay until later batches.
+  let compactedDecisions = 0;
   const batch = new TickBatch(app.db, () => {
     const before = Math.min(clock.now() + 1, cutoff);
-    if (before <= compacted) return;
-    compactCycles(app.db, compacted, before);
-    compactDecisions(app.db, compacted, before);
-    compacted = before;
+    if (before > compacted) compactCycles(app.db, compacted, before);
+    compacted = Math.max(compacted, before);
+    const beforeD = Math.min(before, clock.now() + 1 - PROMPT_LAST_DECISIONS * step);
+    if (beforeD > compactedDecisions) compactDecisions(app.db, compactedDecisions, beforeD);
+    compactedDecisions = Math.max(compactedDecisions, beforeD);
   });
   try {
     for (let t = from; t <= to; t += step) {
@@ -304,10 +309,29 @@ async function drive(
 }
 
 /**
- * The last cycles of a replay kept with full detail (one day of 1-minute cycles); the others are
- * compacted (issue 15: the full detail was ≈ 4.8 KB of the ≈ 13.5 KB a cycle added to the database).
+ * The last cycles of a replay kept with full detail (the last hour of 1-minute cycles: what the
+ * console's cycle table and `portfolio_get_status` show, with room to spare); the others are
+ * compacted (issue 15: a whole cycle with its decision is ≈ 10 KB, a compacted one ≈ 0.6 KB; a day
+ * kept whole was 1.4 KB a cycle of a 7-day run).
  */
-export const REPLAY_DETAIL_CYCLES = 1440;
+export const REPLAY_DETAIL_CYCLES = 60;
+
+/**
+ * Journal settings of a replay's own file (issue 15: bytes written). A rollback journal (`DELETE`)
+ * instead of WAL: WAL writes every page twice (to the log, then at the checkpoint), a rollback
+ * journal writes a new page once and copies only the pages a batch changes that existed before it.
+ * Still safe against kill -9 and power loss: the journal is synced before the file is touched
+ * (`synchronous = FULL`, one sync per batch), and the next open rolls a hot journal back, so a killed
+ * run resumes from its last commit (test/engine/restart.test.ts). The page cache holds a whole batch
+ * (16 MB, used only as needed), so rows compacted at the commit never spill in full. Only for a file
+ * no other process opens while the replay runs (`exclusive`); the next open of the file (a resumed
+ * run, `openDb`) turns WAL back on.
+ */
+export function useReplayJournal(db: Db): void {
+  db.pragma("journal_mode = DELETE");
+  db.pragma("synchronous = FULL");
+  db.pragma("cache_size = -16384");
+}
 
 /** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
 export const REPLAY_TICKS_PER_COMMIT = 240;
@@ -456,7 +480,7 @@ function summarize(
     budgetSkipped += c.report?.skipped_budget ?? 0;
     rateLimited += c.report?.rate_limited ?? 0;
     corrections += c.report?.corrections ?? 0;
-    clips += c.approved.rejections.length;
+    clips += c.clips ?? c.approved.rejections.length;
     if (c.target.used === "baseline" || c.target.used === "baseline_fallback") baseline++;
     for (const e of [Number(c.equity), Number(c.report?.end_equity ?? c.equity)]) {
       peak = Math.max(peak, e);
