@@ -271,21 +271,23 @@ async function drive(
   const t0 = performance.now();
   let done = 0;
   const keep = (opts.detailCycles ?? REPLAY_DETAIL_CYCLES) * step;
-  let compacted = 0;
-  // The run's last `keep` cycles stay whole. Older ones are compacted in the batch that wrote them,
-  // before their pages ever reach the disk (compacting a day later rewrote every page once more); the
-  // first call also covers the cycles of a resumed run.
+  // The run's last `keep` cycles stay whole. Older ones are compacted in the tick that finished them
+  // (inside its savepoint), so a whole row lives only until its cycle ends and the next cycle's
+  // rows reuse its pages: compacting at each commit freed a batch's worth of pages, whose reuse the
+  // next batch paid for in the journal. The first call also covers the cycles of a resumed run.
   const cutoff = to - keep + 1;
-  // A model's prompt shows the newest decisions whole: those stay until later batches.
+  let compacted = 0;
+  // A model's prompt shows the newest decisions whole: those stay a few ticks longer.
   let compactedDecisions = 0;
-  const batch = new TickBatch(app.db, () => {
-    const before = Math.min(clock.now() + 1, cutoff);
+  const compact = (t: number) => {
+    const before = Math.min(t + 1, cutoff);
     if (before > compacted) compactCycles(app.db, compacted, before);
     compacted = Math.max(compacted, before);
-    const beforeD = Math.min(before, clock.now() + 1 - PROMPT_LAST_DECISIONS * step);
+    const beforeD = Math.min(before, t + step - PROMPT_LAST_DECISIONS * step);
     if (beforeD > compactedDecisions) compactDecisions(app.db, compactedDecisions, beforeD);
     compactedDecisions = Math.max(compactedDecisions, beforeD);
-  });
+  };
+  const batch = new TickBatch(app.db);
   try {
     for (let t = from; t <= to; t += step) {
       if (t > clock.now()) clock.set(t);
@@ -296,7 +298,10 @@ async function drive(
           app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
         nextTarget++;
       }
-      await batch.tick(() => app.engine.tick(t));
+      await batch.tick(async () => {
+        await app.engine.tick(t);
+        compact(t);
+      });
       done++;
       opts.onProgress?.(done, total);
     }
@@ -331,6 +336,7 @@ export function useReplayJournal(db: Db): void {
   db.pragma("journal_mode = DELETE");
   db.pragma("synchronous = FULL");
   db.pragma("cache_size = -16384");
+  db.pragma("temp_store = MEMORY");
 }
 
 /** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
