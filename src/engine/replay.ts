@@ -16,6 +16,7 @@ import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions } from "../store/decisions.js";
+import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
 import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
@@ -199,6 +200,7 @@ export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<Repl
   };
   const db = replayDbPath(cfg, opts.db);
   mkdirSync(dirname(db), { recursive: true });
+  createReplayFile(db);
   const clock = new SimClock(0);
   // Role `command`: the run needs no knowledge index. Exclusive: the replay's database is its own
   // (no other process opens it), so lanes need no cross-process lease and the anchor need not fsync
@@ -320,24 +322,6 @@ async function drive(
  * kept whole was 1.4 KB a cycle of a 7-day run).
  */
 export const REPLAY_DETAIL_CYCLES = 60;
-
-/**
- * Journal settings of a replay's own file (issue 15: bytes written). A rollback journal (`DELETE`)
- * instead of WAL: WAL writes every page twice (to the log, then at the checkpoint), a rollback
- * journal writes a new page once and copies only the pages a batch changes that existed before it.
- * Still safe against kill -9 and power loss: the journal is synced before the file is touched
- * (`synchronous = FULL`, one sync per batch), and the next open rolls a hot journal back, so a killed
- * run resumes from its last commit (test/engine/restart.test.ts). The page cache holds a whole batch
- * (16 MB, used only as needed), so rows compacted at the commit never spill in full. Only for a file
- * no other process opens while the replay runs (`exclusive`); the next open of the file (a resumed
- * run, `openDb`) turns WAL back on.
- */
-export function useReplayJournal(db: Db): void {
-  db.pragma("journal_mode = DELETE");
-  db.pragma("synchronous = FULL");
-  db.pragma("cache_size = -16384");
-  db.pragma("temp_store = MEMORY");
-}
 
 /** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
 export const REPLAY_TICKS_PER_COMMIT = 240;

@@ -5,6 +5,7 @@ import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
 import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
 import { openDb } from "../../src/store/db.js";
+import { REPLAY_PAGE_SIZE } from "../../src/store/replayFile.js";
 import { REPLAY_30D, tempHome, testConfig } from "../helpers/app.js";
 
 const EPS = 1e-9;
@@ -108,6 +109,8 @@ describe("replay over real data", () => {
       .prepare("SELECT tool, COUNT(*) AS n FROM audit_log WHERE tool LIKE 'cycle.%' GROUP BY tool")
       .all();
     expect(tools).toEqual([{ tool: "cycle.run", n: cycles.length }]);
+    // The replay's own file was created with small pages (src/store/replayFile.ts).
+    expect(db.pragma("page_size", { simple: true })).toBe(REPLAY_PAGE_SIZE);
   });
 
   it("the drawdown breaker trips REDUCE_ONLY then HALT on a real move, and nothing increases exposure afterwards", async () => {
