@@ -62,9 +62,9 @@ export interface ReplayOptions {
   /** Database file whose `decision_cache` to use (an earlier run's database); default this run's. */
   decisionCacheFile?: string;
   /**
-   * The run's last cycles kept with their full detail (features, planned slices, end positions); the
-   * others are compacted as they are committed (see `compactCycles`). Default
-   * {@link REPLAY_DETAIL_CYCLES}.
+   * The run's last cycles kept with their full detail (features, target, clips, plan, end positions);
+   * the others are compacted in the tick that finishes them (see `compactCycles`, `compactDecisions`).
+   * Default {@link REPLAY_DETAIL_CYCLES}.
    */
   detailCycles?: number;
   /** Called after every cycle with (done, total). */
