@@ -6,6 +6,7 @@ import type { Caller } from "../policy/scopes.js";
 import { appendAudit } from "../store/audit.js";
 import {
   appendEvent,
+  appendFallbackEvent,
   type CycleRecord,
   type CycleReport,
   finishCycle,
@@ -213,11 +214,12 @@ export class MinuteCycle {
     });
     const choice = decision.choice;
     if (choice.reason !== null) {
-      appendEvent(app.db, {
+      appendFallbackEvent(app.db, {
         ts: t,
-        kind: "target_fallback",
         cycleId: id,
-        detail: { used: choice.used, reason: choice.reason },
+        prevCycleId: cycleIdAt(t - settings.cycleMs),
+        used: choice.used,
+        reason: choice.reason,
       });
     }
     // Pacing: what the cycle may add to exposure is what the pace bucket and the rolling-24h budget

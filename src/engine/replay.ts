@@ -16,6 +16,8 @@ import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions } from "../store/decisions.js";
+import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
+import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -60,9 +62,9 @@ export interface ReplayOptions {
   /** Database file whose `decision_cache` to use (an earlier run's database); default this run's. */
   decisionCacheFile?: string;
   /**
-   * The run's last cycles kept with their full detail (features, planned slices, end positions); the
-   * others are compacted as they are committed (see `compactCycles`). Default
-   * {@link REPLAY_DETAIL_CYCLES}.
+   * The run's last cycles kept with their full detail (features, target, clips, plan, end positions);
+   * the others are compacted in the tick that finishes them (see `compactCycles`, `compactDecisions`).
+   * Default {@link REPLAY_DETAIL_CYCLES}.
    */
   detailCycles?: number;
   /** Called after every cycle with (done, total). */
@@ -198,11 +200,13 @@ export async function runReplay(cfg0: Config, opts: ReplayOptions): Promise<Repl
   };
   const db = replayDbPath(cfg, opts.db);
   mkdirSync(dirname(db), { recursive: true });
+  createReplayFile(db);
   const clock = new SimClock(0);
   // Role `command`: the run needs no knowledge index. Exclusive: the replay's database is its own
   // (no other process opens it), so lanes need no cross-process lease and the anchor need not fsync
   // every order.
   const app = await createApp(cfg, { clock, log: opts.log, dbFile: db, role: "command", exclusive: true });
+  useReplayJournal(app.db);
   const cacheDb = opts.decisionCacheFile ? openDb(resolve(opts.decisionCacheFile)) : null;
   try {
     app.decisions.useReplayCache({ db: cacheDb ?? app.db, refresh: opts.decisionCache === false });
@@ -269,18 +273,23 @@ async function drive(
   const t0 = performance.now();
   let done = 0;
   const keep = (opts.detailCycles ?? REPLAY_DETAIL_CYCLES) * step;
-  let compacted = 0;
-  // The run's last `keep` cycles stay whole. Older ones are compacted in the batch that wrote them,
-  // before their pages ever reach the disk (compacting a day later rewrote every page once more); the
-  // first call also covers the cycles of a resumed run.
+  // The run's last `keep` cycles stay whole. Older ones are compacted in the tick that finished them
+  // (inside its savepoint), so a whole row lives only until its cycle ends and the next cycle's
+  // rows reuse its pages: compacting at each commit freed a batch's worth of pages, whose reuse the
+  // next batch paid for in the journal. The first call also covers the cycles of a resumed run.
   const cutoff = to - keep + 1;
-  const batch = new TickBatch(app.db, () => {
-    const before = Math.min(clock.now() + 1, cutoff);
-    if (before <= compacted) return;
-    compactCycles(app.db, compacted, before);
-    compactDecisions(app.db, compacted, before);
-    compacted = before;
-  });
+  let compacted = 0;
+  // A model's prompt shows the newest decisions whole: those stay a few ticks longer.
+  let compactedDecisions = 0;
+  const compact = (t: number) => {
+    const before = Math.min(t + 1, cutoff);
+    if (before > compacted) compactCycles(app.db, compacted, before);
+    compacted = Math.max(compacted, before);
+    const beforeD = Math.min(before, t + step - PROMPT_LAST_DECISIONS * step);
+    if (beforeD > compactedDecisions) compactDecisions(app.db, compactedDecisions, beforeD);
+    compactedDecisions = Math.max(compactedDecisions, beforeD);
+  };
+  const batch = new TickBatch(app.db);
   try {
     for (let t = from; t <= to; t += step) {
       if (t > clock.now()) clock.set(t);
@@ -291,7 +300,10 @@ async function drive(
           app.log.warn({ line: nextTarget + 1, error: r.structuredContent }, "target line refused");
         nextTarget++;
       }
-      await batch.tick(() => app.engine.tick(t));
+      await batch.tick(async () => {
+        await app.engine.tick(t);
+        compact(t);
+      });
       done++;
       opts.onProgress?.(done, total);
     }
@@ -304,10 +316,12 @@ async function drive(
 }
 
 /**
- * The last cycles of a replay kept with full detail (one day of 1-minute cycles); the others are
- * compacted (issue 15: the full detail was ≈ 4.8 KB of the ≈ 13.5 KB a cycle added to the database).
+ * The last cycles of a replay kept with full detail (the last hour of 1-minute cycles: what the
+ * console's cycle table and `portfolio_get_status` show, with room to spare); the others are
+ * compacted (issue 15: a whole cycle with its decision is ≈ 10 KB, a compacted one ≈ 0.6 KB; a day
+ * kept whole was 1.4 KB a cycle of a 7-day run).
  */
-export const REPLAY_DETAIL_CYCLES = 1440;
+export const REPLAY_DETAIL_CYCLES = 60;
 
 /** Ticks per SQLite commit in a replay (see {@link TickBatch}). */
 export const REPLAY_TICKS_PER_COMMIT = 240;
@@ -458,7 +472,7 @@ function summarize(
     budgetSkipped += c.report?.skipped_budget ?? 0;
     rateLimited += c.report?.rate_limited ?? 0;
     corrections += c.report?.corrections ?? 0;
-    clips += c.approved.rejections.length;
+    clips += c.clips ?? c.approved.rejections.length;
     if (c.target.used === "baseline" || c.target.used === "baseline_fallback") baseline++;
     for (const e of [Number(c.equity), Number(c.report?.end_equity ?? c.equity)]) {
       peak = Math.max(peak, e);

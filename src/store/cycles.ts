@@ -58,12 +58,20 @@ export interface CycleRecord {
   mode: string;
   equity: string;
   features: FeatureSnapshot[];
-  target: TargetChoice;
+  /** The stage-2 choice; `target.target` is null in a compacted row (see {@link compactCycles}). */
+  target: Omit<TargetChoice, "target"> & { target: TargetPortfolio | null };
   approved: ApprovedTarget;
   plan: ExecutionPlan;
   report: CycleReport | null;
   current_weights: Weights;
   finished_at: number | null;
+  /**
+   * Clips of the risk clip, `approved.rejections.length`, also known when a compacted row dropped the
+   * list. Set on every row read from the database.
+   */
+  clips?: number;
+  /** True for a row shrunk by {@link compactCycles} (a replay's older cycles). Set on rows read back. */
+  compacted?: boolean;
 }
 
 /** Stage 6: what execution did. */
@@ -102,7 +110,10 @@ export interface CycleReport {
 }
 
 /** Persists a planned cycle (before any order is sent, so a restart resumes the same plan). */
-export function insertCycle(db: Db, c: Omit<CycleRecord, "status" | "report" | "finished_at">): void {
+export function insertCycle(
+  db: Db,
+  c: Omit<CycleRecord, "status" | "report" | "finished_at" | "clips" | "compacted">,
+): void {
   db.prepare(
     `INSERT INTO cycles (id, ts, venue, status, mode, equity, features, target, approved, plan, gross, net, turnover, current_weights)
      VALUES (@id, @ts, @venue, 'planned', @mode, @equity, @features, @target, @approved, @plan, @gross, @net, @turnover, @current_weights)`,
@@ -151,11 +162,32 @@ interface RawCycle {
   approved: string;
   plan: string;
   report: string | null;
+  gross: number;
+  net: number;
+  turnover: number;
   current_weights: string;
   finished_at: number | null;
 }
 
+/** The `plan` column of a compacted row (a whole row always has a plan object with its cycle id). */
+const COMPACT_PLAN = "{}";
+
+/** Report counters a compacted row stores only when non-zero. */
+const COUNTERS = [
+  "sent",
+  "filled",
+  "rejected",
+  "skipped_budget",
+  "rate_limited",
+  "canceled",
+  "replaced",
+  "partially_filled",
+  "corrections",
+] as const;
+
 function parse(r: RawCycle): CycleRecord {
+  if (r.plan === COMPACT_PLAN) return parseCompact(r);
+  const approved = JSON.parse(r.approved) as ApprovedTarget;
   return {
     id: r.id,
     ts: r.ts,
@@ -165,11 +197,85 @@ function parse(r: RawCycle): CycleRecord {
     equity: r.equity,
     features: JSON.parse(r.features),
     target: JSON.parse(r.target),
-    approved: JSON.parse(r.approved),
+    approved,
     plan: JSON.parse(r.plan),
     report: r.report === null ? null : JSON.parse(r.report),
     current_weights: JSON.parse(r.current_weights),
     finished_at: r.finished_at,
+    clips: approved.rejections.length,
+    compacted: false,
+  };
+}
+
+/** A compacted row read back in the whole row's shape; what it dropped is empty (see {@link compactCycles}). */
+function parseCompact(r: RawCycle): CycleRecord {
+  const { clips, ...approved } = JSON.parse(r.approved) as Pick<ApprovedTarget, "weights" | "mode"> & {
+    clips: number;
+  };
+  const stored = r.report === null ? null : (JSON.parse(r.report) as Partial<CycleReport>);
+  const report: CycleReport | null =
+    stored === null
+      ? null
+      : ({
+          ...Object.fromEntries(COUNTERS.map((k) => [k, 0])),
+          refused: [],
+          fees: "0",
+          end_equity: r.equity,
+          end_cash: "0",
+          end_positions: [],
+          ...stored,
+        } as CycleReport);
+  return {
+    id: r.id,
+    ts: r.ts,
+    venue: r.venue,
+    status: r.status,
+    mode: r.mode,
+    equity: r.equity,
+    features: [],
+    target: { ...JSON.parse(r.target), target: null },
+    approved: { ...approved, rejections: [], gross: r.gross, net: r.net, turnover: r.turnover },
+    plan: { cycle_id: r.id, equity: Number(r.equity), slices: [], skipped: [] },
+    report,
+    current_weights: JSON.parse(r.current_weights),
+    finished_at: r.finished_at,
+    clips,
+    compacted: true,
+  };
+}
+
+/** A decimal string as the shortest one that reads back as the same double (`Number(s)` unchanged). */
+const shortNumber = (s: string): string => String(Number(s));
+
+/** The compact form of a whole row (see {@link compactCycles}). */
+function compactRow(r: RawCycle): RawCycle {
+  const target = JSON.parse(r.target) as TargetChoice;
+  const approved = JSON.parse(r.approved) as ApprovedTarget;
+  let report: string | null = null;
+  if (r.report !== null) {
+    const full = JSON.parse(r.report) as CycleReport;
+    const out: Record<string, unknown> = {};
+    for (const k of COUNTERS) if (full[k]) out[k] = full[k];
+    if (full.refused.length > 0) out.refused = full.refused;
+    if (full.fees !== "0") out.fees = full.fees;
+    out.end_equity = shortNumber(full.end_equity);
+    out.end_cash = shortNumber(full.end_cash);
+    for (const k of ["end_gross", "end_net", "executed_turnover"] as const)
+      if (full[k] !== undefined) out[k] = full[k];
+    report = JSON.stringify(out);
+  }
+  return {
+    ...r,
+    equity: shortNumber(r.equity),
+    features: "[]",
+    target: JSON.stringify({ used: target.used, reason: target.reason, target_id: target.target_id }),
+    approved: JSON.stringify({
+      weights: approved.weights,
+      mode: approved.mode,
+      clips: approved.rejections.length,
+    }),
+    plan: COMPACT_PLAN,
+    report,
   };
 }
 
@@ -199,23 +305,29 @@ export function* iterateCycles(db: Db): Generator<CycleRecord> {
 }
 
 /**
- * Shrinks the stored detail of finished cycles with `from <= ts < before` (ms UTC) to what history
- * readers use, for a replay's own database (src/engine/replay.ts keeps the newest day in full):
- * `features` becomes `[]`, `plan.slices` `[]` (every sent slice is still an `orders` row with its
- * client order id) and `report.end_positions` `[]` (positions at any time follow from `fills` and the
- * paper ledger). Kept: equity, mode, target, approved (weights and every clip: the console chart and
- * the replay summary read them), current weights, `plan.skipped`, every other report field. The full
- * rows were ≈ 4.8 KB a cycle, most of the replay database. Each row is deleted and inserted again so
- * the smaller rows are packed together at the table's end (a row shrunk in place keeps its page); every
- * reader orders by `ts`, never by rowid. A cycle still `planned` (a restart may resume it) is never
- * touched. Idempotent; run it inside the caller's transaction.
+ * Shrinks finished cycles with `from <= ts < before` (ms UTC) to what history readers use, for a
+ * replay's own database (src/engine/replay.ts keeps its newest cycles whole). A compacted row keeps
+ * what the replay summary, book checks and charts read: id, time, status, mode, equity, the target's
+ * `used`/`reason`/`target_id`, the approved weights and mode with the NUMBER of clips (`clips`),
+ * approved gross/net/turnover (the REAL columns), the start weights, every report figure but the end
+ * positions, and the finish time. Dropped, and read back empty (`features` and `plan.slices`/`skipped`
+ * `[]`, `target.target` null, `approved.rejections` `[]`, `report.end_positions` `[]`, `compacted`
+ * true): features (from the candles), the target portfolio (a model's answer stays whole in
+ * `cycle_decisions`, an agent's in `portfolio_targets` by `target_id`, the baseline's follows from the
+ * candles), the clip list, the plan (every sent slice is an `orders` row with its client order id)
+ * and end positions (from `fills`). Equity strings are stored as the shortest decimal of the same
+ * double (`Number()` of them is unchanged; exact cash is the paper ledger), report counters only when
+ * non-zero. ≈ 7 KB → ≈ 0.5 KB a cycle. Each row is deleted and inserted again so the smaller rows pack
+ * together at the table's end (a row shrunk in place keeps its page); every reader orders by `ts`,
+ * never by rowid. A cycle still `planned` (a restart may resume it) is never touched. Idempotent; run
+ * it inside the caller's transaction.
  */
 export function compactCycles(db: Db, from: number, before: number): void {
   const rows = db
     .prepare(
-      "SELECT * FROM cycles WHERE ts >= ? AND ts < ? AND status <> 'planned' AND features <> '[]' ORDER BY ts",
+      "SELECT * FROM cycles WHERE ts >= ? AND ts < ? AND status <> 'planned' AND plan <> '{}' ORDER BY ts",
     )
-    .all(from, before) as Array<RawCycle & { gross: number; net: number; turnover: number }>;
+    .all(from, before) as RawCycle[];
   const del = db.prepare("DELETE FROM cycles WHERE id = ?");
   const ins = db.prepare(
     `INSERT INTO cycles (id, ts, venue, status, mode, equity, features, target, approved, plan, report, gross, net,
@@ -224,9 +336,8 @@ export function compactCycles(db: Db, from: number, before: number): void {
        @turnover, @current_weights, @finished_at)`,
   );
   for (const r of rows) {
-    const report = r.report === null ? null : JSON.stringify({ ...JSON.parse(r.report), end_positions: [] });
     del.run(r.id);
-    ins.run({ ...r, features: "[]", plan: JSON.stringify({ ...JSON.parse(r.plan), slices: [] }), report });
+    ins.run(compactRow(r));
   }
 }
 
@@ -250,6 +361,31 @@ export function appendEvent(
     e.cycleId ?? null,
     JSON.stringify(e.detail),
   );
+}
+
+/**
+ * Records that the baseline stood in for a cycle's decision source (`target_fallback` event, detail
+ * `{used, reason}`), once per streak (issue 15: events only on change): nothing when the previous
+ * cycle `prevCycleId` already fell back with the same `used` and `reason`. Every cycle's own reason
+ * stays in its row (`target.reason`) and its `cycle_decisions` row; the events mark where a fallback
+ * starts or its reason changes (a skipped tick starts a new streak).
+ */
+export function appendFallbackEvent(
+  db: Db,
+  e: { ts: number; cycleId: string; prevCycleId: string; used: string; reason: string },
+): void {
+  const prev = db
+    .prepare(
+      "SELECT json_extract(target, '$.used') AS used, json_extract(target, '$.reason') AS reason FROM cycles WHERE id = ?",
+    )
+    .get(e.prevCycleId) as { used: string; reason: string | null } | undefined;
+  if (prev && prev.used === e.used && prev.reason === e.reason) return;
+  appendEvent(db, {
+    ts: e.ts,
+    kind: "target_fallback",
+    cycleId: e.cycleId,
+    detail: { used: e.used, reason: e.reason },
+  });
 }
 
 /** Newest events first. */

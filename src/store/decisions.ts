@@ -1,4 +1,5 @@
-import type { DecisionRecord, ModelReply } from "../engine/decision/types.js";
+import type { Clipped, DecisionRecord, ModelReply } from "../engine/decision/types.js";
+import type { TargetPortfolio } from "../engine/types.js";
 import type { Db } from "./db.js";
 
 /**
@@ -45,6 +46,7 @@ function parse(r: RawDecision): DecisionRecord {
     prompt_hash: r.prompt_hash,
     cached: r.cached === 1,
     answer: r.answer === null ? null : JSON.parse(r.answer),
+    // JSON `null` in a compacted row (see compactDecisions).
     target: JSON.parse(r.target),
     clipped: JSON.parse(r.clipped),
   };
@@ -84,6 +86,9 @@ export function recentDecisions(db: Db, limit: number, before = Number.MAX_SAFE_
   ).map(parse);
 }
 
+/** A decision a model answered: never compacted, so its target and clip are always there. */
+export type AnsweredDecision = DecisionRecord & { target: TargetPortfolio; clipped: Clipped };
+
 /**
  * The newest decision before `before` in which a model was asked and answered validly (its answer
  * may still be in force), and how many cycles have been decided after it and before `before`.
@@ -91,7 +96,7 @@ export function recentDecisions(db: Db, limit: number, before = Number.MAX_SAFE_
 export function lastAnswered(
   db: Db,
   before: number,
-): { decision: DecisionRecord; since: number } | undefined {
+): { decision: AnsweredDecision; since: number } | undefined {
   const r = db
     .prepare(
       "SELECT * FROM cycle_decisions WHERE ts < ? AND asked = 1 AND used IN ('llm','sampling') ORDER BY ts DESC LIMIT 1",
@@ -101,7 +106,7 @@ export function lastAnswered(
   const { n } = db
     .prepare("SELECT COUNT(*) AS n FROM cycle_decisions WHERE ts > ? AND ts < ?")
     .get(r.ts, before) as { n: number };
-  return { decision: parse(r), since: n };
+  return { decision: parse(r) as AnsweredDecision, since: n };
 }
 
 /** Decisions per `used` between two cycle starts (inclusive). */
@@ -115,25 +120,28 @@ export function countDecisions(db: Db, from: number, to: number): Record<Decisio
 }
 
 /**
- * Empties `clipped.rejections` of the decisions with `from <= ts < before` (ms UTC) that no model
- * answered (agent and baseline), for a replay's own database (see `compactCycles`): the clip list is
- * the same as the cycle's `approved.rejections`, which is kept. Each row is deleted and inserted again
- * so the smaller rows are packed together at the table's end (a row shrunk in place keeps its page).
- * Model answers (llm, sampling) stay whole: a later cycle may still hold one (`lastAnswered`).
- * Idempotent; run it inside the caller's transaction.
+ * Compacts the decisions with `from <= ts < before` (ms UTC) that no model answered (agent, baseline
+ * and baseline fallbacks), for a replay's own database (see `compactCycles`): `target` and `clipped`
+ * become JSON `null` (read back as null). Both repeat the cycle row (`target`, `approved`), and the
+ * target follows from `portfolio_targets` (agent) or the candles (baseline); every other field
+ * (source, used, asked, model, error, raw, prompt hash, ...) is kept. Model answers (`used` llm or
+ * sampling) stay whole: a later cycle may still hold one (`lastAnswered`). The caller keeps at least
+ * the newest `PROMPT_LAST_DECISIONS` whole (a model prompt shows their targets and clips). Each row
+ * is deleted and inserted again so the smaller rows are packed together at the table's end (a row
+ * shrunk in place keeps its page). Idempotent; run it inside the caller's transaction.
  */
 export function compactDecisions(db: Db, from: number, before: number): void {
   const rows = db
     .prepare(
       `SELECT * FROM cycle_decisions WHERE ts >= ? AND ts < ? AND used NOT IN ('llm', 'sampling')
-         AND json_array_length(clipped, '$.rejections') > 0 ORDER BY ts`,
+         AND target <> 'null' ORDER BY ts`,
     )
     .all(from, before) as RawDecision[];
   const del = db.prepare("DELETE FROM cycle_decisions WHERE cycle_id = ?");
   const ins = db.prepare(INSERT_DECISION);
   for (const r of rows) {
     del.run(r.cycle_id);
-    ins.run({ ...r, clipped: JSON.stringify({ ...JSON.parse(r.clipped), rejections: [] }) });
+    ins.run({ ...r, target: "null", clipped: "null" });
   }
 }
 

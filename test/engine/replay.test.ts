@@ -5,6 +5,7 @@ import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
 import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
 import { openDb } from "../../src/store/db.js";
+import { REPLAY_PAGE_SIZE } from "../../src/store/replayFile.js";
 import { REPLAY_30D, tempHome, testConfig } from "../helpers/app.js";
 
 const EPS = 1e-9;
@@ -65,6 +66,51 @@ describe("replay over real data", () => {
     expect(cycles[0].approved.weights.BTC).toBeCloseTo(pace, 9);
     expect(cycles[0].approved.rejections.map((r) => r.reason)).toContain("budget_pacing");
     for (const c of cycles) expect(c.approved.weights.BTC).toBeLessThanOrEqual(0.15);
+  });
+
+  it("a fallback is one target_fallback event per streak (where it starts or its reason changes), and each cycle has one audit row", async () => {
+    const h = home();
+    const file = join(h, "targets.jsonl");
+    const target = (time: string) =>
+      JSON.stringify({
+        time,
+        targets: [{ symbol: "ETH", weight: 0.05 }],
+        cash_weight: 0.95,
+        confidence: 0.9,
+        rationale: "test",
+        model: { name: "test", version: "1" },
+      });
+    writeFileSync(file, `${target("2025-05-26T00:05:00Z")}\n${target("2025-05-26T00:15:00Z")}\n`);
+    const s = await runReplay(cfg(h), {
+      dataDirs: [REPLAY_30D],
+      from: DAY1_FROM,
+      to: DAY1_FROM + 30 * 60_000,
+      targetFile: file,
+    });
+    const db = openDb(s.db);
+    cleanups.unshift(() => db.close());
+    const cycles = [...iterateCycles(db)];
+    // Streaks read from the cycle rows: no_target (00:00–00:04), expired after each target's TTL.
+    const starts: Array<{ cycle_id: string; reason: string }> = [];
+    let prev: string | null = null;
+    for (const c of cycles) {
+      if (c.target.reason !== null && c.target.reason !== prev)
+        starts.push({ cycle_id: c.id, reason: c.target.reason });
+      prev = c.target.reason;
+    }
+    expect(starts.map((x) => x.reason)).toEqual(["no_target", "expired", "expired"]);
+    expect(cycles.filter((c) => c.target.reason !== null).length).toBeGreaterThan(15);
+    const events = recentEvents(db, 100, "target_fallback").reverse();
+    expect(
+      events.map((e) => ({ cycle_id: e.cycle_id, reason: (e.detail as { reason: string }).reason })),
+    ).toEqual(starts);
+    // One audit row a cycle (cycle.run); the agent and baseline sources write no decision row.
+    const tools = db
+      .prepare("SELECT tool, COUNT(*) AS n FROM audit_log WHERE tool LIKE 'cycle.%' GROUP BY tool")
+      .all();
+    expect(tools).toEqual([{ tool: "cycle.run", n: cycles.length }]);
+    // The replay's own file was created with small pages (src/store/replayFile.ts).
+    expect(db.pragma("page_size", { simple: true })).toBe(REPLAY_PAGE_SIZE);
   });
 
   it("the drawdown breaker trips REDUCE_ONLY then HALT on a real move, and nothing increases exposure afterwards", async () => {
@@ -133,7 +179,7 @@ describe("replay over real data", () => {
     expect(b).toEqual(a);
   });
 
-  it("compacting all but the last 5 cycles changes no summary figure, keeps every clip and the last 5 cycles whole, and packs the database smaller", async () => {
+  it("compacting all but the last 5 cycles changes no summary figure, keeps what readers use, the last 5 cycles whole, and packs the database smaller", async () => {
     const run = async (detailCycles?: number) => {
       const {
         cycles_per_second: _x,
@@ -148,9 +194,10 @@ describe("replay over real data", () => {
       });
       return { db, rest };
     };
-    const full = await run();
+    const full = await run(10_000);
     const compact = await run(5);
     expect(full.rest.orders).toBeGreaterThan(0);
+    expect(full.rest.clips).toBeGreaterThan(0);
     expect(compact.rest).toEqual(full.rest);
 
     const a = openDb(full.db);
@@ -163,31 +210,43 @@ describe("replay over real data", () => {
     const small = [...iterateCycles(b)];
     expect(small.map((c) => c.id)).toEqual(whole.map((c) => c.id));
     expect(whole).toHaveLength(121);
+    expect(whole.every((c) => !c.compacted)).toBe(true);
     // The last five cycles are exactly as an uncompacted run stored them.
     expect(small.slice(-5)).toEqual(whole.slice(-5));
     const old = small.slice(0, -5);
-    expect(old.every((c) => c.features.length === 0 && c.plan.slices.length === 0)).toBe(true);
-    expect(old.every((c) => c.report?.end_positions.length === 0)).toBe(true);
+    expect(old.every((c) => c.compacted && c.features.length === 0 && c.plan.slices.length === 0)).toBe(true);
+    expect(old.every((c) => c.report?.end_positions.length === 0 && c.target.target === null)).toBe(true);
     expect(whole.slice(0, -5).some((c) => c.plan.slices.length > 0)).toBe(true);
-    // Everything else a reader uses is kept: the approved weights with every clip, the target, the
-    // start weights, and every report figure but the end positions.
+    // Everything the summary, the book checks and the chart read is kept: time, status, mode, equity
+    // and end equity (same double), used/reason, approved weights and figures, the NUMBER of clips,
+    // the start weights, and every report figure but the end positions.
+    let clips = 0;
     for (const [i, c] of old.entries()) {
       const w = whole[i];
-      expect(c.approved).toEqual(w.approved);
-      expect(c.target).toEqual(w.target);
+      expect([c.ts, c.status, c.mode, c.finished_at]).toEqual([w.ts, w.status, w.mode, w.finished_at]);
+      expect(Number(c.equity)).toBe(Number(w.equity));
+      expect({ ...c.target, target: null }).toEqual({ ...w.target, target: null });
+      expect(c.approved).toEqual({ ...w.approved, rejections: [] });
+      expect(c.clips).toBe(w.approved.rejections.length);
+      clips += c.clips ?? 0;
       expect(c.current_weights).toEqual(w.current_weights);
-      expect(c.plan.skipped).toEqual(w.plan.skipped);
-      expect({ ...c.report, end_positions: [] }).toEqual({ ...w.report, end_positions: [] });
+      expect(c.plan).toEqual({ ...w.plan, slices: [], skipped: [] });
+      const r = w.report as NonNullable<typeof w.report>;
+      expect(c.report).toEqual({
+        ...r,
+        end_equity: String(Number(r.end_equity)),
+        end_cash: String(Number(r.end_cash)),
+        end_positions: [],
+      });
     }
+    expect(clips).toBeGreaterThan(0);
     const decisions = (db: typeof a) =>
-      db.prepare("SELECT cycle_id, clipped FROM cycle_decisions ORDER BY ts").all() as Array<{
-        cycle_id: string;
-        clipped: string;
-      }>;
+      db.prepare("SELECT * FROM cycle_decisions ORDER BY ts").all() as Array<Record<string, unknown>>;
     const [da, db] = [decisions(a), decisions(b)];
     expect(db.map((d) => d.cycle_id)).toEqual(da.map((d) => d.cycle_id));
-    expect(JSON.parse(db[db.length - 1].clipped)).toEqual(JSON.parse(da[da.length - 1].clipped));
-    expect(db.slice(0, -5).every((d) => JSON.parse(d.clipped).rejections.length === 0)).toBe(true);
+    expect(db.slice(-5)).toEqual(da.slice(-5));
+    for (const [i, d] of db.slice(0, -5).entries())
+      expect(d).toEqual({ ...da[i], target: "null", clipped: "null" });
     const pages = (db: typeof a) =>
       (db.pragma("page_count", { simple: true }) as number) -
       (db.pragma("freelist_count", { simple: true }) as number);

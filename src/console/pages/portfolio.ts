@@ -96,7 +96,7 @@ export async function chartData(app: App, symbol: string, hours: number): Promis
 
 function weightsTable(app: App, last: CycleRecord | undefined, current: Record<string, number>): Html {
   const requested: Record<string, number> = {};
-  for (const t of last?.target.target.targets ?? []) requested[t.symbol] = t.weight;
+  for (const t of last?.target.target?.targets ?? []) requested[t.symbol] = t.weight;
   const approved = last?.approved.weights ?? {};
   const symbols = [...new Set([...app.config.universe, ...Object.keys(requested), ...Object.keys(current)])];
   return html`<table><caption>Weights (fraction of equity, long &gt; 0)${last ? html` — cycle <code>${last.id}</code>, target from ${last.target.used}${last.target.reason ? ` (${last.target.reason})` : ""}` : ""}</caption>

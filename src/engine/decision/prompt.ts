@@ -90,9 +90,9 @@ export function buildPrompt(
       cycle_id: d.cycle_id,
       used: d.used,
       ...(d.error ? { error: d.error.slice(0, 200) } : {}),
-      asked: roundWeights(Object.fromEntries(d.target.targets.map((x) => [x.symbol, x.weight]))),
-      approved: roundWeights(d.clipped.weights),
-      clips: d.clipped.rejections.slice(0, CLIPS_PER_DECISION).map((c) => ({
+      asked: roundWeights(Object.fromEntries((d.target?.targets ?? []).map((x) => [x.symbol, x.weight]))),
+      approved: roundWeights(d.clipped?.weights ?? {}),
+      clips: (d.clipped?.rejections ?? []).slice(0, CLIPS_PER_DECISION).map((c) => ({
         symbol: c.symbol,
         reason: c.reason,
         from: r6(c.original_weight),

@@ -5,7 +5,7 @@ import type { Logger } from "../../log.js";
 import type { Secret } from "../../secrets.js";
 import { appendAudit } from "../../store/audit.js";
 import type { Db } from "../../store/db.js";
-import { insertDecision, recentDecisions } from "../../store/decisions.js";
+import { type AnsweredDecision, insertDecision, recentDecisions } from "../../store/decisions.js";
 import type { ApprovedTarget } from "../types.js";
 import { AgentSource, BaselineSource } from "./agent.js";
 import { CachedModelClient } from "./cache.js";
@@ -20,8 +20,11 @@ import type { Decision, DecisionContext, DecisionRecord, DecisionSource, ModelCl
  * `cycle.decisionEveryCycles`, `cycle.decisionTimeoutMs`, `cycle.sampling.*`, `cycle.llm.*` and the
  * secret `TW_LLM_API_KEY`. The cycle calls {@link DecisionService.decide} where it chooses its
  * target and {@link DecisionService.record} in the transaction that stores the cycle, so every cycle
- * has exactly one decision row and one audit row (`cycle.decision`, or `cycle.decision_fallback`
- * when the baseline stood in for a model).
+ * has exactly one decision row. A model source (llm, sampling) also writes one audit row per cycle
+ * (`cycle.decision`, or `cycle.decision_fallback` when the baseline stood in for it) with what the
+ * model was asked and answered. The agent and baseline sources write none (issue 15: one audit row a
+ * cycle): the cycle's `cycle.run` row already says which target was used and why, the agent's target
+ * has its own `portfolio_set_target` row, and the baseline follows from the candles.
  */
 
 /** Longest raw answer `portfolio_get_status` shows per decision, characters. */
@@ -126,11 +129,11 @@ export class DecisionService {
   }
 
   /**
-   * Records a cycle's decision with the risk layer's answer to it: one `cycle_decisions` row and one
-   * audit row. Call inside the transaction that stores the cycle.
+   * Records a cycle's decision with the risk layer's answer to it: one `cycle_decisions` row, and for
+   * a model source one audit row. Call inside the transaction that stores the cycle.
    */
   record(cycleId: string, t: number, d: Decision, approved: ApprovedTarget): DecisionRecord {
-    const rec: DecisionRecord = {
+    const rec: AnsweredDecision = {
       ...d.record,
       cycle_id: cycleId,
       ts: t,
@@ -156,6 +159,7 @@ export class DecisionService {
       },
       "cycle decision",
     );
+    if (rec.source !== "llm" && rec.source !== "sampling") return rec;
     appendAudit(this.deps.db, {
       ts: t,
       caller: "system:cycle",

@@ -75,8 +75,10 @@ export interface DecisionRecord extends DecisionDraft {
   cycle_id: string;
   ts: number;
   used: TargetChoice["used"];
-  target: TargetPortfolio;
-  clipped: Clipped;
+  /** Null in a compacted row: a replay's older decisions that no model answered (`compactDecisions`). */
+  target: TargetPortfolio | null;
+  /** Null in a compacted row, like `target`. */
+  clipped: Clipped | null;
 }
 
 /** Chooses each tick's target. */

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, resolve as resolvePath } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { isAscii } from "node:buffer";
 import type * as CsvParseSync from "csv-parse/sync";
 import { TwError } from "../../errors.js";
 import type { Candle, FundingPoint } from "../types.js";
@@ -54,14 +55,57 @@ function fail(file: string, line: number, msg: string): never {
   });
 }
 
-/** Reads a file as text, gunzipping `.gz`. @throws TwError INVALID_INPUT (line 0) when unreadable. */
-function readText(file: string): string {
+/** Reads a file's bytes, gunzipping `.gz`. @throws TwError INVALID_INPUT (line 0) when unreadable. */
+function readBytes(file: string): Buffer {
   try {
     const buf = readFileSync(file);
-    return (file.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8");
+    return file.endsWith(".gz") ? gunzipSync(buf) : buf;
   } catch (e) {
     return fail(file, 0, `cannot read (${(e as Error).message})`);
   }
+}
+
+/** Reads a file as text, gunzipping `.gz`. @throws TwError INVALID_INPUT (line 0) when unreadable. */
+function readText(file: string): string {
+  return readBytes(file).toString("utf8");
+}
+
+/**
+ * True when the bytes can be read line by line without decoding the whole text: ASCII only (no BOM,
+ * no multi-byte character), no quote and no CR. What {@link splitCsvRows} reads of such text is
+ * exactly its `\n`-separated lines cut at commas, which {@link lineCells} finds in the bytes.
+ */
+function plainBytes(buf: Buffer): boolean {
+  return isAscii(buf) && buf.indexOf(0x22) < 0 && buf.indexOf(0x0d) < 0;
+}
+
+/**
+ * The cells of the line `buf[start, end)` of plain bytes ({@link plainBytes}): `commas` is filled with
+ * the comma positions and the returned function gives cell `k` trimmed (as {@link splitCsvRows} trims
+ * it), or undefined past the last cell. Only the cells asked for become strings.
+ */
+function lineCells(
+  buf: Buffer,
+  start: number,
+  end: number,
+  commas: number[],
+): (k: number) => string | undefined {
+  commas.length = 0;
+  for (let p = buf.indexOf(0x2c, start); p >= 0 && p < end; p = buf.indexOf(0x2c, p + 1)) commas.push(p);
+  return (k) => {
+    if (k > commas.length) return undefined;
+    let a = k === 0 ? start : commas[k - 1] + 1;
+    let b = k === commas.length ? end : commas[k];
+    while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+    while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+    return buf.toString("latin1", a, b);
+  };
+}
+
+/** True when the line `buf[start, end)` is one empty cell after trimming (splitCsvRows skips it). */
+function blankLine(buf: Buffer, start: number, end: number): boolean {
+  for (let p = start; p < end; p++) if (buf[p] !== 32 && buf[p] !== 9) return false;
+  return true;
 }
 
 /**
@@ -213,7 +257,9 @@ export interface RangeStore {
 
 function fileTimeRange(file: string, key: string): { start: number; end: number } | null {
   const cached = COLUMN_CACHE.get(key);
-  const text = cached ? "" : readText(file);
+  const buf = cached ? null : readBytes(file);
+  if (buf && plainBytes(buf)) return bytesTimeRange(file, buf);
+  const text = buf ? buf.toString("utf8") : "";
   if (cached || text.includes('"') || text.includes("\r")) {
     const c = cached ?? loadCandleColumns(file);
     return c.length === 0 ? null : { start: c.time[0], end: c.time[c.length - 1] };
@@ -238,12 +284,104 @@ function fileTimeRange(file: string, key: string): { start: number; end: number 
 }
 
 /**
+ * {@link fileTimeRange} over plain bytes without splitting the text: the header, first and last
+ * non-blank lines only (a line of spaces and tabs is blank, as `trim()` finds it).
+ */
+function bytesTimeRange(file: string, buf: Buffer): { start: number; end: number } | null {
+  const blank = (a: number, b: number) => {
+    for (let p = a; p < b; p++)
+      if (buf[p] !== 32 && buf[p] !== 9 && buf[p] !== 11 && buf[p] !== 12) return false;
+    return true;
+  };
+  // Lines forward: [start, end) and their 1-based numbers.
+  let pos = 0;
+  let line = 0;
+  const next = (): { a: number; b: number; line: number } | null => {
+    while (pos <= buf.length) {
+      let end = buf.indexOf(0x0a, pos);
+      if (end < 0) end = buf.length;
+      const a = pos;
+      pos = end + 1;
+      line++;
+      if (!blank(a, end)) return { a, b: end, line };
+    }
+    return null;
+  };
+  const head = next();
+  if (!head) fail(file, 1, "empty file: expected a header line");
+  const first = next();
+  if (!first) return null;
+  // The last non-blank line, from the end (it may be the first data line).
+  let b = buf.length;
+  let a = buf.lastIndexOf(0x0a, b - 1) + 1;
+  while (blank(a, b)) {
+    b = a - 1;
+    a = buf.lastIndexOf(0x0a, b - 1) + 1;
+  }
+  let lastLine = line;
+  for (let p = buf.indexOf(0x0a, first.b); p >= 0 && p < a; p = buf.indexOf(0x0a, p + 1)) lastLine++;
+  const commas: number[] = [];
+  const headCell = lineCells(buf, head.a, head.b, commas);
+  const header: string[] = [];
+  for (let k = 0; k <= commas.length; k++) header.push((headCell(k) as string).toLowerCase());
+  const ti = findColumn(file, header, TIME_NAMES, "time");
+  const timeOf = (l: { a: number; b: number; line: number }) =>
+    parseTime(file, l.line, lineCells(buf, l.a, l.b, commas)(ti) ?? "");
+  return { start: timeOf(first), end: timeOf({ a, b, line: lastLine }) };
+}
+
+/**
  * Loads a candle CSV/CSV.gz into columns.
  * @throws TwError INVALID_INPUT naming file and line: unreadable, bad header, non-numeric value,
  *   non-increasing time, or high/low inconsistent with open/close.
  */
 export function parseCandleColumns(file: string): CandleColumns {
-  const { header, body } = rows(file, readText(file));
+  const buf = readBytes(file);
+  if (plainBytes(buf)) return columnsFromBytes(file, buf);
+  const { header, body } = rows(file, buf.toString("utf8"));
+  const fill = columnFiller(file, header, body.length);
+  for (let i = 0; i < body.length; i++) {
+    const { line, cells } = body[i];
+    fill.row(line, (k) => cells[k]);
+  }
+  return fill.done();
+}
+
+/**
+ * {@link parseCandleColumns} over plain bytes ({@link plainBytes}) without the whole text, its lines
+ * or every cell as strings (issue 15: peak memory of a replay's start): the same rows, values and
+ * errors as splitting the text.
+ */
+function columnsFromBytes(file: string, buf: Buffer): CandleColumns {
+  let lines = 1;
+  for (let p = buf.indexOf(0x0a); p >= 0; p = buf.indexOf(0x0a, p + 1)) lines++;
+  const commas: number[] = [];
+  let fill: ReturnType<typeof columnFiller> | null = null;
+  let pos = 0;
+  for (let line = 1; pos <= buf.length; line++) {
+    let end = buf.indexOf(0x0a, pos);
+    if (end < 0) end = buf.length;
+    const start = pos;
+    pos = end + 1;
+    const cell = lineCells(buf, start, end, commas);
+    if (commas.length === 0 && blankLine(buf, start, end)) continue;
+    if (fill) fill.row(line, cell);
+    else {
+      const header: string[] = [];
+      for (let k = 0; k <= commas.length; k++) header.push((cell(k) as string).toLowerCase());
+      fill = columnFiller(file, header, lines - line);
+    }
+  }
+  if (!fill) return fail(file, 1, "empty file: expected a header line");
+  return fill.done();
+}
+
+/**
+ * Fills candle columns row by row for {@link parseCandleColumns}: `row(line, cell)` checks and stores
+ * one data row (`cell(k)` = the row's k-th cell, undefined past its end), `done()` returns the columns
+ * cut to the rows stored. `capacity` must be at least the number of rows.
+ */
+function columnFiller(file: string, header: string[], capacity: number) {
   const ti = findColumn(file, header, TIME_NAMES, "time");
   const idx = {
     open: findColumn(file, header, OHLCV_NAMES.open, "open"),
@@ -252,20 +390,19 @@ export function parseCandleColumns(file: string): CandleColumns {
     close: findColumn(file, header, OHLCV_NAMES.close, "close"),
     volume: findColumn(file, header, OHLCV_NAMES.volume, "volume"),
   };
-  const n = body.length;
   const out: CandleColumns = {
-    time: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
-    length: n,
+    time: new Float64Array(capacity),
+    open: new Float64Array(capacity),
+    high: new Float64Array(capacity),
+    low: new Float64Array(capacity),
+    close: new Float64Array(capacity),
+    volume: new Float64Array(capacity),
+    length: 0,
   };
   let prev = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const { line, cells } = body[i];
-    const t = parseTime(file, line, cells[ti]);
+  const row = (line: number, cell: (k: number) => string | undefined) => {
+    const i = out.length;
+    const t = parseTime(file, line, cell(ti));
     if (t <= prev)
       fail(
         file,
@@ -273,11 +410,11 @@ export function parseCandleColumns(file: string): CandleColumns {
         `time ${t} is not after the previous row's ${prev} (rows must be strictly increasing)`,
       );
     prev = t;
-    const o = parseNum(file, line, "open", cells[idx.open]);
-    const h = parseNum(file, line, "high", cells[idx.high]);
-    const l = parseNum(file, line, "low", cells[idx.low]);
-    const c = parseNum(file, line, "close", cells[idx.close]);
-    const v = parseNum(file, line, "volume", cells[idx.volume]);
+    const o = parseNum(file, line, "open", cell(idx.open));
+    const h = parseNum(file, line, "high", cell(idx.high));
+    const l = parseNum(file, line, "low", cell(idx.low));
+    const c = parseNum(file, line, "close", cell(idx.close));
+    const v = parseNum(file, line, "volume", cell(idx.volume));
     if (h < Math.max(o, c) || l > Math.min(o, c) || v < 0) {
       fail(file, line, `inconsistent candle (need low ≤ open,close ≤ high and volume ≥ 0)`);
     }
@@ -287,8 +424,22 @@ export function parseCandleColumns(file: string): CandleColumns {
     out.low[i] = l;
     out.close[i] = c;
     out.volume[i] = v;
-  }
-  return out;
+    out.length = i + 1;
+  };
+  const done = (): CandleColumns => {
+    const n = out.length;
+    if (n === capacity) return out;
+    return {
+      time: out.time.slice(0, n),
+      open: out.open.slice(0, n),
+      high: out.high.slice(0, n),
+      low: out.low.slice(0, n),
+      close: out.close.slice(0, n),
+      volume: out.volume.slice(0, n),
+      length: n,
+    };
+  };
+  return { row, done };
 }
 
 /** Candle at index `i` of columns. */

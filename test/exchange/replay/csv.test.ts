@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -64,6 +64,85 @@ describe("the split-based CSV path reads exactly what csv-parse reads", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+/** Columns (or the error message) of a file, read through the byte path or, for CRLF text, the text path. */
+function columnsOrError(file: string): unknown {
+  try {
+    const c = parseCandleColumns(file);
+    return {
+      ...c,
+      time: [...c.time],
+      open: [...c.open],
+      high: [...c.high],
+      low: [...c.low],
+      close: [...c.close],
+      volume: [...c.volume],
+    };
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe("candle columns read from the bytes equal those read from the split text", () => {
+  it("on every shipped candle file, and with the same errors on random rows", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tw-bytes-"));
+    try {
+      mkdirSync(join(dir, "p"));
+      mkdirSync(join(dir, "c"));
+      const plain = join(dir, "p", "x.csv");
+      const crlf = join(dir, "c", "x.csv"); // all-CRLF text takes the text path with the same rows and lines
+      const same = (text: string) => {
+        writeFileSync(plain, text);
+        writeFileSync(crlf, text.replaceAll("\n", "\r\n"));
+        expect(columnsOrError(plain), JSON.stringify(text)).toEqual(columnsOrError(crlf));
+      };
+      const files = dataFiles("data/ohlcv").filter((f) => !f.includes("funding"));
+      expect(files.length).toBeGreaterThan(5);
+      for (const f of files) {
+        const buf = readFileSync(f);
+        const text = (f.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8");
+        expect(text.includes('"') || text.includes("\r")).toBe(false);
+        same(text);
+        expect((columnsOrError(plain) as { length: number }).length).toBeGreaterThan(100);
+      }
+      const header = fc.constantFrom(
+        "open_time_ms,open,high,low,close,volume",
+        " time ,o,h,l,c,v,x",
+        "t,open",
+      );
+      const cell = fc.constantFrom(
+        "1",
+        "2",
+        "1700000000",
+        "2024-01-01T00:00:00Z",
+        "x",
+        "",
+        " 3 ",
+        "\t4",
+        "-1",
+        "1e3",
+      );
+      const row = fc.array(cell, { maxLength: 8 }).map((cells) => cells.join(","));
+      const blank = fc.constantFrom("", "  ", "\t");
+      fc.assert(
+        fc.property(
+          fc.array(blank, { maxLength: 2 }),
+          header,
+          fc.array(fc.oneof(row, blank), { maxLength: 12 }),
+          (pre, h, body) => {
+            same([...pre, h, ...body].join("\n"));
+          },
+        ),
+        { numRuns: 400 },
+      );
+      same("");
+      same("\n\n");
+      same("open_time_ms,open,high,low,close,volume\n60000,1,2,0.5,1.5,3\n120000,1.5,1.5,1.5,1.5,0\n\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
