@@ -214,7 +214,7 @@ describe("the embedded 30 days with funding, measured on the account", () => {
       `book30d: NORMAL cycles ${normal}/${cycles.length}, holding ${(normalHolding / normal).toFixed(4)}, flat ${flat}, ` +
         `max gross ${maxGross}, max net ${maxNet}, max turnover ${maxTurnover}\n`,
     );
-  });
+  }, 600_000); // two exact (decimal.js) passes over 43,135 cycles: 64 s once on a loaded 2-core machine
 
   it("funding is booked exactly once per (symbol, funding time) held, each row equal to −size × close × rate, and funding_events counts them", () => {
     const rows = db
