@@ -46,6 +46,22 @@ function writtenBytes(): number | null {
   }
 }
 
+/**
+ * This process's peak resident set in bytes: `VmHWM` from /proc/self/status (Linux), the high-water
+ * mark of this program's own memory. `process.resourceUsage().maxRSS` (getrusage) is not that after a
+ * fork + exec: Linux carries the parent's peak over exec, so a child spawned by a bench process that
+ * had loaded 1 M backtest bars reported the parent's 321 MB for every run. Falls back to it elsewhere.
+ */
+function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: getrusage below
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 async function decisionOnly(home: string, data: string, from: number, to: number) {
   const clock = new SimClock(0);
   const app = await createApp(config(home, data), { clock, log: createLogger("silent") });
@@ -137,6 +153,6 @@ process.stdout.write(
   `${JSON.stringify({
     ...r,
     written_bytes: w0 === null || w1 === null ? null : w1 - w0,
-    max_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    max_rss_bytes: peakRssBytes(),
   })}\n`,
 );
