@@ -163,6 +163,30 @@ export function bumpCacheEpoch(db: Db): void {
 }
 
 /**
+ * A value kept per connection while its cache stamp ({@link cacheEpoch}, {@link dataVersion}) is
+ * unchanged: `make()` builds a fresh one after any write that bumps the epoch, any rollback, or
+ * another connection's commit. `memos` is the caller's own map (one per cached table or query), so
+ * callers share the invalidation rule, not their values. Costs one `PRAGMA data_version` per call.
+ */
+export function stampedMemo<T>(memos: WeakMap<Db, StampedMemo<T>>, db: Db, make: () => T): T {
+  const epoch = cacheEpoch(db);
+  const dv = dataVersion(db);
+  let m = memos.get(db);
+  if (!m || m.epoch !== epoch || m.dv !== dv) {
+    m = { epoch, dv, value: make() };
+    memos.set(db, m);
+  }
+  return m.value;
+}
+
+/** One {@link stampedMemo} entry: the value and the stamp it was built at. */
+export interface StampedMemo<T> {
+  epoch: number;
+  dv: number;
+  value: T;
+}
+
+/**
  * SQLite's `PRAGMA data_version`: changes whenever ANOTHER connection (this process or another
  * process sharing the file, e.g. two `serve` processes on one home) commits. Own writes do not
  * change it; {@link cacheEpoch} covers those.

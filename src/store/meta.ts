@@ -1,4 +1,4 @@
-import { cacheEpoch, type Db, dataVersion } from "./db.js";
+import { type Db, type StampedMemo, stampedMemo } from "./db.js";
 
 /**
  * Small key/value state (JSON values) in the `meta` table, e.g. the engine's peak equity, the token
@@ -9,17 +9,10 @@ import { cacheEpoch, type Db, dataVersion } from "./db.js";
  * venue's `paper.*` keys go through src/exchange/paper/store.ts, whose writes move the epoch.
  */
 
-const caches = new WeakMap<Db, { epoch: number; dv: number; values: Map<string, string | null> }>();
+const caches = new WeakMap<Db, StampedMemo<Map<string, string | null>>>();
 
 function cached(db: Db): Map<string, string | null> {
-  const epoch = cacheEpoch(db);
-  const dv = dataVersion(db);
-  let c = caches.get(db);
-  if (!c || c.epoch !== epoch || c.dv !== dv) {
-    c = { epoch, dv, values: new Map() };
-    caches.set(db, c);
-  }
-  return c.values;
+  return stampedMemo(caches, db, () => new Map());
 }
 
 /** A JSON value by key; undefined when absent. */

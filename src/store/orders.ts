@@ -1,6 +1,6 @@
 import { Dec } from "../exchange/fillModel.js";
 import type { Decimal } from "decimal.js";
-import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, sqlLimit } from "./db.js";
+import { bumpCacheEpoch, type Db, type StampedMemo, sqlLimit, stampedMemo } from "./db.js";
 import {
   FINAL_STATUSES,
   type OrderSide,
@@ -180,23 +180,17 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   // Live lists are read by the reconciler, the sweep and resolveUnknown every cycle and change only
   // with an order write (cache epoch) or another connection's commit (data_version): kept per
   // query, handed out as copies.
-  const epoch = cacheEpoch(db);
-  const dv = dataVersion(db);
-  let memo = liveMemo.get(db);
-  if (!memo || memo.epoch !== epoch || memo.dv !== dv) {
-    memo = { epoch, dv, lists: new Map() };
-    liveMemo.set(db, memo);
-  }
+  const lists = stampedMemo(liveMemo, db, () => new Map<string, OrderRow[]>());
   const key = `${sql}\n${JSON.stringify(p)}`;
-  let rows = memo.lists.get(key);
+  let rows = lists.get(key);
   if (rows === undefined) {
     rows = (db.prepare(sql).all(p) as Raw[]).map(parse);
-    memo.lists.set(key, rows);
+    lists.set(key, rows);
   }
   return rows.map((r) => ({ ...r }));
 }
 
-const liveMemo = new WeakMap<Db, { epoch: number; dv: number; lists: Map<string, OrderRow[]> }>();
+const liveMemo = new WeakMap<Db, StampedMemo<Map<string, OrderRow[]>>>();
 
 /**
  * Σ notional (quote) of orders sent to a venue since `since` (ms UTC), excluding orders the venue
@@ -205,17 +199,18 @@ const liveMemo = new WeakMap<Db, { epoch: number; dv: number; lists: Map<string,
 export function sentNotionalSince(db: Db, venue: string, since: number): Decimal {
   // The cycle plans, opens execution and risk-checks each order at one instant: the same sum is asked
   // for again unless an order was written (cache epoch) or another connection committed (data_version).
-  const epoch = cacheEpoch(db);
-  const dv = dataVersion(db);
-  const memo = sentMemo.get(db);
-  if (memo && memo.epoch === epoch && memo.dv === dv && memo.venue === venue && memo.since === since)
-    return memo.sum;
-  const sum = sentNotionalQuery(db, venue, since);
-  sentMemo.set(db, { epoch, dv, venue, since, sum });
+  const sums = stampedMemo(sentMemo, db, () => new Map<string, Decimal>());
+  const key = `${venue}\n${since}`;
+  let sum = sums.get(key);
+  if (sum === undefined) {
+    sum = sentNotionalQuery(db, venue, since);
+    sums.clear(); // `since` moves every cycle: keep the latest sum only
+    sums.set(key, sum);
+  }
   return sum;
 }
 
-const sentMemo = new WeakMap<Db, { epoch: number; dv: number; venue: string; since: number; sum: Decimal }>();
+const sentMemo = new WeakMap<Db, StampedMemo<Map<string, Decimal>>>();
 
 function sentNotionalQuery(db: Db, venue: string, since: number): Decimal {
   // Integer micro-units summed by SQLite: exact, and one indexed scan instead of parsing every row.
