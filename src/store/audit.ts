@@ -204,7 +204,11 @@ function prepareEntry(e: AuditEntry): PreparedEntry {
  * (inside the caller's transaction). Same rows as inserting them one at a time.
  * @returns the last row's id and hash.
  */
-function insertRows(db: Db, entries: readonly PreparedEntry[]): { id: number; hash: string } {
+function insertRows(
+  db: Db,
+  entries: readonly PreparedEntry[],
+  chained: readonly (RawRow | null)[] = [],
+): { id: number; hash: string } {
   const head = db.prepare("SELECT last_id, last_hash, row_count FROM audit_head WHERE singleton = 1").get() as
     | { last_id: number; last_hash: string; row_count: number }
     | undefined;
@@ -214,7 +218,21 @@ function insertRows(db: Db, entries: readonly PreparedEntry[]): { id: number; ha
     `INSERT INTO audit_log (id, ts, caller, tool, args, decision, code, result, duration_ms, keys, prev_hash, hash)
      VALUES (@id, @ts, @caller, @tool, @args, @decision, @code, @result, @duration_ms, @keys, @prev_hash, @hash)`,
   );
-  for (const e of entries) {
+  let i = 0;
+  const first = chained[0];
+  if (first && first.id === id + 1 && first.prev_hash === prev) {
+    // Hashed when queued, against the head this process last wrote, and that is still the head (no
+    // other process appended since): the same rows the loop below would make.
+    for (; i < chained.length; i++) {
+      const row = chained[i];
+      if (row === null) break;
+      insert.run(row);
+      id = row.id;
+      prev = row.hash;
+    }
+  }
+  for (; i < entries.length; i++) {
+    const e = entries[i];
     id += 1;
     // One object per row, hashed and then bound (issue 15: the former two spreads per row cost more).
     const row: RawRow = { id, ...e, prev_hash: prev, hash: "" };
@@ -232,10 +250,26 @@ function insertRows(db: Db, entries: readonly PreparedEntry[]): { id: number; ha
 /** Read-only entries waiting to be appended in one transaction (see {@link queueAudit}). */
 interface AuditQueue {
   entries: PreparedEntry[];
+  /**
+   * Each entry's row as hashed when queued, chained from the head this process last committed
+   * (null when that head was unknown): moves the hashing out of the flush, which holds the event
+   * loop while it runs (issue 15: the call arriving meanwhile waits for it). Only used when the head
+   * is still that one at the flush; otherwise the rows are hashed there, as before.
+   */
+  chained: (RawRow | null)[];
   timer: NodeJS.Timeout | null;
 }
 
 const queues = new WeakMap<Db, AuditQueue>();
+
+/** The head this process last committed per connection, outside any caller's transaction. */
+const committedHeads = new WeakMap<Db, { id: number; hash: string }>();
+
+/** Notes the head after a commit; inside a caller's transaction (which may roll back) forgets it. */
+function noteHead(db: Db, written: { id: number; hash: string }): void {
+  if (db.inTransaction) committedHeads.delete(db);
+  else committedHeads.set(db, written);
+}
 
 /**
  * Appends one entry in a transaction (read head → hash → insert → move head), waiting out other
@@ -247,15 +281,17 @@ const queues = new WeakMap<Db, AuditQueue>();
  */
 export function appendAudit(db: Db, e: AuditEntry): number {
   const q = queues.get(db);
-  const pending = q && q.entries.length > 0 && !db.inTransaction ? takeQueue(q) : [];
-  const rows = [...pending, prepareEntry(e)];
+  const pending =
+    q && q.entries.length > 0 && !db.inTransaction ? takeQueue(q) : { entries: [], chained: [] };
+  const rows = [...pending.entries, prepareEntry(e)];
   let written: { id: number; hash: string };
   try {
-    written = retryBusy(() => db.transaction(() => insertRows(db, rows))());
+    written = retryBusy(() => db.transaction(() => insertRows(db, rows, pending.chained))());
   } catch (err) {
-    if (pending.length > 0) q?.entries.unshift(...pending);
+    if (q && pending.entries.length > 0) putBack(q, pending);
     throw err;
   }
+  noteHead(db, written);
   mirrorHead(db, written, e.durable === true);
   return written.id;
 }
@@ -272,10 +308,18 @@ export function appendAudit(db: Db, e: AuditEntry): number {
 export function queueAudit(db: Db, e: AuditEntry, maxDelayMs: number): void {
   let q = queues.get(db);
   if (!q) {
-    q = { entries: [], timer: null };
+    q = { entries: [], chained: [], timer: null };
     queues.set(db, q);
   }
-  q.entries.push(prepareEntry(e));
+  const entry = prepareEntry(e);
+  const base = q.chained.length > 0 ? q.chained[q.chained.length - 1] : (committedHeads.get(db) ?? null);
+  let row: RawRow | null = null;
+  if (base !== null) {
+    row = { id: base.id + 1, ...entry, prev_hash: base.hash, hash: "" };
+    row.hash = chainHash(base.hash, row);
+  }
+  q.entries.push(entry);
+  q.chained.push(row);
   scheduleFlush(db, q, maxDelayMs);
 }
 
@@ -292,12 +336,21 @@ function scheduleFlush(db: Db, q: AuditQueue, delayMs: number): void {
   }, delayMs);
 }
 
-function takeQueue(q: AuditQueue): PreparedEntry[] {
-  const out = q.entries;
+function takeQueue(q: AuditQueue): Pick<AuditQueue, "entries" | "chained"> {
+  const out = { entries: q.entries, chained: q.chained };
   q.entries = [];
+  q.chained = [];
   if (q.timer) clearTimeout(q.timer);
   q.timer = null;
   return out;
+}
+
+/** Puts taken entries back in front of any queued since (a failed write), their rows with them. */
+function putBack(q: AuditQueue, taken: Pick<AuditQueue, "entries" | "chained">): void {
+  q.entries.unshift(...taken.entries);
+  // Nothing is queued between taking and putting back (both run synchronously), so the rows stay
+  // one chain in order.
+  q.chained.unshift(...taken.chained);
 }
 
 /**
@@ -311,11 +364,12 @@ export function flushAuditQueue(db: Db): void {
   const pending = takeQueue(q);
   let last: { id: number; hash: string };
   try {
-    last = retryBusy(() => db.transaction(() => insertRows(db, pending))());
+    last = retryBusy(() => db.transaction(() => insertRows(db, pending.entries, pending.chained))());
   } catch (err) {
-    q.entries.unshift(...pending);
+    putBack(q, pending);
     throw err;
   }
+  noteHead(db, last);
   mirrorHead(db, last, false);
 }
 

@@ -334,6 +334,26 @@ describe("group commit of read-only rows (queueAudit)", () => {
     expect(rowsOf(db)).toHaveLength(2);
   });
 
+  it("rows hashed when queued are chained again when another process appended before the flush", () => {
+    const a = fresh();
+    const file = a.name;
+    const b = openDb(file);
+    cleanups.unshift(() => b.open && b.close());
+    appendAudit(a, entry(1, true)); // a now knows the head and hashes what it queues against it
+    queueAudit(a, entry(2), 10_000);
+    queueAudit(a, entry(3), 10_000);
+    appendAudit(b, { ...entry(99, true), caller: "stdio:other" }); // the head moves under a's queue
+    flushAuditQueue(a);
+    const rows = rowsOf(a) as Array<{ id: number; args: string; prev_hash: string; hash: string }>;
+    expect(rows.map((r) => JSON.parse(r.args).i)).toEqual([1, 99, 2, 3]);
+    for (let i = 1; i < rows.length; i++) expect(rows[i].prev_hash).toBe(rows[i - 1].hash);
+    expect(verifyAudit(a)).toMatchObject({ ok: true, rows: 4 });
+    // And a's next queued rows, hashed against the head it just wrote, verify too.
+    queueAudit(a, entry(4), 10_000);
+    flushAuditQueue(a);
+    expect(verifyAudit(b)).toMatchObject({ ok: true, rows: 5 });
+  });
+
   it("keeps what the call returned at queue time, not later edits of the same objects", () => {
     const db = fresh();
     const e = entry(1);
