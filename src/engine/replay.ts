@@ -331,18 +331,14 @@ export const REPLAY_TICKS_PER_COMMIT = 240;
  * its own savepoint. The paper venue lives in the same file, so a tick stays all or nothing (a failed
  * tick is rolled back to its savepoint and the ticks before it are committed) and a killed replay
  * resumes from the last commit, redoing at most one batch with the same cycle ids and client order
- * ids. Committing every tick wrote each touched page (table tails, indexes) to the WAL once per
+ * ids. Committing every tick wrote each touched page (table tails, indexes) to the journal once per
  * tick; a batch writes it once per batch. Nothing in a tick depends on the commit boundary, so the
  * result is the same as committing every tick. Only for a database no other process opens (the
  * replay's own, `exclusive: true`).
  */
 class TickBatch {
   private open = 0;
-  /** `beforeCommit` runs inside the batch's transaction, just before it commits. */
-  constructor(
-    private readonly db: Db,
-    private readonly beforeCommit: () => void = () => {},
-  ) {}
+  constructor(private readonly db: Db) {}
 
   /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
   async tick(run: () => Promise<unknown>): Promise<void> {
@@ -369,10 +365,7 @@ class TickBatch {
 
   /** Commits the open batch, if any. */
   commit(): void {
-    if (this.db.inTransaction) {
-      this.beforeCommit();
-      this.db.prepare("COMMIT").run();
-    }
+    if (this.db.inTransaction) this.db.prepare("COMMIT").run();
     this.open = 0;
   }
 }
