@@ -5,6 +5,7 @@ import { getMeta, setMeta } from "../../src/store/meta.js";
 import { insertOrder, type OrderRow, sentNotionalSince } from "../../src/store/orders.js";
 import { upsertPosition } from "../../src/store/positions.js";
 import { tempHome } from "../helpers/app.js";
+import { orderRow } from "../helpers/orders.js";
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -23,31 +24,7 @@ function fileDb(): { path: string; db: Db } {
 }
 
 function order(i: number, created_at: number, notional: string): OrderRow {
-  return {
-    id: `o${i}`,
-    intent_id: null,
-    parent_id: null,
-    venue: "paper",
-    symbol: "BTC",
-    side: "buy",
-    type: "limit",
-    tif: "gtc",
-    size: "0.01",
-    price: "100000",
-    trigger_px: null,
-    tpsl: null,
-    reduce_only: false,
-    notional,
-    client_order_id: `c${i}`,
-    venue_order_id: null,
-    status: "open",
-    filled_size: "0",
-    avg_px: null,
-    reason: null,
-    caller: "test",
-    created_at,
-    updated_at: created_at,
-  };
+  return orderRow(i, created_at, { notional });
 }
 
 describe("in-process caches of store rows (issue 15)", () => {

@@ -8,33 +8,15 @@ import {
   ordersOfIntent,
   sentNotionalSince,
 } from "../../src/store/orders.js";
+import { orderRow } from "../helpers/orders.js";
 
 function order(i: number, status: OrderStatus, created_at: number, venue = "paper"): OrderRow {
-  return {
+  return orderRow(i, created_at, {
     id: `o${String(i).padStart(6, "0")}`,
     intent_id: `i${Math.floor(i / 2)}`,
-    parent_id: null,
     venue,
-    symbol: "BTC",
-    side: "buy",
-    type: "limit",
-    tif: "gtc",
-    size: "0.01",
-    price: "100000",
-    trigger_px: null,
-    tpsl: null,
-    reduce_only: false,
-    notional: "1000",
-    client_order_id: `c${i}`,
-    venue_order_id: null,
     status,
-    filled_size: "0",
-    avg_px: null,
-    reason: null,
-    caller: "test",
-    created_at,
-    updated_at: created_at,
-  };
+  });
 }
 
 /** Every SQL text the store prepares while `fn` runs, with the query plan SQLite picks for it. */
