@@ -63,14 +63,16 @@ export function turnover(a: Weights, b: Weights): number {
  */
 export function increase(from: Weights, to: Weights): number {
   let t = 0;
-  for (const k of new Set([...Object.keys(from), ...Object.keys(to)])) {
-    const a = from[k] ?? 0;
-    const b = to[k] ?? 0;
-    if (b === 0) continue;
-    if (a === 0 || Math.sign(a) !== Math.sign(b)) t += Math.abs(b);
-    else if (Math.abs(b) > Math.abs(a)) t += Math.abs(b) - Math.abs(a);
-  }
+  for (const k of new Set([...Object.keys(from), ...Object.keys(to)]))
+    t += increaseTerm(from[k] ?? 0, to[k] ?? 0);
   return t;
+}
+
+/** One symbol's term of {@link increase}: the exposure a move from weight `a` to weight `b` adds (≥ 0). */
+export function increaseTerm(a: number, b: number): number {
+  if (b === 0) return 0;
+  if (a === 0 || Math.sign(a) !== Math.sign(b)) return Math.abs(b);
+  return Math.abs(b) > Math.abs(a) ? Math.abs(b) - Math.abs(a) : 0;
 }
 
 /** Cap of a symbol. */

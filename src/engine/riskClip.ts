@@ -4,6 +4,7 @@ import {
   enforceAll,
   gross,
   increase,
+  increaseTerm,
   largestFraction,
   lerp,
   net,
@@ -103,13 +104,7 @@ function path(
   }
   return (x) => {
     let t = 0;
-    for (let i = 0; i < n; i++) {
-      const from = c[i];
-      const w = a[i] + x * (b[i] - a[i]);
-      if (w === 0) continue;
-      if (from === 0 || Math.sign(from) !== Math.sign(w)) t += Math.abs(w);
-      else if (Math.abs(w) > Math.abs(from)) t += Math.abs(w) - Math.abs(from);
-    }
+    for (let i = 0; i < n; i++) t += increaseTerm(c[i], a[i] + x * (b[i] - a[i]));
     return t <= max;
   };
 }
