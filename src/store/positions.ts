@@ -20,13 +20,6 @@ export function listPositions(db: Db, venue: string): PositionRow[] {
   return db.prepare("SELECT * FROM positions WHERE venue = ? ORDER BY symbol").all(venue) as PositionRow[];
 }
 
-/** One position row. */
-export function getPosition(db: Db, venue: string, symbol: string): PositionRow | undefined {
-  return db.prepare("SELECT * FROM positions WHERE venue = ? AND symbol = ?").get(venue, symbol) as
-    | PositionRow
-    | undefined;
-}
-
 /**
  * Inserts or replaces the current view of a position. Bumps the cache epoch (src/store/db.ts): the
  * paper venue caches the rows it reads.
