@@ -13,9 +13,11 @@ const ARGS = [
   "--from",
   "2025-05-26T00:00:00Z",
   "--to",
-  "2025-05-26T16:00:00Z",
+  "2025-05-27T00:00:00Z",
   "--json",
 ];
+/** Cycles in the window: one a minute, both ends included. */
+const CYCLES = 1441;
 
 let cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -50,12 +52,13 @@ describe("replay restart", () => {
     const b = tempHome();
     cleanups.push(a.cleanup, b.cleanup);
 
-    // Kill the first run with SIGKILL once it is well into the window.
+    // Kill the first run with SIGKILL once it is well into the window: polled every 20 ms, as a
+    // replay commits every 240 ticks and now runs the whole window in a few seconds.
     const child = spawn("node", args(a.home), { env: env(a.home), stdio: "ignore" });
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     let killed = false;
-    for (let i = 0; i < 3_000 && !killed; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 15_000 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 20));
       if (cyclesDone(a.home) >= 150) {
         child.kill("SIGKILL");
         killed = true;
@@ -65,7 +68,7 @@ describe("replay restart", () => {
     expect(killed).toBe(true);
     const before = cyclesDone(a.home);
     expect(before).toBeGreaterThanOrEqual(150);
-    expect(before).toBeLessThan(961);
+    expect(before).toBeLessThan(CYCLES);
 
     const resumed = spawnSync("node", args(a.home), { env: env(a.home), encoding: "utf8" });
     expect(resumed.status, resumed.stderr).toBe(0);
@@ -90,7 +93,7 @@ describe("replay restart", () => {
       id: string;
       status: string;
     }>;
-    expect(cycles).toHaveLength(961);
+    expect(cycles).toHaveLength(CYCLES);
     expect(new Set(cycles.map((c) => c.status))).toEqual(new Set(["done"]));
     // The audit chain of the resumed run verifies against every head its anchor file recorded,
     // including those written before the kill (an anchor line must never name an uncommitted row).
