@@ -17,8 +17,9 @@ import type { BenchModule } from "./index.js";
  * not grow with history), against the baseline hand loop measured in the same run: the same ticks
  * through the pure decision stages only (features → baseline target → clip → plan), no gate, venue or
  * storage. Each run is its own process (src/bench/replayChild.ts), so peak RSS and bytes written are
- * that run's. Goals (issue 15): ≥ 5,000 cycles/s; 7-day cycles/s ≥ 0.8 × 1-day; ≤ 1 KB written per
- * cycle; peak RSS ≤ 250 MB.
+ * that run's. Goals (issue 15): ≥ 5,000 cycles/s; 7-day cycles/s ≥ 0.8 × 1-day; the database file
+ * grows ≤ 1 KB per cycle (the issue's "DB growth": its 6.35 KB was the 274 MB file over 43,135 cycles;
+ * bytes written to storage, journal and rewrites included, are printed beside it); peak RSS ≤ 250 MB.
  */
 
 const DATA_NAME = "binance_usdm_perp_1m_2025-05-25_2025-06-24";
@@ -80,10 +81,8 @@ export const replayBench: BenchModule = {
       `replay 7 d (${d7.cycles} cycles)       ${rate(d7).toFixed(0)} cycles/s; 7 d / 1 d = ${(rate(d7) / rate(d1)).toFixed(2)} (≥ 0.8: ${met(rate(d7) / rate(d1) >= 0.8)})`,
       `per CPU second (load-proof)     ${(d1.day_rates?.[0] ?? Number.NaN).toFixed(0)} / ${(base.cycles / base.cpu_seconds).toFixed(0)} cycles per CPU-s (1 d, after loading / hand loop)`,
       `  by day of the 7 d run          ${(d7.day_rates ?? []).map((r) => r.toFixed(0)).join(", ")} (day 7 / day 1 = ${lastOverFirst(d7).toFixed(2)}, goal ≥ 0.8: ${met(lastOverFirst(d7) >= 0.8)})`,
-      `replay DB, 7 d                  ${kb((d7.db_bytes ?? 0) / d7.cycles)} per cycle in the file (${mb(d7.db_bytes ?? 0)})` +
-        (d7.written_bytes === null
-          ? ""
-          : `, ${kb(d7.written_bytes / d7.cycles)} written per cycle (≤ 1 KB: ${met(d7.written_bytes / d7.cycles <= 1024)})`),
+      `replay DB, 7 d                  ${kb((d7.db_bytes ?? 0) / d7.cycles)} per cycle in the file (${mb(d7.db_bytes ?? 0)}; ≤ 1 KB: ${met((d7.db_bytes ?? 0) / d7.cycles <= 1024)})` +
+        (d7.written_bytes === null ? "" : `; ${kb(d7.written_bytes / d7.cycles)} written per cycle`),
       `peak RSS, 7 d                   ${mb(d7.max_rss_bytes)} / ${mb(base.max_rss_bytes)} (7 d hand loop) / ${(d7.max_rss_bytes / base.max_rss_bytes).toFixed(2)}× (≤ 250 MB: ${met(d7.max_rss_bytes <= 250 * 1024 * 1024)})`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
