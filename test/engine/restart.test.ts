@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyAudit } from "../../src/store/audit.js";
 import { openDb } from "../../src/store/db.js";
@@ -33,16 +34,23 @@ function env(home: string): NodeJS.ProcessEnv {
 const runDb = (home: string) => join(home, "run.db");
 const args = (home: string) => [CLI, ...ARGS, "--db", runDb(home)];
 
+/**
+ * Finished cycles in the running replay's file, read through a plain read-only connection: the
+ * replay's file is its own (rollback journal, src/store/replayFile.ts), and `openDb` would turn it
+ * to WAL and check migrations under the writer's feet — a poll that did so every 20 ms once made the
+ * child die at its first commit, unseen (its stderr was ignored).
+ */
 function cyclesDone(home: string): number {
+  let db: Database.Database | undefined;
   try {
-    const db = openDb(runDb(home));
-    try {
-      return (db.prepare("SELECT COUNT(*) AS n FROM cycles WHERE status = 'done'").get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
+    db = new Database(runDb(home), { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 1000");
+    return (db.prepare("SELECT COUNT(*) AS n FROM cycles WHERE status = 'done'").get() as { n: number }).n;
   } catch {
+    // Not created yet, or its schema not yet committed.
     return 0;
+  } finally {
+    db?.close();
   }
 }
 
@@ -54,10 +62,20 @@ describe("replay restart", () => {
 
     // Kill the first run with SIGKILL once it is well into the window: polled every 20 ms, as a
     // replay commits every 240 ticks and now runs the whole window in a few seconds.
-    const child = spawn("node", args(a.home), { env: env(a.home), stdio: "ignore" });
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const child = spawn("node", args(a.home), { env: env(a.home), stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += String(d);
+    });
+    let exitCode: number | null | undefined;
+    const exited = new Promise<void>((r) =>
+      child.on("exit", (code) => {
+        exitCode = code;
+        r();
+      }),
+    );
     let killed = false;
-    for (let i = 0; i < 15_000 && !killed; i++) {
+    for (let i = 0; i < 15_000 && !killed && exitCode === undefined; i++) {
       await new Promise((r) => setTimeout(r, 20));
       if (cyclesDone(a.home) >= 150) {
         child.kill("SIGKILL");
@@ -65,7 +83,8 @@ describe("replay restart", () => {
       }
     }
     await exited;
-    expect(killed).toBe(true);
+    // A child that ended on its own (finished, or failed) before the kill shows why.
+    expect(killed, `the replay exited with ${exitCode} before the kill: ${stderr}`).toBe(true);
     const before = cyclesDone(a.home);
     expect(before).toBeGreaterThanOrEqual(150);
     expect(before).toBeLessThan(CYCLES);
