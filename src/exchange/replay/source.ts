@@ -241,6 +241,18 @@ export class ReplaySource implements MarketData {
    * `limit`; with `start`: the first `limit` from start.
    */
   async candles(symbol: string, interval: Interval, q: RangeQuery): Promise<Candle[]> {
+    const { c, lo, end } = this.rows(symbol, interval, q);
+    const out: Candle[] = [];
+    for (let i = lo; i < end; i++) out.push(candleAt(c, i));
+    return out;
+  }
+
+  /**
+   * What {@link candles} returns, as rows [lo, end) of columns (treat them as read-only): for a
+   * per-cycle reader that needs a few fields of each bar, not a candle object (MarketService.features).
+   * @throws TwError NOT_FOUND (symbol or interval unavailable), INVALID_INPUT (malformed file).
+   */
+  rows(symbol: string, interval: Interval, q: RangeQuery): { c: CandleColumns; lo: number; end: number } {
     const seen = this.clock.now() - INTERVAL_MS[interval];
     const c = this.bars(symbol, interval, (w) => {
       if (!covers(w, seen)) return false;
@@ -259,9 +271,7 @@ export class ReplaySource implements MarketData {
       if (q.start === undefined) lo = Math.max(lo, hi - q.limit);
       else end = Math.min(hi, lo + q.limit);
     }
-    const out: Candle[] = [];
-    for (let i = lo; i < end; i++) out.push(candleAt(c, i));
-    return out;
+    return { c, lo, end };
   }
 
   /** Replay data has no order book. */
