@@ -258,6 +258,8 @@ async function drive(
   const to = Math.min(last, opts.to ?? last);
   if (to < from) throw new TwError("INVALID_INPUT", "--from/--to select no cycle inside the data range.");
   clock.set(Math.max(clock.now(), from - step));
+  // The source parses its files around the clock times this run reads (issue 15: start-up).
+  source.readAt(clock.now(), to);
 
   const targets = opts.targetFile ? readTargetFile(opts.targetFile) : [];
   const agent = callerFor("replay:target-file", "agent", "cli");

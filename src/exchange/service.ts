@@ -3,7 +3,8 @@ import { TwError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CandleStore } from "../store/candles.js";
 import { ReplaySource } from "./replay/source.js";
-import { bookStats, closeAtOrBefore, logReturns, simpleReturn, stdev } from "./analytics.js";
+import { bookStats, closeAtOrBefore, logReturns, simpleReturn, stdev, upperBound } from "./analytics.js";
+import type { CandleColumns } from "./replay/csv.js";
 import {
   type Candle,
   type FundingPoint,
@@ -238,21 +239,14 @@ export class MarketService implements MarketData {
   async features(symbol: string): Promise<FeatureSnapshot1m> {
     const sym = await this.resolve(symbol);
     const now = this.clock.now();
-    const bars = await this.candles(sym, "1m", { start: now - 70 * 60_000, end: now });
+    const q = { start: now - 70 * 60_000, end: now };
+    if (this.source instanceof ReplaySource)
+      return this.replayFeatures(sym, now, this.source.rows(sym, "1m", q));
+    const bars = await this.candles(sym, "1m", q);
     const last = bars.at(-1);
-    if (!last || now - (last.time + 60_000) > this.staleAfterMs) {
-      throw this.stale(`No fresh 1m data for ${sym} on ${this.id}.`, now, {
-        hint: "Retry shortly; if it persists the source is lagging.",
-        details: { symbol: sym, now, last_bar_close: last ? last.time + 60_000 : null },
-      });
-    }
+    if (!last || now - (last.time + 60_000) > this.staleAfterMs) throw this.notFresh(sym, now, last?.time);
     const hour = bars.filter((b) => b.time >= last.time - 60 * 60_000);
-    if (hour.length < FEATURE_BARS) {
-      throw this.stale(`Not enough 1m history for ${sym} to compute 1h features.`, now, {
-        hint: `Features need the last ${FEATURE_BARS} one-minute bars; retry once an hour of data is available.`,
-        details: { symbol: sym, bars: hour.length },
-      });
-    }
+    if (hour.length < FEATURE_BARS) throw this.notEnough(sym, now, hour.length);
     const at = (k: number) => closeAtOrBefore(bars, last.time - k * 60_000);
     const book = await this.orderbook(sym, 20);
     const stats = book ? bookStats(book.bids, book.asks) : null;
@@ -269,5 +263,61 @@ export class MarketService implements MarketData {
       spread_bps: stats?.spread_bps ?? null,
       book_imbalance: stats?.imbalance ?? null,
     };
+  }
+
+  /**
+   * {@link features} on replay data, read from the bars' columns (issue 15: each cycle built 70
+   * candle objects per coin to read their closes). The same values in the same order go through the
+   * same functions, so every field is bit-identical (test/exchange/service.test.ts); replay has no
+   * book, so mid is the last close and the book fields are null.
+   */
+  private replayFeatures(
+    sym: string,
+    now: number,
+    { c, lo, end }: { c: CandleColumns; lo: number; end: number },
+  ): FeatureSnapshot1m {
+    const lastTime = end > lo ? c.time[end - 1] : undefined;
+    if (lastTime === undefined || now - (lastTime + 60_000) > this.staleAfterMs)
+      throw this.notFresh(sym, now, lastTime);
+    // The bars are time-sorted: the last hour is a suffix, [first, end).
+    let first = end - 1;
+    while (first > lo && c.time[first - 1] >= lastTime - 60 * 60_000) first--;
+    if (end - first < FEATURE_BARS) throw this.notEnough(sym, now, end - first);
+    const at = (k: number): number | null => {
+      const i = upperBound(c.time.subarray(lo, end), lastTime - k * 60_000);
+      return i === 0 ? null : c.close[lo + i - 1];
+    };
+    const closes: number[] = [];
+    for (let i = Math.max(first, end - 61); i < end; i++) closes.push(c.close[i]);
+    const close = c.close[end - 1];
+    const time = lastTime + 60_000;
+    this.freshness(time);
+    return {
+      symbol: sym,
+      time,
+      mid: close,
+      ret_1m: simpleReturn(close, at(1)) as number,
+      ret_5m: simpleReturn(close, at(5)) as number,
+      ret_1h: simpleReturn(close, at(60)) as number,
+      vol_1h: stdev(logReturns(closes)) as number,
+      spread_bps: null,
+      book_imbalance: null,
+    };
+  }
+
+  /** STALE_DATA: the last closed 1m bar (open time `lastTime`) is missing or too old. */
+  private notFresh(sym: string, now: number, lastTime: number | undefined): TwError {
+    return this.stale(`No fresh 1m data for ${sym} on ${this.id}.`, now, {
+      hint: "Retry shortly; if it persists the source is lagging.",
+      details: { symbol: sym, now, last_bar_close: lastTime !== undefined ? lastTime + 60_000 : null },
+    });
+  }
+
+  /** STALE_DATA: fewer than {@link FEATURE_BARS} bars in the last hour. */
+  private notEnough(sym: string, now: number, bars: number): TwError {
+    return this.stale(`Not enough 1m history for ${sym} to compute 1h features.`, now, {
+      hint: `Features need the last ${FEATURE_BARS} one-minute bars; retry once an hour of data is available.`,
+      details: { symbol: sym, bars },
+    });
   }
 }

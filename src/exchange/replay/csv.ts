@@ -65,6 +65,22 @@ function readBytes(file: string): Buffer {
   }
 }
 
+/**
+ * Gunzipped bytes of files read lately, by the column cache's key, held weakly: the replay command
+ * reads each file's last row for its range and then its window (issue 15: one gunzip, not two); the
+ * collector may drop them at any time, and then they are read again.
+ */
+const BYTES = new Map<string, WeakRef<Buffer>>();
+
+/** {@link readBytes} through {@link BYTES}. */
+function keptBytes(file: string, key: string): Buffer {
+  const kept = BYTES.get(key)?.deref();
+  if (kept) return kept;
+  const buf = readBytes(file);
+  BYTES.set(key, new WeakRef(buf));
+  return buf;
+}
+
 /** Reads a file as text, gunzipping `.gz`. @throws TwError INVALID_INPUT (line 0) when unreadable. */
 function readText(file: string): string {
   return readBytes(file).toString("utf8");
@@ -214,14 +230,20 @@ function parseNum(file: string, line: number, col: string, raw: string | undefin
  * read-only. Errors are as {@link parseCandleColumns}.
  */
 export function loadCandleColumns(file: string): CandleColumns {
-  const st = statSync(file);
-  const key = `${resolvePath(file)}:${st.size}:${st.mtimeMs}`;
+  const key = fileKey(file);
   let cols = COLUMN_CACHE.get(key);
   if (!cols) {
-    cols = parseCandleColumns(file);
+    cols = columnsOf(file, keptBytes(file, key));
     COLUMN_CACHE.set(key, cols);
+    BYTES.delete(key);
   }
   return cols;
+}
+
+/** Cache key of a file: absolute path, size and modification time. */
+function fileKey(file: string): string {
+  const st = statSync(file);
+  return `${resolvePath(file)}:${st.size}:${st.mtimeMs}`;
 }
 
 const COLUMN_CACHE = new Map<string, CandleColumns>();
@@ -235,8 +257,7 @@ const COLUMN_CACHE = new Map<string, CandleColumns>();
  * @throws TwError INVALID_INPUT when unreadable, without a time column, or a time value is invalid.
  */
 export function candleTimeRange(file: string, store?: RangeStore): { start: number; end: number } | null {
-  const st = statSync(file);
-  const key = `${resolvePath(file)}:${st.size}:${st.mtimeMs}`;
+  const key = fileKey(file);
   const kept = store?.get(key);
   if (kept !== undefined) return kept;
   const r = fileTimeRange(file, key);
@@ -257,7 +278,7 @@ export interface RangeStore {
 
 function fileTimeRange(file: string, key: string): { start: number; end: number } | null {
   const cached = COLUMN_CACHE.get(key);
-  const buf = cached ? null : readBytes(file);
+  const buf = cached ? null : keptBytes(file, key);
   if (buf && plainBytes(buf)) return bytesTimeRange(file, buf);
   const text = buf ? buf.toString("utf8") : "";
   if (cached || text.includes('"') || text.includes("\r")) {
@@ -336,7 +357,11 @@ function bytesTimeRange(file: string, buf: Buffer): { start: number; end: number
  *   non-increasing time, or high/low inconsistent with open/close.
  */
 export function parseCandleColumns(file: string): CandleColumns {
-  const buf = readBytes(file);
+  return columnsOf(file, readBytes(file));
+}
+
+/** {@link parseCandleColumns} of the file's bytes. */
+function columnsOf(file: string, buf: Buffer): CandleColumns {
   if (plainBytes(buf)) return columnsFromBytes(file, buf);
   const { header, body } = rows(file, buf.toString("utf8"));
   const fill = columnFiller(file, header, body.length);
@@ -353,10 +378,26 @@ export function parseCandleColumns(file: string): CandleColumns {
  * errors as splitting the text.
  */
 function columnsFromBytes(file: string, buf: Buffer): CandleColumns {
-  let lines = 1;
-  for (let p = buf.indexOf(0x0a); p >= 0; p = buf.indexOf(0x0a, p + 1)) lines++;
+  const head = bytesHeader(file, buf);
+  const fill = columnFiller(file, head.header, newlines(buf, head.dataStart, buf.length) + 1);
+  fillLines(buf, head.dataStart, buf.length, head.line + 1, fill);
+  return fill.done();
+}
+
+/** Number of `\n` in `buf[start, end)`. */
+function newlines(buf: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let p = buf.indexOf(0x0a, start); p >= 0 && p < end; p = buf.indexOf(0x0a, p + 1)) n++;
+  return n;
+}
+
+/**
+ * The header of plain bytes (the first non-blank line, lower-cased cells), its 1-based line number
+ * and where the line after it starts.
+ * @throws TwError INVALID_INPUT (line 1) when every line is blank.
+ */
+function bytesHeader(file: string, buf: Buffer): { header: string[]; line: number; dataStart: number } {
   const commas: number[] = [];
-  let fill: ReturnType<typeof columnFiller> | null = null;
   let pos = 0;
   for (let line = 1; pos <= buf.length; line++) {
     let end = buf.indexOf(0x0a, pos);
@@ -365,15 +406,212 @@ function columnsFromBytes(file: string, buf: Buffer): CandleColumns {
     pos = end + 1;
     const cell = lineCells(buf, start, end, commas);
     if (commas.length === 0 && blankLine(buf, start, end)) continue;
-    if (fill) fill.row(line, cell);
-    else {
-      const header: string[] = [];
-      for (let k = 0; k <= commas.length; k++) header.push((cell(k) as string).toLowerCase());
-      fill = columnFiller(file, header, lines - line);
-    }
+    const header: string[] = [];
+    for (let k = 0; k <= commas.length; k++) header.push((cell(k) as string).toLowerCase());
+    return { header, line, dataStart: pos };
   }
-  if (!fill) return fail(file, 1, "empty file: expected a header line");
-  return fill.done();
+  return fail(file, 1, "empty file: expected a header line");
+}
+
+/**
+ * Stores the non-blank lines of `buf[start, end)` (`start` at a line start, whose number is `line`)
+ * as rows of `fill`, at most `maxRows` of them.
+ */
+function fillLines(
+  buf: Buffer,
+  start: number,
+  end: number,
+  line: number,
+  fill: ReturnType<typeof columnFiller>,
+  maxRows = Number.POSITIVE_INFINITY,
+): void {
+  const commas: number[] = [];
+  let pos = start;
+  let rows = 0;
+  for (; pos <= end && rows < maxRows; line++) {
+    let e = buf.indexOf(0x0a, pos);
+    if (e < 0 || e > end) e = end;
+    const a = pos;
+    pos = e + 1;
+    const cell = lineCells(buf, a, e, commas);
+    if (commas.length === 0 && blankLine(buf, a, e)) continue;
+    fill.row(line, cell);
+    rows++;
+  }
+}
+
+/**
+ * Candles of one file around a time window, for a caller that declared which times it reads (the
+ * replay command): {@link loadCandleWindow}.
+ */
+export interface CandleWindow {
+  /**
+   * Every data row whose open time is in [from, to], plus the row just before `from` and the row
+   * just after `to` when the file has them: a contiguous run of the file's rows, so a binary search
+   * for any time in [time[0], time[length − 1]] answers as it would on the whole file.
+   */
+  cols: CandleColumns;
+  /** Whether `cols` starts at the file's first data row (searches below time[0] are exact too). */
+  fromStart: boolean;
+  /** Whether `cols` ends at the file's last data row (searches above the last time are exact too). */
+  toEnd: boolean;
+  /** The file's first `headRows` data rows (all of them in a shorter file). */
+  head: CandleColumns;
+}
+
+/**
+ * The rows of a candle file around the open times [from, to] (ms UTC), without parsing the rest
+ * (issue 15: a 1-day replay read all 30 days of every coin). Rows are time-sorted, so the first and
+ * last lines needed are found by bisecting the (gunzipped) bytes on line starts, reading only the
+ * time cell of the lines it lands on.
+ *
+ * Checks: every row returned — the window, its two neighbours and the first `headRows` rows — is
+ * checked exactly as {@link parseCandleColumns} checks it and fails with the same error (file and
+ * line); rows outside those are not read, so a malformed or out-of-order row there is not reported
+ * (it is on any whole-file load). When a time the bisection reads is unreadable, when the file has
+ * quotes or CRs, or when the file is already loaded whole, the whole file is parsed
+ * ({@link loadCandleColumns}, with its errors) and the window cut from it.
+ * @throws TwError INVALID_INPUT as {@link parseCandleColumns} for the rows it reads.
+ */
+export function loadCandleWindow(file: string, from: number, to: number, headRows: number): CandleWindow {
+  const key = fileKey(file);
+  const whole = COLUMN_CACHE.get(key);
+  if (whole) return cutWindow(whole, from, to, headRows);
+  const buf = keptBytes(file, key);
+  const w = plainBytes(buf) ? bytesWindow(file, buf, from, to, headRows) : null;
+  if (w) {
+    BYTES.delete(key);
+    return w;
+  }
+  return cutWindow(loadCandleColumns(file), from, to, headRows);
+}
+
+/** {@link CandleWindow} of columns already loaded whole. */
+function cutWindow(c: CandleColumns, from: number, to: number, headRows: number): CandleWindow {
+  let first = 0;
+  while (first < c.length && c.time[first] < from) first++;
+  const a = Math.max(0, first - 1);
+  let b = first;
+  while (b < c.length && c.time[b] <= to) b++;
+  b = Math.min(c.length, b + 1);
+  return {
+    cols: rowsOf(c, a, b),
+    fromStart: a === 0,
+    toEnd: b === c.length,
+    head: rowsOf(c, 0, Math.min(headRows, c.length)),
+  };
+}
+
+/** Rows [a, b) of columns, sharing their memory. */
+function rowsOf(c: CandleColumns, a: number, b: number): CandleColumns {
+  if (a === 0 && b === c.length) return c;
+  return {
+    time: c.time.subarray(a, b),
+    open: c.open.subarray(a, b),
+    high: c.high.subarray(a, b),
+    low: c.low.subarray(a, b),
+    close: c.close.subarray(a, b),
+    volume: c.volume.subarray(a, b),
+    length: b - a,
+  };
+}
+
+/** {@link loadCandleWindow} over plain bytes; null when a time read while bisecting is unreadable. */
+function bytesWindow(
+  file: string,
+  buf: Buffer,
+  from: number,
+  to: number,
+  headRows: number,
+): CandleWindow | null {
+  const head = bytesHeader(file, buf);
+  const ti = findColumn(file, head.header, TIME_NAMES, "time");
+  const first = seekLine(buf, head.dataStart, ti, (t) => t >= from);
+  if (!first) return null;
+  const start = first.prev >= 0 ? first.prev : head.dataStart;
+  const after = seekLine(buf, first.at, ti, (t) => t > to);
+  if (!after) return null;
+  let end = after.at >= buf.length ? buf.length : buf.indexOf(0x0a, after.at);
+  if (end < 0) end = buf.length;
+  // The file's last row is where only blank lines follow.
+  let rest = end;
+  while (rest < buf.length && (buf[rest] === 0x0a || buf[rest] === 32 || buf[rest] === 9)) rest++;
+  const toEnd = rest >= buf.length;
+  const line = head.line + 1 + newlines(buf, head.dataStart, start);
+  const fill = columnFiller(file, head.header, newlines(buf, start, end) + 1);
+  fillLines(buf, start, end, line, fill);
+  const cols = fill.done();
+  const fromStart = start === head.dataStart;
+  let headCols: CandleColumns;
+  if (fromStart && (cols.length >= headRows || toEnd))
+    headCols = rowsOf(cols, 0, Math.min(headRows, cols.length));
+  else {
+    const h = columnFiller(file, head.header, headRows);
+    fillLines(buf, head.dataStart, buf.length, head.line + 1, h, headRows);
+    headCols = h.done();
+  }
+  return { cols, fromStart, toEnd, head: headCols };
+}
+
+/** Bytes below which {@link seekLine} reads line by line instead of bisecting (≈ 70 one-minute rows). */
+const SEEK_LINEAR_BYTES = 4096;
+
+/**
+ * Bisects time-sorted plain bytes for the first non-blank line at or after `from` (a line start)
+ * whose time satisfies `past` (false, then true, along the file): `at` is its start (`buf.length`
+ * when no line does) and `prev` the start of the non-blank line before it (−1 when there is none at
+ * or after `from`). Null when a time it reads is unreadable (the caller parses the whole file and
+ * reports it properly).
+ */
+function seekLine(
+  buf: Buffer,
+  from: number,
+  ti: number,
+  past: (t: number) => boolean,
+): { at: number; prev: number } | null {
+  const commas: number[] = [];
+  // Time of the first non-blank line starting at or after `s`: NaN when unreadable, null when none.
+  const timeFrom = (s: number): { t: number; start: number; end: number } | null => {
+    for (let p = s; p <= buf.length; ) {
+      let e = buf.indexOf(0x0a, p);
+      if (e < 0) e = buf.length;
+      const cell = lineCells(buf, p, e, commas);
+      if (!(commas.length === 0 && blankLine(buf, p, e))) return { t: probeTime(cell(ti)), start: p, end: e };
+      p = e + 1;
+    }
+    return null;
+  };
+  // Invariant: the line at `lo` (when lo > from) is non-blank and not past; every non-blank line
+  // starting at or after `hi` is past.
+  let lo = from;
+  let hi = buf.length;
+  while (hi - lo > SEEK_LINEAR_BYTES) {
+    const mid = (lo + hi) >>> 1;
+    const s = buf.lastIndexOf(0x0a, mid - 1) + 1;
+    if (s <= lo) break;
+    const r = timeFrom(s);
+    if (r && Number.isNaN(r.t)) return null;
+    if (!r || r.start >= hi || past(r.t)) hi = s;
+    else lo = r.start;
+  }
+  let prev = -1;
+  for (let p = lo; ; ) {
+    const r = timeFrom(p);
+    if (!r) return { at: buf.length, prev };
+    if (Number.isNaN(r.t)) return null;
+    if (past(r.t)) return { at: r.start, prev };
+    prev = r.start;
+    p = r.end + 1;
+  }
+}
+
+/** A time cell as {@link parseTime} reads it, NaN instead of an error. */
+function probeTime(raw: string | undefined): number {
+  try {
+    return parseTime("", 0, raw);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**

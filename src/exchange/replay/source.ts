@@ -14,7 +14,15 @@ import {
   type RangeQuery,
   type Ticker,
 } from "../types.js";
-import { type CandleColumns, candleAt, candleTimeRange, loadCandleColumns, type RangeStore } from "./csv.js";
+import {
+  type CandleColumns,
+  type CandleWindow,
+  candleAt,
+  candleTimeRange,
+  loadCandleColumns,
+  loadCandleWindow,
+  type RangeStore,
+} from "./csv.js";
 import type { ReplayDir } from "./dir.js";
 import { fundingCoverage, type MergedFunding, mergeFundingFiles } from "./funding.js";
 
@@ -29,13 +37,20 @@ import { fundingCoverage, type MergedFunding, mergeFundingFiles } from "./fundin
  * complete buckets are kept (a bucket missing a sub-bar, e.g. at the file's first hour, is dropped),
  * buckets are aligned to epoch multiples of the interval (UTC).
  *
- * Files are loaded lazily on first use and kept in memory (≈ 2 MB per 30 days of 1m bars).
+ * Files are loaded lazily on first use and kept in memory (≈ 2 MB per 30 days of 1m bars). A caller
+ * that knows which clock times it reads declares them ({@link ReplaySource.readAt}, the replay
+ * command): files with an interval of their own are then parsed around that window only, and a read
+ * the window cannot answer exactly loads the whole file, so every answer is the whole file's.
  */
 export class ReplaySource implements MarketData {
   readonly id: string;
   private readonly cols = new Map<string, CandleColumns>();
   private readonly fundingCache = new Map<string, MergedFunding>();
   private instrumentsCache: Instrument[] | null = null;
+  /** Clock times declared by {@link readAt}, ms UTC; null: files are loaded whole. */
+  private span: { from: number; to: number } | null = null;
+  /** Windows of files around {@link span}, by `symbol:interval`, until the whole file is loaded. */
+  private readonly windows = new Map<string, CandleWindow>();
 
   /** @param ranges where file time ranges are kept between processes (see {@link RangeStore}). */
   constructor(
@@ -91,6 +106,45 @@ export class ReplaySource implements MarketData {
     return c;
   }
 
+  /**
+   * Declares the clock times this source will be read at, [from, to] ms UTC (the replay command: its
+   * first cycle − one step to its last cycle). Files are then parsed from {@link READ_LOOKBACK_MS}
+   * before `from` to `to` (+ one row on each side) instead of whole, plus their first
+   * {@link DECIMALS_ROWS} rows for the instruments' tick and lot sizes. Answers do not change: a read
+   * the window cannot answer exactly (an earlier start, a later clock, `columns`, an aggregated
+   * interval) loads the whole file first. Rows outside what is parsed are not checked
+   * (src/exchange/replay/csv.ts#loadCandleWindow). Call it before the first read.
+   */
+  readAt(from: number, to: number): void {
+    this.span = { from: from - READ_LOOKBACK_MS, to };
+  }
+
+  /** The window of a file-backed interval around the declared span; null when none applies. */
+  private window(symbol: string, interval: Interval): CandleWindow | null {
+    if (!this.span) return null;
+    const key = `${symbol}:${interval}`;
+    if (this.cols.has(key)) return null;
+    let w = this.windows.get(key);
+    if (!w) {
+      const file = this.requireSymbol(symbol).get(interval);
+      if (!file) return null;
+      w = loadCandleWindow(file, this.span.from, this.span.to, DECIMALS_ROWS);
+      this.windows.set(key, w);
+    }
+    return w;
+  }
+
+  /**
+   * The bars a read uses: the declared window when `exact(w)` says every search the read makes on
+   * it answers as on the whole file, else the whole file (whose window is then dropped).
+   */
+  private bars(symbol: string, interval: Interval, exact: (w: CandleWindow) => boolean): CandleColumns {
+    const w = this.window(symbol, interval);
+    if (w && exact(w)) return w.cols;
+    this.windows.delete(`${symbol}:${interval}`);
+    return this.columns(symbol, interval);
+  }
+
   /** Number of bars of `c` visible at the current clock (closed by now). */
   private visible(c: CandleColumns, interval: Interval): number {
     return upperBound(c.time, this.clock.now() - INTERVAL_MS[interval]);
@@ -126,14 +180,15 @@ export class ReplaySource implements MarketData {
   async instruments(): Promise<Instrument[]> {
     if (this.instrumentsCache) return this.instrumentsCache;
     this.instrumentsCache = this.symbols().map((symbol) => {
-      const c = this.columns(symbol, this.finest(symbol));
+      const iv = this.finest(symbol);
+      const c = this.window(symbol, iv)?.head ?? this.columns(symbol, iv);
       const quote = this.dir.quotes.get(symbol) ?? "USDT";
       return {
         symbol,
         venue_symbol: `${symbol}${quote}`,
         quote,
-        tick_size: Math.min(decimalStep(c.close), decimalStep(c.open)),
-        lot_size: decimalStep(c.volume),
+        tick_size: Math.min(decimalStep(c.close, DECIMALS_ROWS), decimalStep(c.open, DECIMALS_ROWS)),
+        lot_size: decimalStep(c.volume, DECIMALS_ROWS),
         sz_decimals: null,
         asset_index: null,
         max_leverage: null,
@@ -152,7 +207,12 @@ export class ReplaySource implements MarketData {
    */
   async ticker(symbol: string): Promise<Ticker> {
     const iv = this.finest(symbol);
-    const c = this.columns(symbol, iv);
+    const seen = this.clock.now() - INTERVAL_MS[iv];
+    const c = this.bars(symbol, iv, (w) => {
+      if (!covers(w, seen)) return false;
+      const k = upperBound(w.cols.time, seen);
+      return k === 0 || covers(w, w.cols.time[k - 1] - 86_400_000);
+    });
     const n = this.visible(c, iv);
     if (n === 0) throw noDataYet(this, symbol, this.clock.now());
     const last = n - 1;
@@ -181,7 +241,28 @@ export class ReplaySource implements MarketData {
    * `limit`; with `start`: the first `limit` from start.
    */
   async candles(symbol: string, interval: Interval, q: RangeQuery): Promise<Candle[]> {
-    const c = this.columns(symbol, interval);
+    const { c, lo, end } = this.rows(symbol, interval, q);
+    const out: Candle[] = [];
+    for (let i = lo; i < end; i++) out.push(candleAt(c, i));
+    return out;
+  }
+
+  /**
+   * What {@link candles} returns, as rows [lo, end) of columns (treat them as read-only): for a
+   * per-cycle reader that needs a few fields of each bar, not a candle object (MarketService.features).
+   * @throws TwError NOT_FOUND (symbol or interval unavailable), INVALID_INPUT (malformed file).
+   */
+  rows(symbol: string, interval: Interval, q: RangeQuery): { c: CandleColumns; lo: number; end: number } {
+    const seen = this.clock.now() - INTERVAL_MS[interval];
+    const c = this.bars(symbol, interval, (w) => {
+      if (!covers(w, seen)) return false;
+      if (q.end !== undefined && q.end < seen && !covers(w, q.end)) return false;
+      if (q.start !== undefined) return q.start > seen || covers(w, q.start);
+      if (q.limit === undefined) return w.fromStart;
+      const hiAll = upperBound(w.cols.time, seen);
+      const hi = q.end === undefined ? hiAll : Math.min(hiAll, upperBound(w.cols.time, q.end));
+      return w.fromStart || hi >= q.limit;
+    });
     const hiAll = this.visible(c, interval);
     const hi = q.end === undefined ? hiAll : Math.min(hiAll, upperBound(c.time, q.end));
     let lo = q.start === undefined ? 0 : lowerBound(c.time, q.start);
@@ -190,9 +271,7 @@ export class ReplaySource implements MarketData {
       if (q.start === undefined) lo = Math.max(lo, hi - q.limit);
       else end = Math.min(hi, lo + q.limit);
     }
-    const out: Candle[] = [];
-    for (let i = lo; i < end; i++) out.push(candleAt(c, i));
-    return out;
+    return { c, lo, end };
   }
 
   /** Replay data has no order book. */
@@ -288,6 +367,28 @@ export class ReplaySource implements MarketData {
     if (q.limit !== undefined) pts = q.start === undefined ? pts.slice(-q.limit) : pts.slice(0, q.limit);
     return pts;
   }
+}
+
+/**
+ * History parsed before a declared window's first clock time ({@link ReplaySource.readAt}): a
+ * ticker reads the bars of the 24 h before its last bar, features the last 70 minutes; 2 h more
+ * leaves room for a gap in the data before the whole file is needed.
+ */
+const READ_LOOKBACK_MS = 26 * 3_600_000;
+
+/** Rows whose decimals give an instrument's tick and lot sizes (src/exchange/analytics.ts#decimalStep). */
+const DECIMALS_ROWS = 2000;
+
+/**
+ * Whether a binary search for time `x` on the window's columns finds what it finds on the whole
+ * file: `x` within the window's first and last open times, or beyond an end the file shares.
+ */
+function covers(w: CandleWindow, x: number): boolean {
+  const c = w.cols;
+  return (
+    (w.fromStart || (c.length > 0 && x >= c.time[0])) &&
+    (w.toEnd || (c.length > 0 && x <= c.time[c.length - 1]))
+  );
 }
 
 function noDataYet(source: ReplaySource, symbol: string, now: number): TwError {
