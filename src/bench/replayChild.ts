@@ -6,6 +6,7 @@ import { loadConfig } from "../config.js";
 import { baselineTarget } from "../engine/baseline.js";
 import { planExecution } from "../engine/planner.js";
 import { runReplay } from "../engine/replay.js";
+import { ReplaySource } from "../exchange/replay/source.js";
 import { clipTarget } from "../engine/riskClip.js";
 import type { Weights } from "../engine/types.js";
 import { createLogger } from "../log.js";
@@ -67,6 +68,9 @@ async function decisionOnly(home: string, data: string, from: number, to: number
   const app = await createApp(config(home, data), { clock, log: createLogger("silent") });
   try {
     const step = 60_000;
+    // The same windowed candle parse as the replay command (src/engine/replay.ts), so the baseline
+    // loads no more than the run it is compared with.
+    if (app.market.source instanceof ReplaySource) app.market.source.readAt(from - step, to);
     let prev: Weights = {};
     let cycles = 0;
     const t0 = performance.now();
