@@ -28,9 +28,12 @@ export interface MirrorRead {
   dv: number;
 }
 
+/** The mirror tables' cache epoch (src/store/db.ts): other tables' writes do not stale a mirror read. */
+const MIRROR = ["mirror"] as const;
+
 /** {@link mirrorPositions} with the stamp {@link adoptMirror} checks. */
 export function readMirror(db: Db, venue: string): MirrorRead {
-  const epoch = cacheEpoch(db);
+  const epoch = cacheEpoch(db, MIRROR);
   const dv = dataVersion(db);
   return { rows: mirrorPositions(db, venue), epoch, dv };
 }
@@ -54,7 +57,7 @@ export function adoptMirror(
   db.transaction(() => {
     const unchanged =
       previous !== undefined &&
-      previous.epoch === cacheEpoch(db) &&
+      previous.epoch === cacheEpoch(db, MIRROR) &&
       previous.dv === dataVersion(db) &&
       previous.rows.size === positions.length &&
       positions.every((p) => {
@@ -62,7 +65,7 @@ export function adoptMirror(
         return m !== undefined && m.size === p.size && m.entry_px === p.entry_px;
       });
     if (!unchanged) {
-      bumpCacheEpoch(db);
+      bumpCacheEpoch(db, "mirror");
       db.prepare("DELETE FROM mirror_positions WHERE venue = ?").run(venue);
       const ins = db.prepare(
         "INSERT INTO mirror_positions (venue, symbol, size, entry_px, updated_at) VALUES (?, ?, ?, ?, ?)",

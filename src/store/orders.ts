@@ -55,7 +55,7 @@ function parse(r: Raw): OrderRow {
 
 /** Inserts an order and its first event. @throws SqliteError on a duplicate client order id. */
 export function insertOrder(db: Db, o: OrderRow): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, "orders");
   db.prepare(
     `INSERT INTO orders (id, intent_id, parent_id, venue, symbol, side, type, tif, size, price, trigger_px, tpsl,
        reduce_only, notional, notional_micros, client_order_id, venue_order_id, status, filled_size, avg_px, reason,
@@ -87,7 +87,7 @@ export interface OrderUpdate {
 
 /** Updates the current view and appends an event (status + detail JSON). */
 export function updateOrder(db: Db, id: string, u: OrderUpdate, now: number, detail?: unknown): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, "orders");
   const cur = getOrder(db, id);
   if (!cur) throw new Error(`order ${id} does not exist`);
   db.prepare(
@@ -180,7 +180,7 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   // Live lists are read by the reconciler, the sweep and resolveUnknown every cycle and change only
   // with an order write (cache epoch) or another connection's commit (data_version): kept per
   // query, handed out as copies.
-  const lists = stampedMemo(liveMemo, db, () => new Map<string, OrderRow[]>());
+  const lists = stampedMemo(liveMemo, db, () => new Map<string, OrderRow[]>(), ORDERS);
   const key = `${sql}\n${JSON.stringify(p)}`;
   let rows = lists.get(key);
   if (rows === undefined) {
@@ -189,6 +189,9 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   }
   return rows.map((r) => ({ ...r }));
 }
+
+/** The caches below depend on the orders table only (src/store/db.ts `cacheEpoch`). */
+const ORDERS = ["orders"] as const;
 
 const liveMemo = new WeakMap<Db, StampedMemo<Map<string, OrderRow[]>>>();
 
@@ -199,7 +202,7 @@ const liveMemo = new WeakMap<Db, StampedMemo<Map<string, OrderRow[]>>>();
 export function sentNotionalSince(db: Db, venue: string, since: number): Decimal {
   // The cycle plans, opens execution and risk-checks each order at one instant: the same sum is asked
   // for again unless an order was written (cache epoch) or another connection committed (data_version).
-  const sums = stampedMemo(sentMemo, db, () => new Map<string, Decimal>());
+  const sums = stampedMemo(sentMemo, db, () => new Map<string, Decimal>(), ORDERS);
   const key = `${venue}\n${since}`;
   let sum = sums.get(key);
   if (sum === undefined) {
