@@ -146,12 +146,20 @@ function immediateTransactions(db: Database.Database): void {
 
 /**
  * Tables (or groups of tables) whose in-process caches are invalidated separately: `orders` (orders,
- * order_events), `positions`, `paper` (the paper venue's own tables and its `paper.*` meta keys),
+ * order_events), `positions`, `fills`, `paper` (the paper venue's own tables and its `paper.*` meta keys),
  * `mirror` (mirror_positions, mirror_accounts) and `meta` (raw writers of the meta table that bypass
  * src/store/meta.ts, whose own writes keep its cache current), `limits` (risk_limits,
  * portfolio_limits) and `control` (control_state).
  */
-export type CacheTable = "orders" | "positions" | "paper" | "mirror" | "meta" | "limits" | "control";
+export type CacheTable =
+  | "orders"
+  | "positions"
+  | "fills"
+  | "paper"
+  | "mirror"
+  | "meta"
+  | "limits"
+  | "control";
 
 /**
  * One connection's epochs: `n` counts every bump; `all` is the count at the last bump that may have

@@ -1,4 +1,4 @@
-import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion } from "./db.js";
+import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, type StampedMemo, stampedMemo } from "./db.js";
 
 /**
  * The reconciler's mirror of a venue (migration 004): the positions and account totals it last
@@ -31,12 +31,24 @@ export interface MirrorRead {
 /** The mirror tables' cache epoch (src/store/db.ts): other tables' writes do not stale a mirror read. */
 const MIRROR = ["mirror"] as const;
 
-/** {@link mirrorPositions} with the stamp {@link adoptMirror} checks. */
+/**
+ * {@link mirrorPositions} with the stamp {@link adoptMirror} checks. The rows are read once per stamp
+ * (a quiet reconciler pass rewrites no position row, issue 15 round 4); the map is the caller's own,
+ * its row objects are shared and must not be mutated.
+ */
 export function readMirror(db: Db, venue: string): MirrorRead {
   const epoch = cacheEpoch(db, MIRROR);
   const dv = dataVersion(db);
-  return { rows: mirrorPositions(db, venue), epoch, dv };
+  const byVenue = stampedMemo(readMemo, db, () => new Map<string, Map<string, MirrorPosition>>(), MIRROR);
+  let rows = byVenue.get(venue);
+  if (rows === undefined) {
+    rows = mirrorPositions(db, venue);
+    byVenue.set(venue, rows);
+  }
+  return { rows: new Map(rows), epoch, dv };
 }
+
+const readMemo = new WeakMap<Db, StampedMemo<Map<string, Map<string, MirrorPosition>>>>();
 
 /**
  * Replaces the mirror of a venue with the venue's view (in one transaction). With `previous` (the

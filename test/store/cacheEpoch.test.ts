@@ -2,6 +2,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, openDb } from "../../src/store/db.js";
 import { getControl, setControl } from "../../src/store/control.js";
+import { insertFill, listFills } from "../../src/store/fills.js";
+import { adoptMirror, readMirror } from "../../src/store/mirror.js";
 import { getMeta, setMeta } from "../../src/store/meta.js";
 import { insertOrder, type OrderRow, sentNotionalSince } from "../../src/store/orders.js";
 import { currentPortfolioLimits, setPortfolioLimits } from "../../src/store/portfolioLimits.js";
@@ -226,5 +228,46 @@ describe("in-process caches of store rows (issue 15)", () => {
     const b = currentLimits(db, cfg);
     expect(a).not.toBe(b);
     expect(a).toEqual(b);
+  });
+
+  it("the fill list from one cursor follows fills written here and by another connection", () => {
+    const { path, db } = fileDb();
+    const fill = (time: number, size: string) => ({
+      venue_order_id: `v${time}`,
+      client_order_id: null,
+      symbol: "BTC",
+      side: "buy" as const,
+      size,
+      price: "100",
+      fee: "0.01",
+      liquidity: "taker" as const,
+      realized_pnl: "0",
+      time,
+    });
+    insertFill(db, "paper", fill(1000, "1"));
+    expect(listFills(db, "paper", 1000, 0, 500).map((f) => f.size)).toEqual(["1"]);
+    insertFill(db, "paper", fill(1000, "2"));
+    expect(listFills(db, "paper", 1000, 0, 500).map((f) => f.size)).toEqual(["1", "2"]);
+    const other = openDb(path);
+    insertFill(other, "paper", fill(2000, "3"));
+    other.close();
+    expect(listFills(db, "paper", 1000, 0, 500).map((f) => f.size)).toEqual(["1", "2", "3"]);
+    // Each call hands out its own objects.
+    const a = listFills(db, "paper", 1000, 0, 500);
+    a[0].size = "changed";
+    expect(listFills(db, "paper", 1000, 0, 500)[0].size).toBe("1");
+  });
+
+  it("a mirror read follows the reconciler's adoption and another connection's", () => {
+    const { path, db } = fileDb();
+    const account = { equity: "1", cash: "1", open_orders: 0 };
+    adoptMirror(db, "paper", [{ symbol: "BTC", size: "1", entry_px: "100" }], account, 1);
+    expect(readMirror(db, "paper").rows.get("BTC")?.size).toBe("1");
+    adoptMirror(db, "paper", [{ symbol: "BTC", size: "2", entry_px: "100" }], account, 2);
+    expect(readMirror(db, "paper").rows.get("BTC")?.size).toBe("2");
+    const other = openDb(path);
+    adoptMirror(other, "paper", [{ symbol: "ETH", size: "-3", entry_px: "10" }], account, 3);
+    other.close();
+    expect([...readMirror(db, "paper").rows.keys()]).toEqual(["ETH"]);
   });
 });
