@@ -50,8 +50,20 @@ export interface PlanInput {
 }
 
 function roundToStep(x: Decimal, step: number, mode: Decimal.Rounding): Decimal {
-  const st = new Decimal(step);
+  const st = stepDecimal(step);
   return x.dividedBy(st).toDecimalPlaces(0, mode).times(st);
+}
+
+// Lot and tick sizes are a handful of values asked for every symbol every cycle: their Decimal is
+// built once (the same value, so the same results; issue 15).
+const steps = new Map<number, Decimal>();
+function stepDecimal(step: number): Decimal {
+  let d = steps.get(step);
+  if (d === undefined) {
+    d = new Decimal(step);
+    steps.set(step, d);
+  }
+  return d;
 }
 
 /**
@@ -117,6 +129,9 @@ export function planExecution(p: PlanInput): ExecutionPlan {
       continue;
     }
     if (!(m.mid > 0)) throw new RangeError(`mid of ${symbol} must be positive, got ${m.mid}`);
+    // No weight and no position (and a real lot): the decimal path below would reach `continue` with
+    // every quantity zero; most symbols of a quiet book are here every cycle.
+    if (p.approved[symbol] === 0 && (p.positions[symbol] ?? 0) === 0 && m.lot > 0) continue;
     const cur = new Decimal(p.positions[symbol] ?? 0);
     const rawQty = new Decimal(p.approved[symbol]).times(p.equity).dividedBy(m.mid);
     const targetQty = roundToStep(rawQty, m.lot, Decimal.ROUND_DOWN);

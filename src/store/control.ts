@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import { bumpCacheEpoch, type Db, type StampedMemo, stampedMemo } from "./db.js";
 
 /**
  * Control mode (kill switch) persisted in SQLite (DESIGN.md §3 step 3). History is append-only: the
@@ -16,11 +16,21 @@ export interface ControlState {
   since: number;
 }
 
+type ControlRow = { mode: ControlMode; reason: string; actor: string; ts: number };
+const memo = new WeakMap<Db, StampedMemo<ControlRow | null>>();
+
 /** Reads the current mode. */
 export function getControl(db: Db): ControlState {
-  const row = db
-    .prepare("SELECT mode, reason, actor, ts FROM control_state ORDER BY id DESC LIMIT 1")
-    .get() as { mode: ControlMode; reason: string; actor: string; ts: number } | undefined;
+  // Read by every gate pass and cycle; changes only through setControl or another connection.
+  const row = stampedMemo(
+    memo,
+    db,
+    () =>
+      (db.prepare("SELECT mode, reason, actor, ts FROM control_state ORDER BY id DESC LIMIT 1").get() as
+        | ControlRow
+        | undefined) ?? null,
+    ["control"],
+  );
   return row
     ? { mode: row.mode, reason: row.reason, actor: row.actor, since: row.ts }
     : { mode: "NORMAL", reason: "default", actor: "system", since: 0 };
@@ -34,6 +44,7 @@ export function setControl(
   actor: string,
   now: number,
 ): ControlState {
+  bumpCacheEpoch(db, "control");
   db.prepare("INSERT INTO control_state (ts, mode, reason, actor) VALUES (?, ?, ?, ?)").run(
     now,
     mode,

@@ -144,7 +144,35 @@ function immediateTransactions(db: Database.Database): void {
   }) as unknown as typeof db.transaction;
 }
 
-const epochs = new WeakMap<Db, number>();
+/**
+ * Tables (or groups of tables) whose in-process caches are invalidated separately: `orders` (orders,
+ * order_events), `positions`, `fills`, `paper` (the paper venue's own tables and its `paper.*` meta keys),
+ * `mirror` (mirror_positions, mirror_accounts) and `meta` (raw writers of the meta table that bypass
+ * src/store/meta.ts, whose own writes keep its cache current), `limits` (risk_limits,
+ * portfolio_limits) and `control` (control_state).
+ */
+export type CacheTable =
+  | "orders"
+  | "positions"
+  | "fills"
+  | "paper"
+  | "mirror"
+  | "meta"
+  | "limits"
+  | "control";
+
+/**
+ * One connection's epochs: `n` counts every bump; `all` is the count at the last bump that may have
+ * changed anything (a rollback, or a writer that names no table); `tables` the count at the last
+ * write of each table. Counts only grow, so "unchanged" is an equality test.
+ */
+interface Epochs {
+  n: number;
+  all: number;
+  tables: Partial<Record<CacheTable, number>>;
+}
+
+const epochs = new WeakMap<Db, Epochs>();
 
 /**
  * In-process cache epoch of a connection (issue 15: the cycle re-reads the same rows several times
@@ -152,24 +180,51 @@ const epochs = new WeakMap<Db, number>();
  * while both are unchanged. Store functions that write cached tables bump it ({@link bumpCacheEpoch});
  * so does every rolled-back transaction or savepoint (src/store/db.ts's transaction wrapper, the
  * replay's tick savepoint), because a rollback can take back rows a cache read after writing them.
+ * With `tables`, only writes of those tables (and bumps naming no table) move the value, so a cache
+ * of the live orders is not dropped by the paper venue's cursor writes (issue 15, round 4); without,
+ * every bump moves it.
  */
-export function cacheEpoch(db: Db): number {
-  return epochs.get(db) ?? 0;
-}
-
-/** Invalidates every in-process cache of this connection (see {@link cacheEpoch}). */
-export function bumpCacheEpoch(db: Db): void {
-  epochs.set(db, (epochs.get(db) ?? 0) + 1);
+export function cacheEpoch(db: Db, tables?: readonly CacheTable[]): number {
+  const e = epochs.get(db);
+  if (e === undefined) return 0;
+  if (tables === undefined) return e.n;
+  let v = e.all;
+  for (const t of tables) {
+    const w = e.tables[t];
+    if (w !== undefined && w > v) v = w;
+  }
+  return v;
 }
 
 /**
- * A value kept per connection while its cache stamp ({@link cacheEpoch}, {@link dataVersion}) is
- * unchanged: `make()` builds a fresh one after any write that bumps the epoch, any rollback, or
- * another connection's commit. `memos` is the caller's own map (one per cached table or query), so
- * callers share the invalidation rule, not their values. Costs one `PRAGMA data_version` per call.
+ * Invalidates the in-process caches of this connection (see {@link cacheEpoch}) that depend on
+ * `table`, or every cache when no table is named (rollbacks; writers of several tables).
  */
-export function stampedMemo<T>(memos: WeakMap<Db, StampedMemo<T>>, db: Db, make: () => T): T {
-  const epoch = cacheEpoch(db);
+export function bumpCacheEpoch(db: Db, table?: CacheTable): void {
+  let e = epochs.get(db);
+  if (e === undefined) {
+    e = { n: 0, all: 0, tables: {} };
+    epochs.set(db, e);
+  }
+  e.n += 1;
+  if (table === undefined) e.all = e.n;
+  else e.tables[table] = e.n;
+}
+
+/**
+ * A value kept per connection while its cache stamp ({@link cacheEpoch} of `tables`, or of every
+ * table when omitted, and {@link dataVersion}) is unchanged: `make()` builds a fresh one after any
+ * write that bumps the epoch of those tables, any rollback, or another connection's commit. `memos`
+ * is the caller's own map (one per cached table or query), so callers share the invalidation rule,
+ * not their values. Costs one `PRAGMA data_version` per call.
+ */
+export function stampedMemo<T>(
+  memos: WeakMap<Db, StampedMemo<T>>,
+  db: Db,
+  make: () => T,
+  tables?: readonly CacheTable[],
+): T {
+  const epoch = cacheEpoch(db, tables);
   const dv = dataVersion(db);
   let m = memos.get(db);
   if (!m || m.epoch !== epoch || m.dv !== dv) {
@@ -192,8 +247,21 @@ export interface StampedMemo<T> {
  * change it; {@link cacheEpoch} covers those.
  */
 export function dataVersion(db: Db): number {
-  return db.prepare("PRAGMA data_version").pluck().get() as number;
+  // A statement of its own (never handed out by `db.prepare`, so its pluck mode stays set): asked
+  // about fifty times a replay cycle, where the shared cache's hand-out resets cost more than the
+  // PRAGMA itself (issue 15, round 4).
+  let stmt = dataVersionStatements.get(db);
+  if (stmt === undefined) {
+    stmt = (ownPrepare.get(db) ?? db.prepare.bind(db))("PRAGMA data_version").pluck();
+    dataVersionStatements.set(db, stmt);
+  }
+  return stmt.get() as number;
 }
+
+const dataVersionStatements = new WeakMap<Db, Database.Statement>();
+
+/** better-sqlite3's own `prepare` of each connection, before {@link cacheStatements} wraps it. */
+const ownPrepare = new WeakMap<Db, (sql: string) => Database.Statement>();
 
 /**
  * Makes `db.prepare` return one cached statement per SQL text: compiling a statement costs more than
@@ -202,6 +270,7 @@ export function dataVersion(db: Db): number {
  */
 function cacheStatements(db: Database.Database): void {
   const original = db.prepare.bind(db);
+  ownPrepare.set(db, original);
   const cache = new Map<string, Database.Statement>();
   db.prepare = ((sql: string) => {
     let stmt = cache.get(sql);

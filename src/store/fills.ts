@@ -1,4 +1,4 @@
-import { type Db, sqlLimit } from "./db.js";
+import { bumpCacheEpoch, type Db, type StampedMemo, sqlLimit, stampedMemo } from "./db.js";
 import type { VenueFill } from "../exchange/venue.js";
 
 /**
@@ -8,6 +8,7 @@ import type { VenueFill } from "../exchange/venue.js";
 
 /** Inserts one fill; returns its row id. */
 export function insertFill(db: Db, venue: string, f: Omit<VenueFill, "id">): number {
+  bumpCacheEpoch(db, "fills");
   const info = db
     .prepare(
       `INSERT INTO fills (venue, venue_order_id, client_order_id, symbol, side, size, price, fee, liquidity,
@@ -51,15 +52,29 @@ function toFill(r: Raw): VenueFill {
   };
 }
 
-/** Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows. */
+/**
+ * Fills of a venue, oldest first, from `since` (ms UTC) and after row id `afterId`; `limit + 1` rows
+ * (fresh objects on every call).
+ */
 export function listFills(db: Db, venue: string, since: number, afterId: number, limit: number): VenueFill[] {
-  const rows = db
-    .prepare(
-      `SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ${sqlLimit(limit + 1)}`,
-    )
-    .all(venue, since, afterId) as Raw[];
-  return rows.map(toFill);
+  // The reconciler asks every pass from a cursor that moves only with a new fill (it re-reads the
+  // newest fill's millisecond): the last answer stands until a fill is written (`fills` epoch), a
+  // rollback, or another connection's commit (issue 15, round 4).
+  const last = stampedMemo(fillsMemo, db, () => ({ key: "", rows: [] as Raw[] }), FILLS);
+  const key = `${venue}\n${since}\n${afterId}\n${limit}`;
+  if (last.key !== key) {
+    last.rows = db
+      .prepare(
+        `SELECT * FROM fills WHERE venue = ? AND ts >= ? AND id > ? ORDER BY id LIMIT ${sqlLimit(limit + 1)}`,
+      )
+      .all(venue, since, afterId) as Raw[];
+    last.key = key;
+  }
+  return last.rows.map(toFill);
 }
+
+const FILLS = ["fills"] as const;
+const fillsMemo = new WeakMap<Db, StampedMemo<{ key: string; rows: Raw[] }>>();
 
 /** A fill with the venue it happened on and the caller of its order (when the order is ours). */
 export interface FillRecord extends VenueFill {

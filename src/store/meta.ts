@@ -6,17 +6,23 @@ import { type Db, type StampedMemo, stampedMemo } from "./db.js";
  * JSON text, valid while the cache epoch and data version are unchanged (src/store/db.ts: a
  * rollback, or another connection's commit, drops them); a write of the text already stored is
  * skipped. The minute cycle reads and writes about a dozen of these per tick (issue 15). The paper
- * venue's `paper.*` keys go through src/exchange/paper/store.ts, whose writes move the epoch.
+ * venue's `paper.*` keys (raw text, not JSON) go through src/exchange/paper/store.ts, which uses
+ * {@link getMetaText}/{@link setMetaText} and moves the `paper` epoch for the venue's own memo. A
+ * writer of `meta` that bypasses this module must call `bumpCacheEpoch(db, "meta")`.
  */
 
 const caches = new WeakMap<Db, StampedMemo<Map<string, string | null>>>();
 
+// Only the `meta` epoch: writes through this module keep the cache current, so the minute cycle's
+// writes of other tables (orders, paper cursors) no longer drop a dozen values every tick.
+const TABLES = ["meta"] as const;
+
 function cached(db: Db): Map<string, string | null> {
-  return stampedMemo(caches, db, () => new Map());
+  return stampedMemo(caches, db, () => new Map(), TABLES);
 }
 
-/** A JSON value by key; undefined when absent. */
-export function getMeta<T>(db: Db, key: string): T | undefined {
+/** The stored text of a key (JSON for this module's values, raw for the paper venue's); undefined when absent. */
+export function getMetaText(db: Db, key: string): string | undefined {
   const values = cached(db);
   let text = values.get(key);
   if (text === undefined) {
@@ -24,18 +30,31 @@ export function getMeta<T>(db: Db, key: string): T | undefined {
     text = row ? row.value : null;
     values.set(key, text);
   }
-  return text === null ? undefined : (JSON.parse(text) as T);
+  return text === null ? undefined : text;
 }
 
-/** Upserts a JSON value (no write when the stored text is already this). */
-export function setMeta(db: Db, key: string, value: unknown): void {
-  const text = JSON.stringify(value);
+/** Upserts the stored text of a key (no write when it is already this text). */
+export function setMetaText(db: Db, key: string, text: string): void {
   const values = cached(db);
-  if (text !== undefined && values.get(key) === text) return;
+  const stored = values.get(key);
+  // `stored` undefined = not read yet; a text that is no string (JSON of undefined) still reaches
+  // SQLite, which refuses it.
+  if (stored !== undefined && stored === text) return;
   db.prepare(
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
   ).run(key, text);
   values.set(key, text);
+}
+
+/** A JSON value by key; undefined when absent. */
+export function getMeta<T>(db: Db, key: string): T | undefined {
+  const text = getMetaText(db, key);
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
+
+/** Upserts a JSON value (no write when the stored text is already this). */
+export function setMeta(db: Db, key: string, value: unknown): void {
+  setMetaText(db, key, JSON.stringify(value));
 }
 
 /** Every value whose key starts with `prefix`, by key. */

@@ -1,4 +1,4 @@
-import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion } from "./db.js";
+import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, type StampedMemo, stampedMemo } from "./db.js";
 
 /**
  * The reconciler's mirror of a venue (migration 004): the positions and account totals it last
@@ -28,12 +28,27 @@ export interface MirrorRead {
   dv: number;
 }
 
-/** {@link mirrorPositions} with the stamp {@link adoptMirror} checks. */
+/** The mirror tables' cache epoch (src/store/db.ts): other tables' writes do not stale a mirror read. */
+const MIRROR = ["mirror"] as const;
+
+/**
+ * {@link mirrorPositions} with the stamp {@link adoptMirror} checks. The rows are read once per stamp
+ * (a quiet reconciler pass rewrites no position row, issue 15 round 4); the map is the caller's own,
+ * its row objects are shared and must not be mutated.
+ */
 export function readMirror(db: Db, venue: string): MirrorRead {
-  const epoch = cacheEpoch(db);
+  const epoch = cacheEpoch(db, MIRROR);
   const dv = dataVersion(db);
-  return { rows: mirrorPositions(db, venue), epoch, dv };
+  const byVenue = stampedMemo(readMemo, db, () => new Map<string, Map<string, MirrorPosition>>(), MIRROR);
+  let rows = byVenue.get(venue);
+  if (rows === undefined) {
+    rows = mirrorPositions(db, venue);
+    byVenue.set(venue, rows);
+  }
+  return { rows: new Map(rows), epoch, dv };
 }
+
+const readMemo = new WeakMap<Db, StampedMemo<Map<string, Map<string, MirrorPosition>>>>();
 
 /**
  * Replaces the mirror of a venue with the venue's view (in one transaction). With `previous` (the
@@ -54,7 +69,7 @@ export function adoptMirror(
   db.transaction(() => {
     const unchanged =
       previous !== undefined &&
-      previous.epoch === cacheEpoch(db) &&
+      previous.epoch === cacheEpoch(db, MIRROR) &&
       previous.dv === dataVersion(db) &&
       previous.rows.size === positions.length &&
       positions.every((p) => {
@@ -62,7 +77,7 @@ export function adoptMirror(
         return m !== undefined && m.size === p.size && m.entry_px === p.entry_px;
       });
     if (!unchanged) {
-      bumpCacheEpoch(db);
+      bumpCacheEpoch(db, "mirror");
       db.prepare("DELETE FROM mirror_positions WHERE venue = ?").run(venue);
       const ins = db.prepare(
         "INSERT INTO mirror_positions (venue, symbol, size, entry_px, updated_at) VALUES (?, ?, ?, ?, ?)",

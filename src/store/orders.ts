@@ -55,7 +55,7 @@ function parse(r: Raw): OrderRow {
 
 /** Inserts an order and its first event. @throws SqliteError on a duplicate client order id. */
 export function insertOrder(db: Db, o: OrderRow): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, "orders");
   db.prepare(
     `INSERT INTO orders (id, intent_id, parent_id, venue, symbol, side, type, tif, size, price, trigger_px, tpsl,
        reduce_only, notional, notional_micros, client_order_id, venue_order_id, status, filled_size, avg_px, reason,
@@ -87,7 +87,7 @@ export interface OrderUpdate {
 
 /** Updates the current view and appends an event (status + detail JSON). */
 export function updateOrder(db: Db, id: string, u: OrderUpdate, now: number, detail?: unknown): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, "orders");
   const cur = getOrder(db, id);
   if (!cur) throw new Error(`order ${id} does not exist`);
   db.prepare(
@@ -180,7 +180,7 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   // Live lists are read by the reconciler, the sweep and resolveUnknown every cycle and change only
   // with an order write (cache epoch) or another connection's commit (data_version): kept per
   // query, handed out as copies.
-  const lists = stampedMemo(liveMemo, db, () => new Map<string, OrderRow[]>());
+  const lists = stampedMemo(liveMemo, db, () => new Map<string, OrderRow[]>(), ORDERS);
   const key = `${sql}\n${JSON.stringify(p)}`;
   let rows = lists.get(key);
   if (rows === undefined) {
@@ -190,6 +190,9 @@ export function listOrders(db: Db, q: OrderQuery): OrderRow[] {
   return rows.map((r) => ({ ...r }));
 }
 
+/** The caches below depend on the orders table only (src/store/db.ts `cacheEpoch`). */
+const ORDERS = ["orders"] as const;
+
 const liveMemo = new WeakMap<Db, StampedMemo<Map<string, OrderRow[]>>>();
 
 /**
@@ -197,30 +200,48 @@ const liveMemo = new WeakMap<Db, StampedMemo<Map<string, OrderRow[]>>>();
  * never accepted (rejected, not_found). Used by the rolling-24h notional risk check.
  */
 export function sentNotionalSince(db: Db, venue: string, since: number): Decimal {
-  // The cycle plans, opens execution and risk-checks each order at one instant: the same sum is asked
-  // for again unless an order was written (cache epoch) or another connection committed (data_version).
-  const sums = stampedMemo(sentMemo, db, () => new Map<string, Decimal>());
-  const key = `${venue}\n${since}`;
-  let sum = sums.get(key);
-  if (sum === undefined) {
-    sum = sentNotionalQuery(db, venue, since);
-    sums.clear(); // `since` moves every cycle: keep the latest sum only
-    sums.set(key, sum);
+  // The cycle plans, opens execution and risk-checks each order at one instant, and `since` moves a
+  // minute a cycle while orders are written far less often: the counted rows (time, integer
+  // micro-units) are read once per stamp — an order write (`orders` epoch), a rollback or another
+  // connection's commit — and summed here for each later `since`; an earlier `since` re-reads.
+  const windows = stampedMemo(sentMemo, db, () => new Map<string, SentWindow>(), ORDERS);
+  let w = windows.get(venue);
+  if (w === undefined || since < w.since) {
+    w = { since, rows: sentRows(db, venue, since), last: undefined };
+    windows.set(venue, w);
+  } else if (since > w.since) {
+    w.rows = w.rows.filter((r) => r.t > since);
+    w.since = since;
+    w.last = undefined;
   }
-  return sum;
+  if (w.last === undefined) {
+    // Integer micro-units: the exact sum SQLite's SUM gave (issue 15, round 4 moved it here).
+    let micros = 0n;
+    for (const r of w.rows) micros += r.m;
+    w.last = new Dec(micros.toString()).dividedBy(1_000_000);
+  }
+  return w.last;
 }
 
-const sentMemo = new WeakMap<Db, StampedMemo<Map<string, Decimal>>>();
+/** Orders counted by {@link sentNotionalSince} from `since` on: created_at (ms UTC), notional in micro-units. */
+interface SentWindow {
+  since: number;
+  rows: Array<{ t: number; m: bigint }>;
+  /** The sum at `since`, once computed. */
+  last: Decimal | undefined;
+}
 
-function sentNotionalQuery(db: Db, venue: string, since: number): Decimal {
-  // Integer micro-units summed by SQLite: exact, and one indexed scan instead of parsing every row.
-  const row = db
+const sentMemo = new WeakMap<Db, StampedMemo<Map<string, SentWindow>>>();
+
+function sentRows(db: Db, venue: string, since: number): Array<{ t: number; m: bigint }> {
+  const rows = db
     .prepare(
-      "SELECT COALESCE(SUM(notional_micros), 0) AS m FROM orders WHERE venue = ? AND created_at > ? AND status NOT IN ('rejected','not_found') AND parent_id IS NULL",
+      "SELECT created_at AS t, notional_micros AS m FROM orders WHERE venue = ? AND created_at > ? AND status NOT IN ('rejected','not_found') AND parent_id IS NULL",
     )
     .safeIntegers(true)
-    .get(venue, since) as { m: bigint };
-  return new Dec(row.m.toString()).dividedBy(1_000_000);
+    .all(venue, since) as Array<{ t: bigint; m: bigint | null }>;
+  // NULL micro-units add nothing to SQLite's SUM either.
+  return rows.map((r) => ({ t: Number(r.t), m: r.m ?? 0n }));
 }
 
 /** One order still able to add exposure: resting, in flight, or with an unconfirmed outcome. */

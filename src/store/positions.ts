@@ -21,11 +21,11 @@ export function listPositions(db: Db, venue: string): PositionRow[] {
 }
 
 /**
- * Inserts or replaces the current view of a position. Bumps the cache epoch (src/store/db.ts): the
- * paper venue caches the rows it reads.
+ * Inserts or replaces the current view of a position. Bumps the `positions` cache epoch
+ * (src/store/db.ts): the paper venue caches the rows it reads.
  */
 export function upsertPosition(db: Db, p: PositionRow): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, "positions");
   db.prepare(
     `INSERT INTO positions (venue, symbol, size, entry_px, realized_pnl, funding, updated_at)
      VALUES (@venue, @symbol, @size, @entry_px, @realized_pnl, @funding, @updated_at)

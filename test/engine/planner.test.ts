@@ -98,4 +98,22 @@ describe("execution planner minimum notional", () => {
     expect(p.slices.map((s) => s.qty)).toEqual(["0.005", "0.005"]);
     for (const s of p.slices) expect(Number(s.qty) * 2_500).toBeGreaterThanOrEqual(10);
   });
+
+  it("a symbol with zero weight and no position is neither traded nor listed as skipped; with a position it is closed", () => {
+    const p = planExecution({
+      cycleId: "c5",
+      now: 0,
+      equity: 100_000,
+      approved: { BTC: 0, ETH: 0, SOL: 0 },
+      positions: { ETH: 2, SOL: -0 },
+      markets,
+      twapSlices: 3,
+      twapIntervalMs: 20_000,
+      guardBps: 50,
+    });
+    expect(p.skipped).toEqual([]);
+    expect(p.slices.map((s) => [s.client_order_id, s.qty, s.reduce_only])).toEqual([
+      ["c5:ETH:0:sell", "2", true],
+    ]);
+  });
 });

@@ -1,10 +1,16 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, openDb } from "../../src/store/db.js";
+import { getControl, setControl } from "../../src/store/control.js";
+import { insertFill, listFills } from "../../src/store/fills.js";
+import { adoptMirror, readMirror } from "../../src/store/mirror.js";
 import { getMeta, setMeta } from "../../src/store/meta.js";
 import { insertOrder, type OrderRow, sentNotionalSince } from "../../src/store/orders.js";
+import { currentPortfolioLimits, setPortfolioLimits } from "../../src/store/portfolioLimits.js";
 import { upsertPosition } from "../../src/store/positions.js";
-import { tempHome } from "../helpers/app.js";
+import { currentLimits, setLimits } from "../../src/store/riskLimits.js";
+import { getMeta as getPaperMeta, setMeta as setPaperMeta } from "../../src/exchange/paper/store.js";
+import { tempHome, testConfig } from "../helpers/app.js";
 import { orderRow } from "../helpers/orders.js";
 
 const cleanups: Array<() => void> = [];
@@ -138,5 +144,130 @@ describe("in-process caches of store rows (issue 15)", () => {
     setMeta(db, "engine.peak_equity", 301);
     expect(changes()).toBe(before + 1);
     expect(() => setMeta(db, "x", undefined)).toThrow();
+  });
+
+  it("a table's cache epoch moves with writes of that table and with rollbacks, not with other tables' writes (round 4)", () => {
+    const db = openDb(":memory:");
+    const orders0 = cacheEpoch(db, ["orders"]);
+    const any0 = cacheEpoch(db);
+    bumpCacheEpoch(db, "paper");
+    bumpCacheEpoch(db, "positions");
+    expect(cacheEpoch(db, ["orders"])).toBe(orders0);
+    expect(cacheEpoch(db)).toBe(any0 + 2);
+    const paper1 = cacheEpoch(db, ["paper", "positions"]);
+    bumpCacheEpoch(db, "orders");
+    expect(cacheEpoch(db, ["orders"])).not.toBe(orders0);
+    expect(cacheEpoch(db, ["paper", "positions"])).toBe(paper1);
+    // A bump naming no table (a rollback) moves every table's epoch.
+    const orders1 = cacheEpoch(db, ["orders"]);
+    bumpCacheEpoch(db);
+    expect(cacheEpoch(db, ["orders"])).not.toBe(orders1);
+    expect(cacheEpoch(db, ["paper", "positions"])).not.toBe(paper1);
+    db.close();
+  });
+
+  it("the rolling-24h sum stays memoised across writes of other tables and follows order writes (round 4)", () => {
+    const db = openDb(":memory:");
+    const now = 1_750_000_000_000;
+    insertOrder(db, order(1, now - 1000, "10"));
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("10");
+    setPaperMeta(db, "paper.synced_at", "123");
+    // Changing the row behind the cache on this connection (no store function) shows whether the
+    // sum was re-read: it must not be after a paper write.
+    db.prepare("UPDATE orders SET notional_micros = 99000000").run();
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("10");
+    insertOrder(db, order(2, now - 500, "1"));
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("100");
+    db.close();
+  });
+
+  it("paper meta keys are read and written through the meta cache: seen by both readers, rolled back, and another connection's write is seen", () => {
+    const { path, db } = fileDb();
+    setPaperMeta(db, "paper.cash", "1000.5");
+    expect(getPaperMeta(db, "paper.cash")).toBe("1000.5");
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'paper.cash'").get()).toEqual({ value: "1000.5" });
+    expect(() =>
+      db.transaction(() => {
+        setPaperMeta(db, "paper.cash", "1");
+        expect(getPaperMeta(db, "paper.cash")).toBe("1");
+        throw new Error("undo");
+      })(),
+    ).toThrow("undo");
+    expect(getPaperMeta(db, "paper.cash")).toBe("1000.5");
+    const other = openDb(path);
+    setPaperMeta(other, "paper.cash", "7");
+    other.close();
+    expect(getPaperMeta(db, "paper.cash")).toBe("7");
+    // An engine (JSON) write does not disturb a raw paper value of another key.
+    setMeta(db, "engine.peak_equity", 5);
+    expect(getPaperMeta(db, "paper.cash")).toBe("7");
+  });
+
+  it("risk limits, portfolio limits and the control mode follow their writers and another connection's commit", () => {
+    const { home, cleanup } = tempHome();
+    cleanups.push(cleanup);
+    const cfg = testConfig(home);
+    const { path, db } = fileDb();
+    expect(currentLimits(db, cfg).max_open_orders).toBe(50);
+    setLimits(db, { max_open_orders: 57 }, "test", "why", 1);
+    expect(currentLimits(db, cfg).max_open_orders).toBe(57);
+    expect(currentPortfolioLimits(db, cfg).maxGross).toBe(0.4);
+    setPortfolioLimits(db, { maxGross: 0.3 }, "test", "why", 2);
+    expect(currentPortfolioLimits(db, cfg).maxGross).toBe(0.3);
+    expect(getControl(db).mode).toBe("NORMAL");
+    setControl(db, "HALT", "why", "test", 3);
+    expect(getControl(db)).toEqual({ mode: "HALT", reason: "why", actor: "test", since: 3 });
+    const other = openDb(path);
+    setControl(other, "NORMAL", "back", "other", 4);
+    setLimits(other, { max_open_orders: 3 }, "other", "why", 5);
+    other.close();
+    expect(getControl(db).mode).toBe("NORMAL");
+    expect(currentLimits(db, cfg).max_open_orders).toBe(3);
+    // Each call hands out objects of its own.
+    const a = currentLimits(db, cfg);
+    const b = currentLimits(db, cfg);
+    expect(a).not.toBe(b);
+    expect(a).toEqual(b);
+  });
+
+  it("the fill list from one cursor follows fills written here and by another connection", () => {
+    const { path, db } = fileDb();
+    const fill = (time: number, size: string) => ({
+      venue_order_id: `v${time}`,
+      client_order_id: null,
+      symbol: "BTC",
+      side: "buy" as const,
+      size,
+      price: "100",
+      fee: "0.01",
+      liquidity: "taker" as const,
+      realized_pnl: "0",
+      time,
+    });
+    insertFill(db, "paper", fill(1000, "1"));
+    expect(listFills(db, "paper", 1000, 0, 500).map((f) => f.size)).toEqual(["1"]);
+    insertFill(db, "paper", fill(1000, "2"));
+    expect(listFills(db, "paper", 1000, 0, 500).map((f) => f.size)).toEqual(["1", "2"]);
+    const other = openDb(path);
+    insertFill(other, "paper", fill(2000, "3"));
+    other.close();
+    expect(listFills(db, "paper", 1000, 0, 500).map((f) => f.size)).toEqual(["1", "2", "3"]);
+    // Each call hands out its own objects.
+    const a = listFills(db, "paper", 1000, 0, 500);
+    a[0].size = "changed";
+    expect(listFills(db, "paper", 1000, 0, 500)[0].size).toBe("1");
+  });
+
+  it("a mirror read follows the reconciler's adoption and another connection's", () => {
+    const { path, db } = fileDb();
+    const account = { equity: "1", cash: "1", open_orders: 0 };
+    adoptMirror(db, "paper", [{ symbol: "BTC", size: "1", entry_px: "100" }], account, 1);
+    expect(readMirror(db, "paper").rows.get("BTC")?.size).toBe("1");
+    adoptMirror(db, "paper", [{ symbol: "BTC", size: "2", entry_px: "100" }], account, 2);
+    expect(readMirror(db, "paper").rows.get("BTC")?.size).toBe("2");
+    const other = openDb(path);
+    adoptMirror(other, "paper", [{ symbol: "ETH", size: "-3", entry_px: "10" }], account, 3);
+    other.close();
+    expect([...readMirror(db, "paper").rows.keys()]).toEqual(["ETH"]);
   });
 });

@@ -1,13 +1,14 @@
 import type { Decimal } from "decimal.js";
 import { Dec } from "../fillModel.js";
-import { bumpCacheEpoch, type Db } from "../../store/db.js";
+import { bumpCacheEpoch, type CacheTable, type Db } from "../../store/db.js";
+import { getMetaText, setMetaText } from "../../store/meta.js";
 import type { OrderSide, OrderStatus, OrderType, Tif } from "../venue.js";
 
 /**
  * The paper venue's own order book (table `paper_orders`) and cash ledger (`paper_ledger`). This is
  * the "exchange side" of paper trading, distinct from our order records in src/store/orders.ts, so
  * paper behaves like a real venue that can be reconciled against. Every write bumps the connection's
- * cache epoch (src/store/db.ts `cacheEpoch`): the venue caches what it reads from these tables.
+ * `paper` cache epoch (src/store/db.ts `cacheEpoch`): the venue caches what it reads from these tables.
  */
 
 /** One paper order. Decimal strings; times ms UTC. */
@@ -43,6 +44,9 @@ export interface PaperOrder {
   guard_peak?: string | null;
 }
 
+/** The cache epoch these tables move (src/store/db.ts): the venue's memo, not the order or meta caches. */
+const PAPER: CacheTable = "paper";
+
 type Raw = Omit<PaperOrder, "reduce_only"> & { reduce_only: number };
 const parse = (r: Raw): PaperOrder => ({ ...r, reduce_only: r.reduce_only === 1 });
 
@@ -54,7 +58,7 @@ export function nextSeq(db: Db): number {
 
 /** Inserts a paper order. */
 export function insertPaperOrder(db: Db, o: PaperOrder): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, PAPER);
   db.prepare(
     `INSERT INTO paper_orders (id, seq, client_order_id, parent_id, symbol, side, type, tif, size, price, trigger_px,
        tpsl, reduce_only, status, filled_size, avg_px, reason, created_at, updated_at, trail_bps, max_hold_ms,
@@ -80,7 +84,7 @@ export function updatePaperOrder(
   u: { status: OrderStatus; filled_size?: string; avg_px?: string | null; reason?: string | null },
   now: number,
 ): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, PAPER);
   db.prepare(
     `UPDATE paper_orders SET status = @status, filled_size = COALESCE(@filled_size, filled_size),
        avg_px = COALESCE(@avg_px, avg_px), reason = COALESCE(@reason, reason), updated_at = @now WHERE id = @id`,
@@ -100,7 +104,7 @@ export function updatePaperGuard(
   id: string,
   g: { state: "waiting" | "armed" | "done"; armed_at?: number | null; peak?: string | null },
 ): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, PAPER);
   db.prepare(
     `UPDATE paper_orders SET guard_state = @state, guard_armed_at = COALESCE(@armed_at, guard_armed_at),
        guard_peak = COALESCE(@peak, guard_peak) WHERE id = @id`,
@@ -144,7 +148,7 @@ export function participationUsed(db: Db, symbol: string, bar: number): string {
 
 /** Adds `qty` coins to what was filled on `symbol` during the bar opened at `bar`. */
 export function addParticipation(db: Db, symbol: string, bar: number, qty: Decimal.Value): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, PAPER);
   const used = new Dec(participationUsed(db, symbol, bar)).plus(qty).toString();
   db.prepare(
     "INSERT INTO paper_participation (symbol, bar, used) VALUES (?, ?, ?) ON CONFLICT(symbol, bar) DO UPDATE SET used = excluded.used",
@@ -156,7 +160,7 @@ export function addParticipation(db: Db, symbol: string, bar: number, qty: Decim
  * primary key makes this hold across connections and processes, not only inside one sync.
  */
 export function claimFunding(db: Db, symbol: string, time: number): boolean {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, PAPER);
   return (
     db.prepare("INSERT OR IGNORE INTO paper_funding_booked (symbol, time) VALUES (?, ?)").run(symbol, time)
       .changes === 1
@@ -218,7 +222,7 @@ export function addLedger(
     ref: string | null;
   },
 ): void {
-  bumpCacheEpoch(db);
+  bumpCacheEpoch(db, PAPER);
   db.transaction(() => {
     db.prepare(
       "INSERT INTO paper_ledger (ts, kind, symbol, amount, ref) VALUES (@ts, @kind, @symbol, @amount, @ref)",
@@ -241,16 +245,16 @@ export function ledgerAmounts(db: Db): string[] {
   );
 }
 
-/** Reads a `meta` value. */
+/** Reads a `meta` value (raw text; through the per-connection meta cache, src/store/meta.ts). */
 export function getMeta(db: Db, key: string): string | undefined {
-  return (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)
-    ?.value;
+  return getMetaText(db, key);
 }
 
-/** Writes a `meta` value. */
+/**
+ * Writes a `meta` value (raw text, written through the meta cache). Moves no epoch: the venue reads
+ * its cursors and cash through the meta cache, not its memo, so the sync's cursor writes every minute
+ * leave the memo's positions and live orders standing (issue 15, round 4).
+ */
 export function setMeta(db: Db, key: string, value: string): void {
-  bumpCacheEpoch(db);
-  db.prepare(
-    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-  ).run(key, value);
+  setMetaText(db, key, value);
 }

@@ -85,22 +85,19 @@ export interface PaperOptions {
 }
 
 const VENUE = "paper";
+/** What the venue's memo is read from: its own tables and meta keys, and the position rows. */
+const MEMO_TABLES = ["paper", "positions"] as const;
 const MINUTE = 60_000;
 
 /**
  * What the venue re-reads several times at one instant (the cycle, the reconciler and the risk check
  * each read the account), valid for one cache epoch and data version (src/store/db.ts): any write to
- * the paper tables in this process, any rollback, or a commit by another connection (a second process
- * on the same home) starts a new memo. Fields are filled on first read.
+ * the paper tables or position rows in this process, any rollback, or a commit by another connection
+ * (a second process on the same home) starts a new memo. Fields are filled on first read.
  */
 interface Memo {
   epoch: number;
   dv: number;
-  /** Sync cursors (ms UTC); undefined = not read yet; started null = the account is not opened. */
-  started?: string | null;
-  synced?: number;
-  funded?: number;
-  cash?: string;
   positions?: PositionRow[];
   /** `positions` without the flat rows. */
   open?: PositionRow[];
@@ -164,7 +161,7 @@ export class PaperVenue implements Venue {
 
   /** The memo of the current cache epoch and data version (see {@link Memo}). */
   private memo(): Memo {
-    const epoch = cacheEpoch(this.db);
+    const epoch = cacheEpoch(this.db, MEMO_TABLES);
     // Another connection's commit is looked for once per synchronous stretch of this process (one
     // PRAGMA instead of one per read); within it no other commit is observed in between anyway.
     if (!this.dvChecked) {
@@ -262,9 +259,10 @@ export class PaperVenue implements Venue {
 
   /** Opens the account on first use: starting cash and sync cursors at the current time. */
   private ensureStarted(): void {
-    const m = this.memo();
-    if (m.started === undefined) m.started = getMeta(this.db, "paper.started_at") ?? null;
-    if (m.started !== null) return;
+    // The cursors and cash are `paper.*` meta keys, read through the meta cache (src/store/meta.ts),
+    // which their writes keep current: they are not part of the memo, so a cursor write leaves the
+    // memo's positions and live orders standing (issue 15, round 4).
+    if (getMeta(this.db, "paper.started_at") !== undefined) return;
     const now = this.o.clock.now();
     this.db.transaction(() => {
       setMeta(this.db, "paper.started_at", String(now));
@@ -282,14 +280,12 @@ export class PaperVenue implements Venue {
 
   /** Cash = Σ ledger (deposit + realised PnL − fees + funding), quote currency. */
   private cash(): Decimal {
-    return new Dec(this.memoCash());
+    return new Dec(this.cashText());
   }
 
-  /** Cash as its decimal string. */
-  private memoCash(): string {
-    const m = this.memo();
-    if (m.cash === undefined) m.cash = cashBalance(this.db);
-    return m.cash;
+  /** Cash as its decimal string (through the meta cache). */
+  private cashText(): string {
+    return cashBalance(this.db);
   }
 
   private pos(symbol: string): Pos {
@@ -315,11 +311,8 @@ export class PaperVenue implements Venue {
   private async syncNow(): Promise<void> {
     this.ensureStarted();
     const now = this.o.clock.now();
-    const m = this.memo();
-    if (m.synced === undefined) m.synced = Number(getMeta(this.db, "paper.synced_at"));
-    if (m.funded === undefined) m.funded = Number(getMeta(this.db, "paper.funding_at"));
-    const barCursor = m.synced;
-    const fundCursor = m.funded;
+    const barCursor = Number(getMeta(this.db, "paper.synced_at"));
+    const fundCursor = Number(getMeta(this.db, "paper.funding_at"));
     // Already synced up to this instant (the cycle, the reconciler and the risk check read the venue
     // several times at one clock time): no bar has closed and no funding time has passed since, so
     // the pass below would book nothing and write the cursors back unchanged.
@@ -579,7 +572,7 @@ export class PaperVenue implements Venue {
       px.set(r.symbol, mark);
     }
     const mm = this.o.maintenanceMargin ?? 0.005;
-    if (clearlyAboveMaintenance(Number(this.memoCash()), rows, px, mm)) return;
+    if (clearlyAboveMaintenance(Number(this.cashText()), rows, px, mm)) return;
     const marks = new Map<string, Decimal>();
     for (const [s, mark] of px) marks.set(s, new Dec(mark));
     let equity = this.cash();
