@@ -16,7 +16,10 @@ import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions } from "../store/decisions.js";
+import { compactIntentChecks } from "../store/intents.js";
+import { compactKeyResults } from "../policy/idempotency.js";
 import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
+import { CYCLE_CALLER } from "./cycle.js";
 import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
@@ -283,12 +286,14 @@ async function drive(
   let compactedDecisions = 0;
   const compact = (t: number) => {
     const before = Math.min(t + 1, cutoff);
-    if (before > compacted) compactCycles(app.db, compacted, before);
+    if (before > compacted)
+      for (const id of compactCycles(app.db, compacted, before)) compactCycleOrders(app.db, venueId, id);
     compacted = Math.max(compacted, before);
     const beforeD = Math.min(before, t + step - PROMPT_LAST_DECISIONS * step);
     if (beforeD > compactedDecisions) compactDecisions(app.db, compactedDecisions, beforeD);
     compactedDecisions = Math.max(compactedDecisions, beforeD);
   };
+  const venueId = app.engine.settings.venue;
   const batch = new TickBatch(app.db);
   try {
     for (let t = from; t <= to; t += step) {
@@ -313,6 +318,21 @@ async function drive(
   const elapsed = (performance.now() - t0) / 1000;
   if (opts.ledgerFile) await writeLedgerCsv(app, opts.ledgerFile);
   return summarize(app, source, { ...run, from, to, startEquity, cycles: done, elapsed });
+}
+
+/**
+ * Compacts what the orders of the finished cycle `cycleId` left in the idempotency store and the
+ * intents (client order ids `<cycle id>:…`, src/engine/cycle.ts): stored results of order_propose
+ * (key `<caller>:<venue>:<client order id>`) and order_submit (`<venue>:<client order id>`), and the
+ * intents' checks. The cycle has finished, so no retry of these calls can arrive inside the replay
+ * (only a `planned` cycle resumes); the keys still block reuse, and each decision stays whole in its
+ * audit row. Issue 15: these were ≈ 0.85 KB a cycle of a 7-day replay.
+ */
+function compactCycleOrders(db: Db, venue: string, cycleId: string): void {
+  const prefix = `${venue}:${cycleId}:`;
+  compactKeyResults(db, "order_propose", `${CYCLE_CALLER}:${prefix}`);
+  compactKeyResults(db, "order_submit", prefix);
+  compactIntentChecks(db, venue, `${cycleId}:`);
 }
 
 /**

@@ -321,8 +321,10 @@ export function* iterateCycles(db: Db): Generator<CycleRecord> {
  * together at the table's end (a row shrunk in place keeps its page); every reader orders by `ts`,
  * never by rowid. A cycle still `planned` (a restart may resume it) is never touched. Idempotent; run
  * it inside the caller's transaction.
+ * @returns the ids of the cycles it compacted now (oldest first), so the caller can compact their
+ * orders' records too.
  */
-export function compactCycles(db: Db, from: number, before: number): void {
+export function compactCycles(db: Db, from: number, before: number): string[] {
   const rows = db
     .prepare(
       "SELECT * FROM cycles WHERE ts >= ? AND ts < ? AND status <> 'planned' AND plan <> '{}' ORDER BY ts",
@@ -339,6 +341,7 @@ export function compactCycles(db: Db, from: number, before: number): void {
     del.run(r.id);
     ins.run(compactRow(r));
   }
+  return rows.map((r) => r.id);
 }
 
 /** One engine event. */

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
 import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
+import { verifyAudit } from "../../src/store/audit.js";
 import { openDb } from "../../src/store/db.js";
 import { REPLAY_PAGE_SIZE } from "../../src/store/replayFile.js";
 import { REPLAY_30D, tempHome, testConfig } from "../helpers/app.js";
@@ -247,6 +248,88 @@ describe("replay over real data", () => {
     expect(db.slice(-5)).toEqual(da.slice(-5));
     for (const [i, d] of db.slice(0, -5).entries())
       expect(d).toEqual({ ...da[i], target: "null", clipped: "null" });
+    // The orders of compacted cycles: their intents keep every field and each check's name and
+    // verdict, their idempotency keys stay done with the same payload hash and keep the ids and
+    // status; the last five cycles' orders are whole.
+    const oldIds = new Set(old.map((c) => c.id));
+    const cycleOf = (clientId: string) => clientId.slice(0, clientId.indexOf(":"));
+    const intents = (db: typeof a) =>
+      db.prepare("SELECT * FROM intents ORDER BY client_order_id").all() as Array<{
+        client_order_id: string;
+        checks: string;
+      }>;
+    // Intent and order ids are random: each run's own are compared through its client order ids.
+    const [ia, ib] = [intents(a), intents(b)];
+    expect(ib.map((i) => i.client_order_id)).toEqual(ia.map((i) => i.client_order_id));
+    expect(ib.filter((i) => oldIds.has(cycleOf(i.client_order_id))).length).toBeGreaterThan(0);
+    for (const [k, i] of ib.entries()) {
+      const w = { ...ia[k], id: i.id };
+      if (!oldIds.has(cycleOf(i.client_order_id))) {
+        expect(i).toEqual(w);
+        continue;
+      }
+      const checks = JSON.parse(w.checks) as Array<{ check: string; passed: boolean }>;
+      expect(i).toEqual({
+        ...w,
+        checks: JSON.stringify(checks.map((c) => (c.passed ? c.check : `!${c.check}`))),
+      });
+    }
+    const keys = (db: typeof a) =>
+      db.prepare("SELECT * FROM idempotency_keys ORDER BY scope, key").all() as Array<{
+        scope: string;
+        key: string;
+        result: string;
+      }>;
+    const ids = (db: typeof a, clientId: string) =>
+      db
+        .prepare(
+          "SELECT i.id AS intent_id, o.id AS order_id FROM intents i JOIN orders o ON o.intent_id = i.id WHERE i.client_order_id = ?",
+        )
+        .get(clientId) as { intent_id: string; order_id: string };
+    const [ka, kb] = [keys(a), keys(b)];
+    expect(kb.map((k) => [k.scope, k.key])).toEqual(ka.map((k) => [k.scope, k.key]));
+    let compactedKeys = 0;
+    for (const [n, k] of kb.entries()) {
+      const clientId = k.key.slice(k.key.indexOf("cyc-"));
+      const [own, other] = [ids(b, clientId), ids(a, clientId)];
+      const w = {
+        ...ka[n],
+        result: ka[n].result
+          .replaceAll(other.intent_id, own.intent_id)
+          .replaceAll(other.order_id, own.order_id),
+      };
+      if (!oldIds.has(cycleOf(clientId))) {
+        expect(k).toEqual(w);
+        continue;
+      }
+      compactedKeys++;
+      const whole = JSON.parse(w.result) as Record<string, unknown>;
+      const expected: Record<string, unknown> = {};
+      for (const f of ["intent_id", "order_id", "status"]) if (f in whole) expected[f] = whole[f];
+      expect(expected.intent_id ?? expected.order_id).toBeDefined();
+      expect(k).toEqual({ ...w, result: JSON.stringify({ ...expected, compacted: true }) });
+    }
+    expect(compactedKeys).toBe(2 * ib.filter((i) => oldIds.has(cycleOf(i.client_order_id))).length);
+    // The audit chain of the compacted file verifies, with one cycle.run row a cycle that names the
+    // cycle and says what it did, not a copy of its row.
+    expect(verifyAudit(b).ok).toBe(true);
+    const runs = b
+      .prepare("SELECT args, result FROM audit_log WHERE tool = 'cycle.run' ORDER BY id")
+      .all() as Array<{ args: string; result: string }>;
+    expect(runs.map((r) => JSON.parse(r.args).cycle_id)).toEqual(small.map((c) => c.id));
+    for (const [i, r] of runs.entries()) {
+      const c = whole[i];
+      expect(JSON.parse(r.result)).toEqual({
+        used: c.target.used,
+        reason: c.target.reason,
+        clips: c.approved.rejections.length,
+        slices: c.plan.slices.length,
+        sent: c.report?.sent,
+        refused: c.report?.refused.length,
+        ...(c.report?.rate_limited ? { rate_limited: c.report.rate_limited } : {}),
+        ...(c.report?.corrections ? { corrections: c.report.corrections } : {}),
+      });
+    }
     const pages = (db: typeof a) =>
       (db.pragma("page_count", { simple: true }) as number) -
       (db.pragma("freelist_count", { simple: true }) as number);
