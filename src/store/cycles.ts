@@ -209,9 +209,10 @@ function parse(r: RawCycle): CycleRecord {
 
 /** A compacted row read back in the whole row's shape; what it dropped is empty (see {@link compactCycles}). */
 function parseCompact(r: RawCycle): CycleRecord {
-  const { clips, ...approved } = JSON.parse(r.approved) as Pick<ApprovedTarget, "weights" | "mode"> & {
-    clips: number;
-  };
+  const { clips, ...kept } = JSON.parse(r.approved) as Pick<ApprovedTarget, "weights"> &
+    Partial<Pick<ApprovedTarget, "mode">> & { clips: number };
+  // Stored only when it differs from the cycle's mode, and `target_id` only when set (see compactRow).
+  const approved = { mode: r.mode as ApprovedTarget["mode"], ...kept };
   const stored = r.report === null ? null : (JSON.parse(r.report) as Partial<CycleReport>);
   const report: CycleReport | null =
     stored === null
@@ -233,7 +234,7 @@ function parseCompact(r: RawCycle): CycleRecord {
     mode: r.mode,
     equity: r.equity,
     features: [],
-    target: { ...JSON.parse(r.target), target: null },
+    target: { target_id: null, ...JSON.parse(r.target), target: null },
     approved: { ...approved, rejections: [], gross: r.gross, net: r.net, turnover: r.turnover },
     plan: { cycle_id: r.id, equity: Number(r.equity), slices: [], skipped: [] },
     report,
@@ -268,12 +269,19 @@ function compactRow(r: RawCycle): RawCycle {
     ...r,
     equity: shortNumber(r.equity),
     features: "[]",
-    target: JSON.stringify({ used: target.used, reason: target.reason, target_id: target.target_id }),
-    approved: JSON.stringify({
-      weights: approved.weights,
-      mode: approved.mode,
-      clips: approved.rejections.length,
-    }),
+    // `used` and `reason` stay JSON members: the next cycle's fallback event reads them with
+    // json_extract (appendFallbackEvent). The target id and the approved mode are left out when they
+    // say nothing (no agent target; the same mode as the cycle's): ≈ 30 bytes a cycle.
+    target: JSON.stringify(
+      target.target_id === null || target.target_id === undefined
+        ? { used: target.used, reason: target.reason }
+        : { used: target.used, reason: target.reason, target_id: target.target_id },
+    ),
+    approved: JSON.stringify(
+      approved.mode === r.mode
+        ? { weights: approved.weights, clips: approved.rejections.length }
+        : { weights: approved.weights, mode: approved.mode, clips: approved.rejections.length },
+    ),
     plan: COMPACT_PLAN,
     report,
   };

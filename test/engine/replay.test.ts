@@ -335,4 +335,29 @@ describe("replay over real data", () => {
       (db.pragma("freelist_count", { simple: true }) as number);
     expect(pages(b)).toBeLessThan(pages(a) * 0.85);
   });
+
+  it("a compacted replay's file grows by less than 2.5 KB a cycle (issue 15; 3.4 KB before the order records were compacted)", async () => {
+    const size = async (minutes: number) => {
+      const s = await runReplay(cfg(home()), {
+        dataDirs: [REPLAY_30D],
+        from: DAY1_FROM,
+        to: DAY1_FROM + minutes * 60_000,
+        detailCycles: 5,
+      });
+      const db = openDb(s.db);
+      const bytes =
+        (db.pragma("page_count", { simple: true }) as number) *
+        (db.pragma("page_size", { simple: true }) as number);
+      db.close();
+      return { bytes, cycles: s.cycles, orders: s.orders };
+    };
+    const one = await size(0);
+    const many = await size(600);
+    expect(one.cycles).toBe(1);
+    expect(many.cycles).toBe(601);
+    // The window trades (≈ one order every 6 cycles, like the 7-day run), so order records count.
+    expect(many.orders).toBeGreaterThan(60);
+    const perCycle = (many.bytes - one.bytes) / (many.cycles - one.cycles);
+    expect(perCycle).toBeLessThan(2500);
+  }, 120_000);
 });
