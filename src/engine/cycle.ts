@@ -3,7 +3,7 @@ import type { App } from "../app.js";
 import type { Clock } from "../clock.js";
 import { TwError, toTwError } from "../errors.js";
 import type { Caller } from "../policy/scopes.js";
-import { appendAudit } from "../store/audit.js";
+import { type AuditEntry, appendAudit } from "../store/audit.js";
 import {
   appendEvent,
   appendFallbackEvent,
@@ -104,6 +104,11 @@ const DAY = 86_400_000;
 /** Runs cycles for one venue. */
 export class MinuteCycle {
   readonly caller: Caller;
+  /**
+   * Where a finished cycle's `cycle.run` audit entry goes: appended to the audit chain at once
+   * (default). A replay groups them into one row per commit batch (src/engine/replay.ts).
+   */
+  recordRun: (entry: AuditEntry) => void = (entry) => appendAudit(this.app.db, entry);
 
   constructor(
     private readonly app: App,
@@ -369,7 +374,7 @@ export class MinuteCycle {
       pace.save(app.db);
       finishCycle(app.db, rec.id, "done", report, finishedAt);
     })();
-    appendAudit(app.db, {
+    this.recordRun({
       ts: rec.ts,
       caller: this.caller.id,
       tool: "cycle.run",

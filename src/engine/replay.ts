@@ -21,6 +21,7 @@ import { compactKeyResults } from "../policy/idempotency.js";
 import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
 import { CYCLE_CALLER } from "./cycle.js";
 import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
+import { RunAuditGroup } from "./replayRunAudit.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -299,7 +300,10 @@ async function drive(
     compactedDecisions = Math.max(compactedDecisions, beforeD);
   };
   const venueId = app.engine.settings.venue;
-  const batch = new TickBatch(app.db);
+  // One cycle.run audit row per group of a batch's cycles (src/engine/replayRunAudit.ts).
+  const runs = new RunAuditGroup(app.db, venueId);
+  app.engine.cycle.recordRun = (e) => runs.add(e);
+  const batch = new TickBatch(app.db, runs);
   try {
     for (let t = from; t <= to; t += step) {
       if (t > clock.now()) clock.set(t);
@@ -358,12 +362,17 @@ export const REPLAY_TICKS_PER_COMMIT = 240;
  * resumes from the last commit, redoing at most one batch with the same cycle ids and client order
  * ids. Committing every tick wrote each touched page (table tails, indexes) to the journal once per
  * tick; a batch writes it once per batch. Nothing in a tick depends on the commit boundary, so the
- * result is the same as committing every tick. Only for a database no other process opens (the
- * replay's own, `exclusive: true`).
+ * result is the same as committing every tick. The batch's `cycle.run` audit entries are appended
+ * as grouped rows (`RunAuditGroup`) before its commit, so they are committed, or lost to a kill -9,
+ * with their cycles. Only for a database no other process opens (the replay's own,
+ * `exclusive: true`).
  */
 class TickBatch {
   private open = 0;
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly runs: RunAuditGroup,
+  ) {}
 
   /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
   async tick(run: () => Promise<unknown>): Promise<void> {
@@ -371,6 +380,7 @@ class TickBatch {
       this.db.prepare("BEGIN IMMEDIATE").run();
       this.open = 0;
     }
+    this.runs.beginTick();
     this.db.prepare("SAVEPOINT replay_tick").run();
     try {
       await run();
@@ -378,19 +388,26 @@ class TickBatch {
     } catch (e) {
       // Rows an in-process cache read during the tick may be taken back below.
       bumpCacheEpoch(this.db);
+      this.runs.dropTick();
       if (this.db.inTransaction) {
         this.db.exec("ROLLBACK TO replay_tick");
         this.db.exec("RELEASE replay_tick");
         this.commit();
+      } else {
+        // SQLite rolled the whole batch back: its cycles' entries with it.
+        this.runs.clear();
       }
       throw e;
     }
     if (++this.open >= REPLAY_TICKS_PER_COMMIT) this.commit();
   }
 
-  /** Commits the open batch, if any. */
+  /** Commits the open batch, if any, with its cycles' grouped `cycle.run` audit row. */
   commit(): void {
-    if (this.db.inTransaction) this.db.prepare("COMMIT").run();
+    if (this.db.inTransaction) {
+      this.runs.flush();
+      this.db.prepare("COMMIT").run();
+    }
     this.open = 0;
   }
 }

@@ -5,7 +5,7 @@ import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
 import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
 import { verifyAudit } from "../../src/store/audit.js";
-import { openDb } from "../../src/store/db.js";
+import { type Db, openDb } from "../../src/store/db.js";
 import { REPLAY_PAGE_SIZE } from "../../src/store/replayFile.js";
 import { REPLAY_30D, tempHome, testConfig } from "../helpers/app.js";
 
@@ -29,6 +29,27 @@ function cfg(h: string, patch: (c: Config) => void = () => {}): Config {
 }
 
 const DAY1_FROM = Date.parse("2025-05-26T00:00:00Z");
+
+/**
+ * Every cycle named by a replay's grouped `cycle.run` audit rows, in audit order, as one object a
+ * cycle (`{cycle_id, used, reason, clips, slices, sent, refused, rate_limited, corrections}`).
+ */
+function runRows(db: Db): Array<Record<string, unknown>> {
+  const rows = db
+    .prepare("SELECT args, result FROM audit_log WHERE tool = 'cycle.run' ORDER BY id")
+    .all() as Array<{ args: string; result: string }>;
+  return rows.flatMap((r) => {
+    const args = JSON.parse(r.args) as { first: string; last: string; count: number };
+    const { columns, rows: cycles } = JSON.parse(r.result) as { columns: string[]; rows: unknown[][] };
+    // A group's args name its first and last cycle and how many it holds.
+    expect([args.first, args.last, args.count]).toEqual([
+      cycles[0][0],
+      cycles[cycles.length - 1][0],
+      cycles.length,
+    ]);
+    return cycles.map((c) => Object.fromEntries(columns.map((k, i) => [k, c[i]])));
+  });
+}
 
 describe("replay over real data", () => {
   it("a target file asking for 100% BTC is clipped to the cap with the reasons recorded", async () => {
@@ -69,7 +90,7 @@ describe("replay over real data", () => {
     for (const c of cycles) expect(c.approved.weights.BTC).toBeLessThanOrEqual(0.15);
   });
 
-  it("a fallback is one target_fallback event per streak (where it starts or its reason changes), and each cycle has one audit row", async () => {
+  it("a fallback is one target_fallback event per streak (where it starts or its reason changes), and the cycle.run audit rows name each cycle once", async () => {
     const h = home();
     const file = join(h, "targets.jsonl");
     const target = (time: string) =>
@@ -105,11 +126,11 @@ describe("replay over real data", () => {
     expect(
       events.map((e) => ({ cycle_id: e.cycle_id, reason: (e.detail as { reason: string }).reason })),
     ).toEqual(starts);
-    // One audit row a cycle (cycle.run); the agent and baseline sources write no decision row.
-    const tools = db
-      .prepare("SELECT tool, COUNT(*) AS n FROM audit_log WHERE tool LIKE 'cycle.%' GROUP BY tool")
-      .all();
-    expect(tools).toEqual([{ tool: "cycle.run", n: cycles.length }]);
+    // cycle.run rows name every cycle once, in order (grouped per commit batch in a replay); the
+    // agent and baseline sources write no decision row.
+    const tools = db.prepare("SELECT DISTINCT tool FROM audit_log WHERE tool LIKE 'cycle.%'").all();
+    expect(tools).toEqual([{ tool: "cycle.run" }]);
+    expect(runRows(db).map((r) => r.cycle_id)).toEqual(cycles.map((c) => c.id));
     // The replay's own file was created with small pages (src/store/replayFile.ts).
     expect(db.pragma("page_size", { simple: true })).toBe(REPLAY_PAGE_SIZE);
   });
@@ -310,24 +331,22 @@ describe("replay over real data", () => {
       expect(k).toEqual({ ...w, result: JSON.stringify({ ...expected, compacted: true }) });
     }
     expect(compactedKeys).toBe(2 * ib.filter((i) => oldIds.has(cycleOf(i.client_order_id))).length);
-    // The audit chain of the compacted file verifies, with one cycle.run row a cycle that names the
-    // cycle and says what it did, not a copy of its row.
+    // The audit chain of the compacted file verifies; its cycle.run rows name every cycle once and
+    // say what it did, not a copy of its row.
     expect(verifyAudit(b).ok).toBe(true);
-    const runs = b
-      .prepare("SELECT args, result FROM audit_log WHERE tool = 'cycle.run' ORDER BY id")
-      .all() as Array<{ args: string; result: string }>;
-    expect(runs.map((r) => JSON.parse(r.args).cycle_id)).toEqual(small.map((c) => c.id));
-    for (const [i, r] of runs.entries()) {
+    const runs = runRows(b);
+    expect(runs.map((r) => r.cycle_id)).toEqual(small.map((c) => c.id));
+    for (const [i, { cycle_id: _id, ...r }] of runs.entries()) {
       const c = whole[i];
-      expect(JSON.parse(r.result)).toEqual({
+      expect(r).toEqual({
         used: c.target.used,
         reason: c.target.reason,
         clips: c.approved.rejections.length,
         slices: c.plan.slices.length,
         sent: c.report?.sent,
         refused: c.report?.refused.length,
-        ...(c.report?.rate_limited ? { rate_limited: c.report.rate_limited } : {}),
-        ...(c.report?.corrections ? { corrections: c.report.corrections } : {}),
+        rate_limited: c.report?.rate_limited ?? 0,
+        corrections: c.report?.corrections ?? 0,
       });
     }
     const pages = (db: typeof a) =>
@@ -336,7 +355,7 @@ describe("replay over real data", () => {
     expect(pages(b)).toBeLessThan(pages(a) * 0.85);
   });
 
-  it("a compacted replay's file grows by less than 2.5 KB a cycle (issue 15; 3.4 KB before the order records were compacted)", async () => {
+  it("a compacted replay's file grows by less than 2.15 KB a cycle (issue 15; 3.4 KB before this round's compaction and grouped cycle.run rows)", async () => {
     const size = async (minutes: number) => {
       const s = await runReplay(cfg(home()), {
         dataDirs: [REPLAY_30D],
@@ -358,6 +377,6 @@ describe("replay over real data", () => {
     // The window trades (≈ one order every 6 cycles, like the 7-day run), so order records count.
     expect(many.orders).toBeGreaterThan(60);
     const perCycle = (many.bytes - one.bytes) / (many.cycles - one.cycles);
-    expect(perCycle).toBeLessThan(2500);
+    expect(perCycle).toBeLessThan(2150);
   }, 120_000);
 });
