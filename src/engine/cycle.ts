@@ -106,7 +106,8 @@ export class MinuteCycle {
   readonly caller: Caller;
   /**
    * Where a finished cycle's `cycle.run` audit entry goes: appended to the audit chain at once
-   * (default). A replay groups them into one row per commit batch (src/engine/replay.ts).
+   * (default, live). A replay collects them into grouped rows written before each commit
+   * (src/engine/replayRunAudit.ts).
    */
   recordRun: (entry: AuditEntry) => void = (entry) => appendAudit(this.app.db, entry);
 
