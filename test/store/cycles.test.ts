@@ -88,7 +88,97 @@ describe("compactCycles", () => {
       approved: string;
     };
     expect(JSON.parse(raw.target)).toEqual({ used: "agent", reason: null });
-    expect(JSON.parse(raw.approved)).toEqual({ weights: { BTC: 0.1 }, clips: 1 });
+    expect(JSON.parse(raw.approved)).toEqual({ k: "BTC", clips: 1 });
+    db.close();
+  });
+
+  it("a compacted row reads back every weight and report figure as the same double, its strings as their shortest decimal", () => {
+    const db = openDb(":memory:");
+    const c = cycle("cyc-1", 60_000, "NORMAL", "NORMAL", null);
+    const odd = {
+      BTC: 0.1 + 0.2,
+      ETH: -0.003067219894077181,
+      SOL: 5e-324,
+      ADA: 1.7976931348623157e308,
+      DOGE: 0,
+    };
+    c.approved = { ...c.approved, weights: odd };
+    c.current_weights = { ETH: 0.019306186638729805, BTC: -1e-17 } as never;
+    insertCycle(db, c);
+    const whole = getCycle(db, "cyc-1");
+    finishCycle(
+      db,
+      "cyc-1",
+      "done",
+      {
+        ...REPORT,
+        end_equity: "100016.416298720720",
+        end_cash: "99995.95860124372",
+        end_net: -0.07598593382211803,
+      },
+      61_000,
+    );
+    compactCycles(db, 0, 200_000);
+    const got = getCycle(db, "cyc-1");
+    expect(got?.compacted).toBe(true);
+    expect(Object.entries(got?.approved.weights ?? {})).toEqual([
+      ["BTC", 0.30000000000000004],
+      ["ETH", -0.003067219894077181],
+      ["SOL", 5e-324],
+      ["ADA", 1.7976931348623157e308],
+      ["DOGE", 0],
+    ]);
+    expect(Object.entries(got?.current_weights ?? {})).toEqual([
+      ["ETH", 0.019306186638729805],
+      ["BTC", -1e-17],
+    ]);
+    expect(got?.approved.gross).toBe(whole?.approved.gross);
+    expect(got?.report).toMatchObject({
+      sent: 1,
+      filled: 1,
+      fees: "0.45",
+      end_equity: "100016.41629872072",
+      end_cash: "99995.95860124372",
+      end_gross: 0.01,
+      end_net: -0.07598593382211803,
+      executed_turnover: 0.01,
+      end_positions: [],
+    });
+    // The figures are 8-byte doubles: 5 + 2 weights and 4 report figures (end equity stays a string).
+    const raw = db.prepare("SELECT current_weights FROM cycles WHERE id = 'cyc-1'").get() as {
+      current_weights: Buffer;
+    };
+    expect(raw.current_weights.length).toBe(11 * 8);
+    db.close();
+  });
+
+  it("a report without end gross/net/turnover reads back without them", () => {
+    const db = openDb(":memory:");
+    insertCycle(db, cycle("cyc-1", 60_000, "NORMAL", "NORMAL", null));
+    const { end_gross: _g, end_net: _n, ...old } = REPORT;
+    finishCycle(db, "cyc-1", "done", old, 61_000);
+    compactCycles(db, 0, 200_000);
+    const r = getCycle(db, "cyc-1")?.report;
+    expect(r).not.toHaveProperty("end_gross");
+    expect(r).not.toHaveProperty("end_net");
+    expect(r?.executed_turnover).toBe(0.01);
+    expect(r?.end_cash).toBe("99000.25");
+    db.close();
+  });
+
+  it("a row compacted in the earlier JSON form still reads back", () => {
+    const db = openDb(":memory:");
+    insertCycle(db, cycle("cyc-1", 60_000, "NORMAL", "NORMAL", null));
+    db.prepare(
+      `UPDATE cycles SET status = 'done', features = '[]', plan = '{}', target = '{"used":"agent","reason":null}',
+         approved = '{"weights":{"BTC":0.1},"clips":1}', current_weights = '{"BTC":0.05}',
+         report = '{"sent":1,"end_equity":"100000.5","end_cash":"99000.25","end_gross":0.01}', finished_at = 61000
+       WHERE id = 'cyc-1'`,
+    ).run();
+    const got = getCycle(db, "cyc-1");
+    expect(got?.approved.weights).toEqual({ BTC: 0.1 });
+    expect(got?.current_weights).toEqual({ BTC: 0.05 });
+    expect(got?.report).toMatchObject({ sent: 1, filled: 0, end_cash: "99000.25", end_gross: 0.01 });
     db.close();
   });
 });
