@@ -15,7 +15,7 @@ import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
-import { compactDecisions, countDecisions } from "../store/decisions.js";
+import { compactDecisions, countDecisions, dropDecisions } from "../store/decisions.js";
 import { compactIntentChecks } from "../store/intents.js";
 import { compactKeyResults } from "../policy/idempotency.js";
 import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
@@ -286,7 +286,8 @@ async function drive(
   // A model's prompt shows the newest decisions whole: those stay a few ticks longer. Without a
   // model source no prompt is built, and a decision is compacted with its cycle while it is still
   // the table's newest row, so its emptied space is reused (compacted three ticks later, the freed
-  // holes sat behind newer rows: 40 % of the table's pages were empty).
+  // holes sat behind newer rows: 40 % of the table's pages were empty). Without a model its
+  // decision is deleted then: the compacted cycle row says what it said (`dropDecisions`).
   const decider = app.config.cycle.decision;
   const promptLag = decider === "llm" || decider === "sampling" ? PROMPT_LAST_DECISIONS : 0;
   let compactedDecisions = 0;
@@ -296,7 +297,8 @@ async function drive(
       for (const id of compactCycles(app.db, compacted, before)) compactCycleOrders(app.db, venueId, id);
     compacted = Math.max(compacted, before);
     const beforeD = Math.min(before, t + step - promptLag * step);
-    if (beforeD > compactedDecisions) compactDecisions(app.db, compactedDecisions, beforeD);
+    if (beforeD > compactedDecisions)
+      (promptLag === 0 ? dropDecisions : compactDecisions)(app.db, compactedDecisions, beforeD);
     compactedDecisions = Math.max(compactedDecisions, beforeD);
   };
   const venueId = app.engine.settings.venue;
