@@ -3,7 +3,7 @@ import type { App } from "../app.js";
 import type { Clock } from "../clock.js";
 import { TwError, toTwError } from "../errors.js";
 import type { Caller } from "../policy/scopes.js";
-import { appendAudit } from "../store/audit.js";
+import { type AuditEntry, appendAudit } from "../store/audit.js";
 import {
   appendEvent,
   appendFallbackEvent,
@@ -104,6 +104,12 @@ const DAY = 86_400_000;
 /** Runs cycles for one venue. */
 export class MinuteCycle {
   readonly caller: Caller;
+  /**
+   * Where a finished cycle's `cycle.run` audit entry goes: appended to the audit chain at once
+   * (default, live). A replay collects them into grouped rows written before each commit
+   * (src/engine/replayRunAudit.ts).
+   */
+  recordRun: (entry: AuditEntry) => void = (entry) => appendAudit(this.app.db, entry);
 
   constructor(
     private readonly app: App,
@@ -112,7 +118,7 @@ export class MinuteCycle {
     private readonly clock: Clock = app.clock,
   ) {
     this.caller = {
-      id: "system:cycle",
+      id: CYCLE_CALLER,
       profile: "agent",
       scopes: new Set(["orders:propose", "orders:submit"]),
       transport: "system",
@@ -369,28 +375,13 @@ export class MinuteCycle {
       pace.save(app.db);
       finishCycle(app.db, rec.id, "done", report, finishedAt);
     })();
-    appendAudit(app.db, {
+    this.recordRun({
       ts: rec.ts,
       caller: this.caller.id,
       tool: "cycle.run",
       args: { cycle_id: rec.id, venue: settings.venue },
       decision: "allowed",
-      result: {
-        used: rec.target.used,
-        reason: rec.target.reason,
-        gross: rec.approved.gross,
-        net: rec.approved.net,
-        turnover: rec.approved.turnover,
-        rejections: rec.approved.rejections.length,
-        slices: rec.plan.slices.length,
-        sent: report.sent,
-        refused: report.refused.length,
-        rate_limited: report.rate_limited,
-        corrections: report.corrections,
-        end_gross: report.end_gross,
-        end_net: report.end_net,
-        executed_turnover: report.executed_turnover,
-      },
+      result: cycleRunResult(rec, report),
       durationMs: performance.now() - t0,
       keys: null,
     });
@@ -398,6 +389,32 @@ export class MinuteCycle {
     return { ...rec, status: "done", report, finished_at: finishedAt };
   }
 }
+
+/**
+ * The `cycle.run` audit row's result: what an auditor needs to follow the cycle, not a copy of its
+ * row (issue 15: the copy, with gross/net/turnover and the end figures as 17-digit floats, was most
+ * of a replay's ≈ 470-byte audit row a cycle). Where the target came from and why (`used`,
+ * `reason`), how many weights the risk clip cut (`clips`), slices planned, sent and refused, and the
+ * rate-limited slices and limit corrections only when non-zero. The cycle id is in the row's args;
+ * the figures are in its `cycles` row, every order decision in its own `order_propose` /
+ * `order_submit` rows.
+ */
+export function cycleRunResult(rec: CycleRecord, report: CycleReport): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    used: rec.target.used,
+    reason: rec.target.reason,
+    clips: rec.approved.rejections.length,
+    slices: rec.plan.slices.length,
+    sent: report.sent,
+    refused: report.refused.length,
+  };
+  if (report.rate_limited) out.rate_limited = report.rate_limited;
+  if (report.corrections) out.corrections = report.corrections;
+  return out;
+}
+
+/** Caller id of the cycle's own calls (audit rows, intents, orders, idempotency keys). */
+export const CYCLE_CALLER = "system:cycle";
 
 /** Refusal used by tools when the cycle is not configured. */
 export function cycleDisabled(): TwError {

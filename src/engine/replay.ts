@@ -15,9 +15,13 @@ import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
-import { compactDecisions, countDecisions } from "../store/decisions.js";
+import { compactDecisions, countDecisions, dropDecisions } from "../store/decisions.js";
+import { compactIntentChecks } from "../store/intents.js";
+import { compactKeyResults } from "../policy/idempotency.js";
 import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
+import { CYCLE_CALLER } from "./cycle.js";
 import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
+import { RunAuditGroup } from "./replayRunAudit.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { callTool } from "../tools/registry.js";
 import { gross, net } from "./limits.js";
@@ -281,17 +285,29 @@ async function drive(
   // next batch paid for in the journal. The first call also covers the cycles of a resumed run.
   const cutoff = to - keep + 1;
   let compacted = 0;
-  // A model's prompt shows the newest decisions whole: those stay a few ticks longer.
+  // A model's prompt shows the newest decisions whole: those stay a few ticks longer. Without a
+  // model source no prompt is built, and a decision is compacted with its cycle while it is still
+  // the table's newest row, so its emptied space is reused (compacted three ticks later, the freed
+  // holes sat behind newer rows: 40 % of the table's pages were empty). Without a model its
+  // decision is deleted then: the compacted cycle row says what it said (`dropDecisions`).
+  const decider = app.config.cycle.decision;
+  const promptLag = decider === "llm" || decider === "sampling" ? PROMPT_LAST_DECISIONS : 0;
   let compactedDecisions = 0;
   const compact = (t: number) => {
     const before = Math.min(t + 1, cutoff);
-    if (before > compacted) compactCycles(app.db, compacted, before);
+    if (before > compacted)
+      for (const id of compactCycles(app.db, compacted, before)) compactCycleOrders(app.db, venueId, id);
     compacted = Math.max(compacted, before);
-    const beforeD = Math.min(before, t + step - PROMPT_LAST_DECISIONS * step);
-    if (beforeD > compactedDecisions) compactDecisions(app.db, compactedDecisions, beforeD);
+    const beforeD = Math.min(before, t + step - promptLag * step);
+    if (beforeD > compactedDecisions)
+      (promptLag === 0 ? dropDecisions : compactDecisions)(app.db, compactedDecisions, beforeD);
     compactedDecisions = Math.max(compactedDecisions, beforeD);
   };
-  const batch = new TickBatch(app.db);
+  const venueId = app.engine.settings.venue;
+  // One cycle.run audit row per group of a batch's cycles (src/engine/replayRunAudit.ts).
+  const runs = new RunAuditGroup(app.db, venueId);
+  app.engine.cycle.recordRun = (e) => runs.add(e);
+  const batch = new TickBatch(app.db, runs);
   try {
     for (let t = from; t <= to; t += step) {
       if (t > clock.now()) clock.set(t);
@@ -318,6 +334,21 @@ async function drive(
 }
 
 /**
+ * Compacts what the orders of the finished cycle `cycleId` left in the idempotency store and the
+ * intents (client order ids `<cycle id>:…`, src/engine/cycle.ts): stored results of order_propose
+ * (key `<caller>:<venue>:<client order id>`) and order_submit (`<venue>:<client order id>`), and the
+ * intents' checks. The cycle has finished, so no retry of these calls can arrive inside the replay
+ * (only a `planned` cycle resumes); the keys still block reuse, and each decision stays whole in its
+ * audit row. Issue 15: these were ≈ 0.85 KB a cycle of a 7-day replay.
+ */
+function compactCycleOrders(db: Db, venue: string, cycleId: string): void {
+  const prefix = `${venue}:${cycleId}:`;
+  compactKeyResults(db, "order_propose", `${CYCLE_CALLER}:${prefix}`);
+  compactKeyResults(db, "order_submit", prefix);
+  compactIntentChecks(db, venue, `${cycleId}:`);
+}
+
+/**
  * The last cycles of a replay kept with full detail (the last hour of 1-minute cycles: what the
  * console's cycle table and `portfolio_get_status` show, with room to spare); the others are
  * compacted (issue 15: a whole cycle with its decision is ≈ 10 KB, a compacted one ≈ 0.6 KB; a day
@@ -335,12 +366,17 @@ export const REPLAY_TICKS_PER_COMMIT = 240;
  * resumes from the last commit, redoing at most one batch with the same cycle ids and client order
  * ids. Committing every tick wrote each touched page (table tails, indexes) to the journal once per
  * tick; a batch writes it once per batch. Nothing in a tick depends on the commit boundary, so the
- * result is the same as committing every tick. Only for a database no other process opens (the
- * replay's own, `exclusive: true`).
+ * result is the same as committing every tick. The batch's `cycle.run` audit entries are appended
+ * as grouped rows (`RunAuditGroup`) before its commit, so they are committed, or lost to a kill -9,
+ * with their cycles. Only for a database no other process opens (the replay's own,
+ * `exclusive: true`).
  */
 class TickBatch {
   private open = 0;
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly runs: RunAuditGroup,
+  ) {}
 
   /** Runs one tick inside the current batch. @throws whatever the tick throws, after committing the ticks before it. */
   async tick(run: () => Promise<unknown>): Promise<void> {
@@ -348,6 +384,7 @@ class TickBatch {
       this.db.prepare("BEGIN IMMEDIATE").run();
       this.open = 0;
     }
+    this.runs.beginTick();
     this.db.prepare("SAVEPOINT replay_tick").run();
     try {
       await run();
@@ -355,19 +392,26 @@ class TickBatch {
     } catch (e) {
       // Rows an in-process cache read during the tick may be taken back below.
       bumpCacheEpoch(this.db);
+      this.runs.dropTick();
       if (this.db.inTransaction) {
         this.db.exec("ROLLBACK TO replay_tick");
         this.db.exec("RELEASE replay_tick");
         this.commit();
+      } else {
+        // SQLite rolled the whole batch back: its cycles' entries with it.
+        this.runs.clear();
       }
       throw e;
     }
     if (++this.open >= REPLAY_TICKS_PER_COMMIT) this.commit();
   }
 
-  /** Commits the open batch, if any. */
+  /** Commits the open batch, if any, with its cycles' grouped `cycle.run` audit row. */
   commit(): void {
-    if (this.db.inTransaction) this.db.prepare("COMMIT").run();
+    if (this.db.inTransaction) {
+      this.runs.flush();
+      this.db.prepare("COMMIT").run();
+    }
     this.open = 0;
   }
 }

@@ -12,6 +12,7 @@ import type { ApprovalVia } from "../store/approvals.js";
 import type { Db } from "../store/db.js";
 import { getIntent } from "../store/intents.js";
 import { getOrder } from "../store/orders.js";
+import { summarizeProposal } from "./proposalSummary.js";
 import { SUBMIT_SCOPE, submitKey } from "./service.js";
 import { type IntentView, intentView, type OrderView, type SubmitView } from "./views.js";
 
@@ -194,13 +195,17 @@ export async function handleSubmit(app: App, caller: Caller, a: SubmitArgs): Pro
   return app.orders.submit(caller, a.intent_id);
 }
 
-/** order_propose as a gated operation (no MCP). */
+/**
+ * order_propose as a gated operation (no MCP): the system callers' path. Its audit result is the
+ * decision with each check's limit and value, not the whole view (src/orders/proposalSummary.ts).
+ */
 export function proposeOp(): GatedOperation<ProposeArgs, IntentView> {
   return {
     name: "order_propose",
     scope: "orders:propose",
     input: proposeInput,
     facts: (a) => proposeFacts(a),
+    summarize: summarizeProposal,
   };
 }
 

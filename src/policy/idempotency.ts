@@ -177,3 +177,56 @@ export function idempotencyStep(views: Record<string, PendingView> = {}): GateSt
     },
   };
 }
+
+/** The exclusive upper bound of the keys starting with `prefix` (its last character + 1). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/** Members of a stored result a compacted key keeps (see {@link compactKeyResults}). */
+const COMPACT_KEEP = ["intent_id", "order_id", "status"] as const;
+
+/**
+ * Shrinks the stored results of the `done` keys of `scope` whose key starts with `prefix`, for a
+ * replay's own database (src/engine/replay.ts, issue 15: an order_propose result repeats the whole
+ * proposal with every check, ≈ 1.9 KB, an order_submit result the whole order, ≈ 0.5 KB). The result
+ * keeps `intent_id`, `order_id` and `status` where it had them, plus `compacted: true`; a stored
+ * refusal (`{error}`) stays whole. The key, its payload hash and its status are untouched, so the key
+ * still blocks a second use and a different payload is still IDEMPOTENCY_CONFLICT; a retry of the
+ * same call is answered with the compacted result. A replay calls this only for the orders of a
+ * cycle that has finished, whose retry can no longer arrive (the cycle resumes only while
+ * `planned`); the whole result is in the order's audit row. Idempotent; run it inside the caller's
+ * transaction.
+ */
+export function compactKeyResults(db: Db, scope: string, prefix: string): void {
+  const rows = db
+    .prepare(
+      "SELECT key, result FROM idempotency_keys WHERE scope = ? AND key >= ? AND key < ? AND status = 'done'",
+    )
+    .all(scope, prefix, prefixEnd(prefix)) as Array<{ key: string; result: string | null }>;
+  // A new rowid (the table's end), not an update in place: a row shrunk in place keeps its page,
+  // which then holds little more than it (the next whole result does not fit beside it); moving it
+  // lets the emptied page be merged and the small row join the others at the end. Nothing refers
+  // to a key's rowid.
+  const update = db.prepare(
+    `UPDATE idempotency_keys SET result = ?, rowid = (SELECT MAX(rowid) + 1 FROM idempotency_keys)
+     WHERE scope = ? AND key = ?`,
+  );
+  for (const r of rows) {
+    const small = compactResult(r.result);
+    if (small !== r.result) update.run(small, scope, r.key);
+  }
+}
+
+/** The compact form of a stored result (see {@link compactKeyResults}); unchanged when nothing can go. */
+function compactResult(result: string | null): string | null {
+  if (result === null) return null;
+  const v = JSON.parse(result) as unknown;
+  if (v === null || typeof v !== "object" || Array.isArray(v) || "error" in v || "compacted" in v)
+    return result;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of COMPACT_KEEP) if (k in o) out[k] = o[k];
+  out.compacted = true;
+  return JSON.stringify(out);
+}

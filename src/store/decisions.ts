@@ -109,14 +109,44 @@ export function lastAnswered(
   return { decision: parse(r) as AnsweredDecision, since: n };
 }
 
-/** Decisions per `used` between two cycle starts (inclusive). */
+/**
+ * Decisions per `used` between two cycle starts (inclusive). A compacted cycle whose decision
+ * {@link dropDecisions} removed counts by its own `target.used`, which is the decision's `used`
+ * (both are the cycle's stage-2 choice, stored in one transaction: src/engine/cycle.ts); every
+ * stored cycle has a decision row until then, so nothing is counted twice or missed.
+ */
 export function countDecisions(db: Db, from: number, to: number): Record<DecisionRecord["used"], number> {
   const out = { agent: 0, sampling: 0, llm: 0, baseline: 0, baseline_fallback: 0 };
   const rows = db
     .prepare("SELECT used, COUNT(*) AS n FROM cycle_decisions WHERE ts BETWEEN ? AND ? GROUP BY used")
     .all(from, to) as Array<{ used: DecisionRecord["used"]; n: number }>;
-  for (const r of rows) out[r.used] = r.n;
+  const dropped = db
+    .prepare(
+      `SELECT json_extract(c.target, '$.used') AS used, COUNT(*) AS n FROM cycles c
+        WHERE c.ts BETWEEN ? AND ? AND c.plan = '{}'
+          AND NOT EXISTS (SELECT 1 FROM cycle_decisions d WHERE d.cycle_id = c.id)
+        GROUP BY used`,
+    )
+    .all(from, to) as Array<{ used: DecisionRecord["used"]; n: number }>;
+  for (const r of [...rows, ...dropped]) out[r.used] += r.n;
   return out;
+}
+
+/**
+ * Deletes the decisions with `from <= ts < before` (ms UTC) that no model answered, for a replay's
+ * own database whose decision source is not a model (issue 15: ≈ 190 bytes a cycle with its index
+ * entries). Call it only for cycles already compacted (`compactCycles`): their row keeps what such
+ * a decision said that is not configuration — `used` and `reason` (the decision's `error`) — and
+ * {@link countDecisions} counts them from it. Nothing else reads them: no prompt is built without a
+ * model, `portfolio_get_status` shows the newest `LAST_DECISIONS` (5), and a replay keeps its
+ * newest `REPLAY_DETAIL_CYCLES` cycles' decisions. Not for a model source: there `lastAnswered`
+ * counts the fallback rows since the last answer. Idempotent; run it inside the caller's transaction.
+ */
+export function dropDecisions(db: Db, from: number, before: number): void {
+  db.prepare("DELETE FROM cycle_decisions WHERE ts >= ? AND ts < ? AND used NOT IN ('llm', 'sampling')").run(
+    from,
+    before,
+  );
 }
 
 /**

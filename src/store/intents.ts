@@ -62,8 +62,58 @@ function parse(r: Raw): IntentRow {
     ...r,
     reduce_only: r.reduce_only === 1,
     approval_needed: r.approval_needed === 1,
-    checks: JSON.parse(r.checks) as CheckResult[],
+    checks: parseChecks(r.checks),
   };
+}
+
+/**
+ * Whole checks, or the compact form {@link compactIntentChecks} stores (an array of check names, a
+ * failed one prefixed `!`), read back with `limit`/`value` null and an empty message.
+ */
+function parseChecks(json: string): CheckResult[] {
+  const v = JSON.parse(json) as Array<CheckResult | string>;
+  return v.map((c) =>
+    typeof c === "string"
+      ? {
+          check: c.startsWith("!") ? c.slice(1) : c,
+          passed: !c.startsWith("!"),
+          limit: null,
+          value: null,
+          message: "",
+        }
+      : c,
+  );
+}
+
+/**
+ * Shrinks the stored checks of the intents on `venue` whose client order id starts with `prefix` to
+ * their names (a failed check prefixed `!`), for a replay's own database (src/engine/replay.ts,
+ * issue 15: ten checks with their limits, values and messages are ≈ 1.35 KB an order). Read back,
+ * such a check has `limit` and `value` null and an empty `message`; the whole checks stay in the
+ * intent's `order_propose` audit row, which records the decision. A replay calls this only for the
+ * intents of a cycle that has finished: their orders are sent, so nothing approves or re-checks
+ * them. Idempotent; run it inside the caller's transaction.
+ */
+export function compactIntentChecks(db: Db, venue: string, prefix: string): void {
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const rows = db
+    .prepare(
+      "SELECT id, checks FROM intents WHERE venue = ? AND client_order_id >= ? AND client_order_id < ?",
+    )
+    .all(venue, prefix, end) as Array<{ id: string; checks: string }>;
+  // A new rowid (the table's end), not an update in place: a row shrunk in place keeps its page,
+  // which then holds little more than it (the next whole intent does not fit beside it); moving it
+  // lets the emptied page be merged and the small row join the others at the end. The id, which
+  // orders refer to, is unchanged; nothing refers to an intent's rowid.
+  const update = db.prepare(
+    "UPDATE intents SET checks = ?, rowid = (SELECT MAX(rowid) + 1 FROM intents) WHERE id = ?",
+  );
+  for (const r of rows) {
+    const checks = JSON.parse(r.checks) as Array<CheckResult | string>;
+    if (checks.every((c) => typeof c === "string")) continue;
+    const names = checks.map((c) => (typeof c === "string" ? c : c.passed ? c.check : `!${c.check}`));
+    update.run(JSON.stringify(names), r.id);
+  }
 }
 
 /** Inserts an intent. @throws SqliteError on a duplicate (venue, client_order_id). */

@@ -124,6 +124,24 @@ describe("GTC slices", () => {
       [slices[2], "refused", "RATE_LIMITED"],
     ]);
     expect(cyc.report?.rate_limited).toBe(2);
+    // Live, the cycle writes its own cycle.run row: the cycle id and what it did, not its figures.
+    const run = app.db
+      .prepare("SELECT args, result FROM audit_log WHERE tool = 'cycle.run' ORDER BY id")
+      .all() as Array<{ args: string; result: string }>;
+    expect(run.map((r) => [JSON.parse(r.args), JSON.parse(r.result)])).toEqual([
+      [
+        { cycle_id: cyc.id, venue: "paper" },
+        {
+          used: "agent",
+          reason: null,
+          clips: cyc.approved.rejections.length,
+          slices: 3,
+          sent: 1,
+          refused: 0,
+          rate_limited: 2,
+        },
+      ],
+    ]);
   });
 });
 

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
 import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
-import { openDb } from "../../src/store/db.js";
+import { verifyAudit } from "../../src/store/audit.js";
+import { type Db, openDb } from "../../src/store/db.js";
 import { REPLAY_PAGE_SIZE } from "../../src/store/replayFile.js";
 import { REPLAY_30D, tempHome, testConfig } from "../helpers/app.js";
 
@@ -28,6 +29,27 @@ function cfg(h: string, patch: (c: Config) => void = () => {}): Config {
 }
 
 const DAY1_FROM = Date.parse("2025-05-26T00:00:00Z");
+
+/**
+ * Every cycle named by a replay's grouped `cycle.run` audit rows, in audit order, as one object a
+ * cycle (`{cycle_id, used, reason, clips, slices, sent, refused, rate_limited, corrections}`).
+ */
+function runRows(db: Db): Array<Record<string, unknown>> {
+  const rows = db
+    .prepare("SELECT args, result FROM audit_log WHERE tool = 'cycle.run' ORDER BY id")
+    .all() as Array<{ args: string; result: string }>;
+  return rows.flatMap((r) => {
+    const args = JSON.parse(r.args) as { first: string; last: string; count: number };
+    const { columns, rows: cycles } = JSON.parse(r.result) as { columns: string[]; rows: unknown[][] };
+    // A group's args name its first and last cycle and how many it holds.
+    expect([args.first, args.last, args.count]).toEqual([
+      cycles[0][0],
+      cycles[cycles.length - 1][0],
+      cycles.length,
+    ]);
+    return cycles.map((c) => Object.fromEntries(columns.map((k, i) => [k, c[i]])));
+  });
+}
 
 describe("replay over real data", () => {
   it("a target file asking for 100% BTC is clipped to the cap with the reasons recorded", async () => {
@@ -68,7 +90,7 @@ describe("replay over real data", () => {
     for (const c of cycles) expect(c.approved.weights.BTC).toBeLessThanOrEqual(0.15);
   });
 
-  it("a fallback is one target_fallback event per streak (where it starts or its reason changes), and each cycle has one audit row", async () => {
+  it("a fallback is one target_fallback event per streak (where it starts or its reason changes), and the cycle.run audit rows name each cycle once", async () => {
     const h = home();
     const file = join(h, "targets.jsonl");
     const target = (time: string) =>
@@ -104,11 +126,11 @@ describe("replay over real data", () => {
     expect(
       events.map((e) => ({ cycle_id: e.cycle_id, reason: (e.detail as { reason: string }).reason })),
     ).toEqual(starts);
-    // One audit row a cycle (cycle.run); the agent and baseline sources write no decision row.
-    const tools = db
-      .prepare("SELECT tool, COUNT(*) AS n FROM audit_log WHERE tool LIKE 'cycle.%' GROUP BY tool")
-      .all();
-    expect(tools).toEqual([{ tool: "cycle.run", n: cycles.length }]);
+    // cycle.run rows name every cycle once, in order (grouped per commit batch in a replay); the
+    // agent and baseline sources write no decision row.
+    const tools = db.prepare("SELECT DISTINCT tool FROM audit_log WHERE tool LIKE 'cycle.%'").all();
+    expect(tools).toEqual([{ tool: "cycle.run" }]);
+    expect(runRows(db).map((r) => r.cycle_id)).toEqual(cycles.map((c) => c.id));
     // The replay's own file was created with small pages (src/store/replayFile.ts).
     expect(db.pragma("page_size", { simple: true })).toBe(REPLAY_PAGE_SIZE);
   });
@@ -242,14 +264,124 @@ describe("replay over real data", () => {
     expect(clips).toBeGreaterThan(0);
     const decisions = (db: typeof a) =>
       db.prepare("SELECT * FROM cycle_decisions ORDER BY ts").all() as Array<Record<string, unknown>>;
+    // No model decides here: the decisions of compacted cycles are deleted (their cycle rows say
+    // `used` and `reason`, and the summary's decision counts above are still equal); the last five
+    // are exactly the uncompacted run's.
     const [da, db] = [decisions(a), decisions(b)];
-    expect(db.map((d) => d.cycle_id)).toEqual(da.map((d) => d.cycle_id));
-    expect(db.slice(-5)).toEqual(da.slice(-5));
-    for (const [i, d] of db.slice(0, -5).entries())
-      expect(d).toEqual({ ...da[i], target: "null", clipped: "null" });
+    expect(da).toHaveLength(121);
+    expect(db).toEqual(da.slice(-5));
+    for (const [i, c] of old.entries()) {
+      expect(c.target.used).toBe(da[i].used);
+      expect(c.target.reason).toBe(da[i].error);
+    }
+    // The orders of compacted cycles: their intents keep every field and each check's name and
+    // verdict, their idempotency keys stay done with the same payload hash and keep the ids and
+    // status; the last five cycles' orders are whole.
+    const oldIds = new Set(old.map((c) => c.id));
+    const cycleOf = (clientId: string) => clientId.slice(0, clientId.indexOf(":"));
+    const intents = (db: typeof a) =>
+      db.prepare("SELECT * FROM intents ORDER BY client_order_id").all() as Array<{
+        client_order_id: string;
+        checks: string;
+      }>;
+    // Intent and order ids are random: each run's own are compared through its client order ids.
+    const [ia, ib] = [intents(a), intents(b)];
+    expect(ib.map((i) => i.client_order_id)).toEqual(ia.map((i) => i.client_order_id));
+    expect(ib.filter((i) => oldIds.has(cycleOf(i.client_order_id))).length).toBeGreaterThan(0);
+    for (const [k, i] of ib.entries()) {
+      const w = { ...ia[k], id: i.id };
+      if (!oldIds.has(cycleOf(i.client_order_id))) {
+        expect(i).toEqual(w);
+        continue;
+      }
+      const checks = JSON.parse(w.checks) as Array<{ check: string; passed: boolean }>;
+      expect(i).toEqual({
+        ...w,
+        checks: JSON.stringify(checks.map((c) => (c.passed ? c.check : `!${c.check}`))),
+      });
+    }
+    const keys = (db: typeof a) =>
+      db.prepare("SELECT * FROM idempotency_keys ORDER BY scope, key").all() as Array<{
+        scope: string;
+        key: string;
+        result: string;
+      }>;
+    const ids = (db: typeof a, clientId: string) =>
+      db
+        .prepare(
+          "SELECT i.id AS intent_id, o.id AS order_id FROM intents i JOIN orders o ON o.intent_id = i.id WHERE i.client_order_id = ?",
+        )
+        .get(clientId) as { intent_id: string; order_id: string };
+    const [ka, kb] = [keys(a), keys(b)];
+    expect(kb.map((k) => [k.scope, k.key])).toEqual(ka.map((k) => [k.scope, k.key]));
+    let compactedKeys = 0;
+    for (const [n, k] of kb.entries()) {
+      const clientId = k.key.slice(k.key.indexOf("cyc-"));
+      const [own, other] = [ids(b, clientId), ids(a, clientId)];
+      const w = {
+        ...ka[n],
+        result: ka[n].result
+          .replaceAll(other.intent_id, own.intent_id)
+          .replaceAll(other.order_id, own.order_id),
+      };
+      if (!oldIds.has(cycleOf(clientId))) {
+        expect(k).toEqual(w);
+        continue;
+      }
+      compactedKeys++;
+      const whole = JSON.parse(w.result) as Record<string, unknown>;
+      const expected: Record<string, unknown> = {};
+      for (const f of ["intent_id", "order_id", "status"]) if (f in whole) expected[f] = whole[f];
+      expect(expected.intent_id ?? expected.order_id).toBeDefined();
+      expect(k).toEqual({ ...w, result: JSON.stringify({ ...expected, compacted: true }) });
+    }
+    expect(compactedKeys).toBe(2 * ib.filter((i) => oldIds.has(cycleOf(i.client_order_id))).length);
+    // The audit chain of the compacted file verifies; its cycle.run rows name every cycle once and
+    // say what it did, not a copy of its row.
+    expect(verifyAudit(b).ok).toBe(true);
+    const runs = runRows(b);
+    expect(runs.map((r) => r.cycle_id)).toEqual(small.map((c) => c.id));
+    for (const [i, { cycle_id: _id, ...r }] of runs.entries()) {
+      const c = whole[i];
+      expect(r).toEqual({
+        used: c.target.used,
+        reason: c.target.reason,
+        clips: c.approved.rejections.length,
+        slices: c.plan.slices.length,
+        sent: c.report?.sent,
+        refused: c.report?.refused.length,
+        rate_limited: c.report?.rate_limited ?? 0,
+        corrections: c.report?.corrections ?? 0,
+      });
+    }
     const pages = (db: typeof a) =>
       (db.pragma("page_count", { simple: true }) as number) -
       (db.pragma("freelist_count", { simple: true }) as number);
     expect(pages(b)).toBeLessThan(pages(a) * 0.85);
   });
+
+  it("a compacted replay's file grows by less than 1.5 KB a cycle (issue 15; 3.4 KB before round 4's compaction, grouped cycle.run rows, packed cycle rows and dropped decisions)", async () => {
+    const size = async (minutes: number) => {
+      const s = await runReplay(cfg(home()), {
+        dataDirs: [REPLAY_30D],
+        from: DAY1_FROM,
+        to: DAY1_FROM + minutes * 60_000,
+        detailCycles: 5,
+      });
+      const db = openDb(s.db);
+      const bytes =
+        (db.pragma("page_count", { simple: true }) as number) *
+        (db.pragma("page_size", { simple: true }) as number);
+      db.close();
+      return { bytes, cycles: s.cycles, orders: s.orders };
+    };
+    const one = await size(0);
+    const many = await size(600);
+    expect(one.cycles).toBe(1);
+    expect(many.cycles).toBe(601);
+    // The window trades (≈ one order every 6 cycles, like the 7-day run), so order records count.
+    expect(many.orders).toBeGreaterThan(60);
+    const perCycle = (many.bytes - one.bytes) / (many.cycles - one.cycles);
+    expect(perCycle).toBeLessThan(1500);
+  }, 120_000);
 });
