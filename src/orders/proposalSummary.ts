@@ -1,3 +1,4 @@
+import { checkLabel } from "../store/intents.js";
 import type { IntentView } from "./views.js";
 
 /**
@@ -46,7 +47,7 @@ export interface ProposalSummary {
 /** The audit summary of an allowed proposal (see {@link ProposalSummary}). Pure; throws nothing. */
 export function summarizeProposal(v: IntentView): ProposalSummary {
   const checks: Record<string, [unknown, unknown]> = {};
-  for (const c of v.checks) checks[c.passed ? c.check : `!${c.check}`] = [c.limit, c.value];
+  for (const c of v.checks) checks[checkLabel(c)] = [c.limit, c.value];
   const s: ProposalSummary = {
     intent_id: v.intent_id,
     symbol: v.symbol,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { TwError, type ErrorPayload } from "../errors.js";
-import type { Db } from "../store/db.js";
+import { type Db, prefixEnd } from "../store/db.js";
 import type { GateCall, GateOutcome, GateStep } from "./gate.js";
 
 /**
@@ -176,11 +176,6 @@ export function idempotencyStep(views: Record<string, PendingView> = {}): GateSt
       } else releaseKey(env.db, r.scope, r.key, env.clock.now());
     },
   };
-}
-
-/** The exclusive upper bound of the keys starting with `prefix` (its last character + 1). */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 /** Members of a stored result a compacted key keeps (see {@link compactKeyResults}). */

@@ -68,6 +68,15 @@ export function sqlLimit(n: number): string {
 }
 
 /**
+ * The exclusive upper bound of the texts starting with `prefix` (its last character + 1), for an
+ * indexed prefix range `col >= prefix AND col < prefixEnd(prefix)`: unlike `LIKE 'prefix%'` it uses
+ * the index and needs no escaping. `prefix` must not be empty.
+ */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/**
  * Makes every `db.transaction(fn)` begin with `BEGIN IMMEDIATE` (its `.immediate` variant). A
  * deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
  * process wrote in between (the busy timeout cannot help an upgrade from a stale read snapshot);

@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import { type Db, prefixEnd } from "./db.js";
 import type { OrderSide, OrderType, Tif } from "../exchange/venue.js";
 
 /**
@@ -14,6 +14,15 @@ export interface CheckResult {
   limit: unknown;
   value: unknown;
   message: string;
+}
+
+/**
+ * A check's name as compact records store it: the name, prefixed `!` when it failed (a compacted
+ * intent's checks, {@link compactIntentChecks}; a system order's `order_propose` audit summary,
+ * src/orders/proposalSummary.ts). {@link parseChecks} reads it back.
+ */
+export function checkLabel(c: Pick<CheckResult, "check" | "passed">): string {
+  return c.passed ? c.check : `!${c.check}`;
 }
 
 /** A stored intent. */
@@ -95,12 +104,11 @@ function parseChecks(json: string): CheckResult[] {
  * them. Idempotent; run it inside the caller's transaction.
  */
 export function compactIntentChecks(db: Db, venue: string, prefix: string): void {
-  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
   const rows = db
     .prepare(
       "SELECT id, checks FROM intents WHERE venue = ? AND client_order_id >= ? AND client_order_id < ?",
     )
-    .all(venue, prefix, end) as Array<{ id: string; checks: string }>;
+    .all(venue, prefix, prefixEnd(prefix)) as Array<{ id: string; checks: string }>;
   // A new rowid (the table's end), not an update in place: a row shrunk in place keeps its page,
   // which then holds little more than it (the next whole intent does not fit beside it); moving it
   // lets the emptied page be merged and the small row join the others at the end. The id, which
@@ -111,7 +119,7 @@ export function compactIntentChecks(db: Db, venue: string, prefix: string): void
   for (const r of rows) {
     const checks = JSON.parse(r.checks) as Array<CheckResult | string>;
     if (checks.every((c) => typeof c === "string")) continue;
-    const names = checks.map((c) => (typeof c === "string" ? c : c.passed ? c.check : `!${c.check}`));
+    const names = checks.map((c) => (typeof c === "string" ? c : checkLabel(c)));
     update.run(JSON.stringify(names), r.id);
   }
 }
