@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
-import { bumpCacheEpoch, type Db, type StampedMemo, stampedMemo } from "./db.js";
+import { bumpCacheEpoch, type Db } from "./db.js";
+import { limitOverrideTexts } from "./limitOverrides.js";
 
 /**
  * Portfolio limits of the minute cycle (issue 13): defaults from `cycle.limits` in config, overridden
@@ -10,23 +11,10 @@ import { bumpCacheEpoch, type Db, type StampedMemo, stampedMemo } from "./db.js"
  */
 export type PortfolioLimitSet = Config["cycle"]["limits"];
 
-const memo = new WeakMap<Db, StampedMemo<string[]>>();
-
 /** Effective portfolio limits: config defaults with every stored override applied in order. */
 export function currentPortfolioLimits(db: Db, cfg: Config): PortfolioLimitSet {
   const out: PortfolioLimitSet = { ...cfg.cycle.limits, caps: { ...cfg.cycle.limits.caps } };
-  // Read once per cache stamp (the cycle asks several times a tick, issue 15); parsed per call, so
-  // callers still get objects of their own.
-  const texts = stampedMemo(
-    memo,
-    db,
-    () =>
-      (db.prepare("SELECT limits FROM portfolio_limits ORDER BY id").all() as Array<{ limits: string }>).map(
-        (r) => r.limits,
-      ),
-    ["limits"],
-  );
-  for (const t of texts) {
+  for (const t of limitOverrideTexts(db, "portfolio_limits")) {
     const { caps, ...rest } = JSON.parse(t) as Partial<PortfolioLimitSet>;
     Object.assign(out, rest);
     if (caps) Object.assign(out.caps, caps);

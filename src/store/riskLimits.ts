@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
-import { bumpCacheEpoch, type Db, type StampedMemo, stampedMemo } from "./db.js";
+import { bumpCacheEpoch, type Db } from "./db.js";
+import { limitOverrideTexts } from "./limitOverrides.js";
 
 /**
  * Order-level risk limits (DESIGN.md §3 step 7): defaults from `config.risk`, overridden by rows of
@@ -33,24 +34,11 @@ export function defaultLimits(cfg: Config): RiskLimits {
   };
 }
 
-const memo = new WeakMap<Db, StampedMemo<string[]>>();
-
 /** Effective limits: config defaults with every stored override applied in order. */
 export function currentLimits(db: Db, cfg: Config): RiskLimits {
   const out = defaultLimits(cfg);
-  // The overrides change only through setLimits (or another connection): read once per cache stamp,
-  // as every order's risk check and every cycle ask (issue 15). Parsed per call, so callers still get
-  // objects of their own.
-  const texts = stampedMemo(
-    memo,
-    db,
-    () =>
-      (db.prepare("SELECT limits FROM risk_limits ORDER BY id").all() as Array<{ limits: string }>).map(
-        (r) => r.limits,
-      ),
-    ["limits"],
-  );
-  for (const t of texts) Object.assign(out, JSON.parse(t) as Partial<RiskLimits>);
+  for (const t of limitOverrideTexts(db, "risk_limits"))
+    Object.assign(out, JSON.parse(t) as Partial<RiskLimits>);
   return out;
 }
 
