@@ -3,8 +3,7 @@ import { TwError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CandleStore } from "../store/candles.js";
 import { ReplaySource } from "./replay/source.js";
-import { bookStats, closeAtOrBefore, logReturns, simpleReturn, stdev, upperBound } from "./analytics.js";
-import type { CandleColumns } from "./replay/csv.js";
+import { bookStats, logReturns, simpleReturn, stdev, upperBound } from "./analytics.js";
 import {
   type Candle,
   type FundingPoint,
@@ -240,68 +239,65 @@ export class MarketService implements MarketData {
     const sym = await this.resolve(symbol);
     const now = this.clock.now();
     const q = { start: now - 70 * 60_000, end: now };
-    if (this.source instanceof ReplaySource)
-      return this.replayFeatures(sym, now, this.source.rows(sym, "1m", q));
+    if (this.source instanceof ReplaySource) {
+      // Read from the bars' columns (issue 15: each cycle built 70 candle objects per coin to read
+      // their closes); replay has no book.
+      const { c, lo, end } = this.source.rows(sym, "1m", q);
+      return this.featuresOf(sym, now, c.time.subarray(lo, end), c.close.subarray(lo, end), null);
+    }
     const bars = await this.candles(sym, "1m", q);
-    const last = bars.at(-1);
-    if (!last || now - (last.time + 60_000) > this.staleAfterMs) throw this.notFresh(sym, now, last?.time);
-    const hour = bars.filter((b) => b.time >= last.time - 60 * 60_000);
-    if (hour.length < FEATURE_BARS) throw this.notEnough(sym, now, hour.length);
-    const at = (k: number) => closeAtOrBefore(bars, last.time - k * 60_000);
+    const time = bars.map((b) => b.time);
+    const close = bars.map((b) => b.close);
+    const last = time.at(-1);
+    // Checked before the book is read, as the snapshot needs fresh bars first.
+    if (last === undefined || now - (last + 60_000) > this.staleAfterMs) throw this.notFresh(sym, now, last);
     const book = await this.orderbook(sym, 20);
-    const stats = book ? bookStats(book.bids, book.asks) : null;
-    const time = last.time + 60_000;
-    this.freshness(time);
-    return {
-      symbol: sym,
-      time,
-      mid: stats?.mid ?? last.close,
-      ret_1m: simpleReturn(last.close, at(1)) as number,
-      ret_5m: simpleReturn(last.close, at(5)) as number,
-      ret_1h: simpleReturn(last.close, at(60)) as number,
-      vol_1h: stdev(logReturns(hour.slice(-61).map((b) => b.close))) as number,
-      spread_bps: stats?.spread_bps ?? null,
-      book_imbalance: stats?.imbalance ?? null,
-    };
+    return this.featuresOf(sym, now, time, close, book ? bookStats(book.bids, book.asks) : null);
   }
 
   /**
-   * {@link features} on replay data, read from the bars' columns (issue 15: each cycle built 70
-   * candle objects per coin to read their closes). The same values in the same order go through the
-   * same functions, so every field is bit-identical (test/exchange/service.test.ts); replay has no
-   * book, so mid is the last close and the book fields are null.
+   * The one formula of {@link features} (the live and the replay paths both come here, so their
+   * fields are computed by the same code in the same order), over the 1m bars' open times and closes
+   * (ascending by time, ms UTC / quote) and the book's stats (null without a book: mid is then the
+   * last close and the book fields null).
+   * @throws TwError STALE_DATA as {@link features} says.
    */
-  private replayFeatures(
+  private featuresOf(
     sym: string,
     now: number,
-    { c, lo, end }: { c: CandleColumns; lo: number; end: number },
+    time: ArrayLike<number>,
+    close: ArrayLike<number>,
+    stats: ReturnType<typeof bookStats> | null,
   ): FeatureSnapshot1m {
-    const lastTime = end > lo ? c.time[end - 1] : undefined;
+    const end = time.length;
+    const lastTime = end > 0 ? time[end - 1] : undefined;
     if (lastTime === undefined || now - (lastTime + 60_000) > this.staleAfterMs)
       throw this.notFresh(sym, now, lastTime);
     // The bars are time-sorted: the last hour is a suffix, [first, end).
     let first = end - 1;
-    while (first > lo && c.time[first - 1] >= lastTime - 60 * 60_000) first--;
+    while (first > 0 && time[first - 1] >= lastTime - 60 * 60_000) first--;
     if (end - first < FEATURE_BARS) throw this.notEnough(sym, now, end - first);
+    // "c[t−k]": the close of the latest bar opened at or before last open time − k minutes, so a
+    // missing bar falls back to the one before it.
     const at = (k: number): number | null => {
-      const i = upperBound(c.time.subarray(lo, end), lastTime - k * 60_000);
-      return i === 0 ? null : c.close[lo + i - 1];
+      const i = upperBound(time, lastTime - k * 60_000);
+      return i === 0 ? null : close[i - 1];
     };
     const closes: number[] = [];
-    for (let i = Math.max(first, end - 61); i < end; i++) closes.push(c.close[i]);
-    const close = c.close[end - 1];
-    const time = lastTime + 60_000;
-    this.freshness(time);
+    for (let i = Math.max(first, end - 61); i < end; i++) closes.push(close[i]);
+    const last = close[end - 1];
+    const t = lastTime + 60_000;
+    this.freshness(t);
     return {
       symbol: sym,
-      time,
-      mid: close,
-      ret_1m: simpleReturn(close, at(1)) as number,
-      ret_5m: simpleReturn(close, at(5)) as number,
-      ret_1h: simpleReturn(close, at(60)) as number,
+      time: t,
+      mid: stats?.mid ?? last,
+      ret_1m: simpleReturn(last, at(1)) as number,
+      ret_5m: simpleReturn(last, at(5)) as number,
+      ret_1h: simpleReturn(last, at(60)) as number,
       vol_1h: stdev(logReturns(closes)) as number,
-      spread_bps: null,
-      book_imbalance: null,
+      spread_bps: stats?.spread_bps ?? null,
+      book_imbalance: stats?.imbalance ?? null,
     };
   }
 
