@@ -11,6 +11,7 @@ import {
   appendAudit,
   flushAuditQueue,
   queryAudit,
+  AUDIT_GROUP_MAX_ROWS,
   queueAudit,
   verifyAudit,
 } from "../../src/store/audit.js";
@@ -332,6 +333,22 @@ describe("group commit of read-only rows (queueAudit)", () => {
     expect(rowsOf(db)).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 40));
     expect(rowsOf(db)).toHaveLength(2);
+  });
+
+  it(`a group of ${AUDIT_GROUP_MAX_ROWS} rows is committed on the next turn of the event loop, not after its delay`, async () => {
+    const db = fresh();
+    // rowsOf reads the table directly, so it does not flush the queue as this module's readers do.
+    for (let i = 1; i < AUDIT_GROUP_MAX_ROWS; i++) queueAudit(db, entry(i), 10_000);
+    await new Promise((r) => setImmediate(r));
+    expect(rowsOf(db)).toHaveLength(0); // one short of a full group: waits for its delay
+    queueAudit(db, entry(AUDIT_GROUP_MAX_ROWS), 10_000);
+    expect(rowsOf(db)).toHaveLength(0); // not inside the call that filled it
+    await new Promise((r) => setImmediate(r));
+    expect(rowsOf(db)).toHaveLength(AUDIT_GROUP_MAX_ROWS);
+    queueAudit(db, entry(AUDIT_GROUP_MAX_ROWS + 1), 10_000);
+    flushAuditQueue(db);
+    expect(verifyAudit(db)).toMatchObject({ ok: true, rows: AUDIT_GROUP_MAX_ROWS + 1 });
+    // The 10 s timer of the first rows was replaced, so nothing keeps the test process waiting.
   });
 
   it("rows hashed when queued are chained again when another process appended before the flush", () => {
