@@ -6,6 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { FIRST_CONDITION_PASS_MS } from "../alerts/runner.js";
 import type { BenchModule } from "./index.js";
+import { openLineClient } from "./lineClient.js";
 
 /**
  * Serve benchmark (issue 15): `tradewarden serve` over stdio against a bare SDK `McpServer` with one
@@ -17,6 +18,8 @@ import type { BenchModule } from "./index.js";
  *   project, warming each up for {@link WARM_MS} of calls, then {@link CALLS} sequential
  *   `tools/call` on one connection: calls/s (median of the rounds) and p50/p99 latency (ms, over
  *   every measured call of the side), and the server's CPU per measured call (median of the rounds).
+ *   These rows use a thin newline JSON-RPC client (src/bench/lineClient.ts says why), start-up the
+ *   SDK's `Client`.
  * The cheap tool is the project's cheapest real read-only tool, `order_list` (one indexed read of
  * an empty page, ≈ 170 bytes), against the bare server's `ping`; `strategy_list` (11 KB of schemas)
  * is measured once more for reference, not against a goal. Warming up past the first alert-monitor
@@ -131,22 +134,28 @@ interface Throughput {
   server_cpu_us_per_call: number | null;
 }
 
-/** One measured window: a fresh server, warmed up for WARM_MS, then CALLS sequential calls. */
+/**
+ * One measured window: a fresh server, warmed up for WARM_MS, then CALLS sequential calls, all
+ * through the thin line client (src/bench/lineClient.ts), so the figures are the server's.
+ */
 async function window(t: Target, lat: number[]): Promise<{ rate: number; cpuUs: number | null }> {
   const spawned = performance.now();
-  const { client, pid } = await open(t);
+  const client = await openLineClient(process.execPath, t.args, {
+    ...(process.env as Record<string, string>),
+    ...t.env,
+  });
   try {
-    while (performance.now() - spawned < WARM_MS) await call(client, t);
+    while (performance.now() - spawned < WARM_MS) await client.call(t.tool.name, t.tool.arguments);
     (globalThis as { gc?: () => void }).gc?.();
-    const c0 = cpuMs(pid);
+    const c0 = cpuMs(client.pid);
     const t0 = performance.now();
     for (let i = 0; i < CALLS; i++) {
       const s = performance.now();
-      await call(client, t);
+      await client.call(t.tool.name, t.tool.arguments);
       lat.push(performance.now() - s);
     }
     const rate = CALLS / ((performance.now() - t0) / 1000);
-    const c1 = cpuMs(pid);
+    const c1 = cpuMs(client.pid);
     return { rate, cpuUs: c0 === null || c1 === null ? null : ((c1 - c0) * 1000) / CALLS };
   } finally {
     await client.close();
