@@ -333,7 +333,7 @@ export function queueAudit(db: Db, e: AuditEntry, maxDelayMs: number): void {
 }
 
 /** Rows after which a queued group is written at once (see {@link queueAudit}). */
-export const AUDIT_GROUP_MAX_ROWS = 32;
+export const AUDIT_GROUP_MAX_ROWS = 16;
 
 /** Replaces a pending timed flush with one on the next turn of the event loop. */
 function scheduleFlushSoon(db: Db, q: AuditQueue, retryMs: number): void {
