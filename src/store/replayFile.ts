@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
-import type { Db } from "./db.js";
+import { BUSY_TIMEOUT_MS, type Db, retryBusy } from "./db.js";
 
 /**
  * Storage settings of a replay's own database file (`tradewarden replay`, src/engine/replay.ts;
@@ -43,9 +43,21 @@ export function createReplayFile(path: string): void {
  * cache wrote no fewer bytes); statement journals (a savepoint per
  * tick) stay in memory (`temp_store`) instead of temporary files. The next `openDb` of the file (a
  * resumed run) turns WAL back on, and this is applied again.
+ * @throws Error when another process keeps the file open for longer than `BUSY_TIMEOUT_MS`.
  */
 export function useReplayJournal(db: Db): void {
-  db.pragma("journal_mode = DELETE");
+  // Leaving WAL needs every other connection gone, and SQLite reports a reader that has the file
+  // open (a poller, a console on the same file) as SQLITE_BUSY at once, without the busy handler:
+  // wait as a write would.
+  try {
+    retryBusy(() => db.pragma("journal_mode = DELETE"), BUSY_TIMEOUT_MS);
+  } catch (e) {
+    if (!String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY")) throw e;
+    throw new Error(
+      `another process kept the replay file ${db.name} open for ${BUSY_TIMEOUT_MS / 1000} s; close it (or pass another --db) and run the replay again`,
+      { cause: e },
+    );
+  }
   db.pragma("synchronous = FULL");
   db.pragma("cache_size = -4096");
   db.pragma("temp_store = MEMORY");
