@@ -309,7 +309,8 @@ export function appendAudit(db: Db, e: AuditEntry): number {
  *
  * A group is also written as soon as it holds {@link AUDIT_GROUP_MAX_ROWS} rows, on the next turn
  * of the event loop (after the call that filled it has answered): a flush holds the event loop
- * for ≈ 0.1 ms plus ≈ 15 µs a row, and the call that arrives meanwhile waits for it. Bounding the
+ * for ≈ 70 µs plus ≈ 10 µs a row (docs/engineering.md), and the call that arrives meanwhile waits
+ * for it. Bounding the
  * group bounds that wait at any call rate (issue 15's p99: at 6,000 calls/s a 10 ms group was ≈ 40
  * rows, 0.6–1 ms, and set the p99 of a thin client at 1.1 ms).
  */
@@ -342,26 +343,26 @@ function scheduleFlushSoon(db: Db, q: AuditQueue, retryMs: number): void {
   q.timer = null;
   q.soon = setImmediate(() => {
     q.soon = null;
-    try {
-      flushAuditQueue(db);
-    } catch {
-      // Put back by flushAuditQueue (a lock held past retryBusy's wait): tried again below.
-    }
-    if (db.open && q.entries.length > 0) scheduleFlush(db, q, retryMs);
+    flushScheduled(db, q, retryMs);
   });
 }
 
 function scheduleFlush(db: Db, q: AuditQueue, delayMs: number): void {
   q.timer ??= setTimeout(() => {
     q.timer = null;
-    try {
-      flushAuditQueue(db);
-    } catch {
-      // Put back by flushAuditQueue (a lock held past retryBusy's wait): tried again below.
-    }
-    // Still queued (the flush failed, or ran inside a transaction): try again shortly.
-    if (db.open && q.entries.length > 0) scheduleFlush(db, q, delayMs);
+    flushScheduled(db, q, delayMs);
   }, delayMs);
+}
+
+/** A scheduled flush: what is still queued after it (a failed write) is tried again in `retryMs`. */
+function flushScheduled(db: Db, q: AuditQueue, retryMs: number): void {
+  try {
+    flushAuditQueue(db);
+  } catch {
+    // Put back by flushAuditQueue (a lock held past retryBusy's wait): tried again below.
+  }
+  // Still queued (the flush failed, or ran inside a transaction): try again shortly.
+  if (db.open && q.entries.length > 0) scheduleFlush(db, q, retryMs);
 }
 
 function takeQueue(q: AuditQueue): Pick<AuditQueue, "entries" | "chained"> {
