@@ -243,40 +243,49 @@ export class MarketService implements MarketData {
       // Read from the bars' columns (issue 15: each cycle built 70 candle objects per coin to read
       // their closes); replay has no book.
       const { c, lo, end } = this.source.rows(sym, "1m", q);
-      return this.featuresOf(sym, now, c.time.subarray(lo, end), c.close.subarray(lo, end), null);
+      const time = c.time.subarray(lo, end);
+      return this.featuresOf(sym, this.lastHour(sym, now, time), time, c.close.subarray(lo, end), null);
     }
     const bars = await this.candles(sym, "1m", q);
     const time = bars.map((b) => b.time);
-    const close = bars.map((b) => b.close);
-    const last = time.at(-1);
-    // Checked before the book is read, as the snapshot needs fresh bars first.
-    if (last === undefined || now - (last + 60_000) > this.staleAfterMs) throw this.notFresh(sym, now, last);
+    // Checked before the book is read: without fresh bars there is no snapshot to read it for.
+    const hour = this.lastHour(sym, now, time);
     const book = await this.orderbook(sym, 20);
-    return this.featuresOf(sym, now, time, close, book ? bookStats(book.bids, book.asks) : null);
+    const close = bars.map((b) => b.close);
+    return this.featuresOf(sym, hour, time, close, book ? bookStats(book.bids, book.asks) : null);
+  }
+
+  /**
+   * The last hour of 1m bars (open times ascending, ms UTC) as the suffix `[first, time.length)`,
+   * and the last bar's open time.
+   * @throws TwError STALE_DATA when the last bar closed more than `staleAfterMs` before `now` (or
+   *   there is none), or the hour holds fewer than {@link FEATURE_BARS} bars.
+   */
+  private lastHour(sym: string, now: number, time: ArrayLike<number>): { first: number; lastTime: number } {
+    const end = time.length;
+    const lastTime = end > 0 ? time[end - 1] : undefined;
+    if (lastTime === undefined || now - (lastTime + 60_000) > this.staleAfterMs)
+      throw this.notFresh(sym, now, lastTime);
+    let first = end - 1;
+    while (first > 0 && time[first - 1] >= lastTime - 60 * 60_000) first--;
+    if (end - first < FEATURE_BARS) throw this.notEnough(sym, now, end - first);
+    return { first, lastTime };
   }
 
   /**
    * The one formula of {@link features} (the live and the replay paths both come here, so their
    * fields are computed by the same code in the same order), over the 1m bars' open times and closes
-   * (ascending by time, ms UTC / quote) and the book's stats (null without a book: mid is then the
-   * last close and the book fields null).
-   * @throws TwError STALE_DATA as {@link features} says.
+   * (ascending by time, ms UTC / quote), their last hour as {@link lastHour} found it, and the
+   * book's stats (null without a book: mid is then the last close and the book fields null).
    */
   private featuresOf(
     sym: string,
-    now: number,
+    { first, lastTime }: { first: number; lastTime: number },
     time: ArrayLike<number>,
     close: ArrayLike<number>,
     stats: ReturnType<typeof bookStats> | null,
   ): FeatureSnapshot1m {
     const end = time.length;
-    const lastTime = end > 0 ? time[end - 1] : undefined;
-    if (lastTime === undefined || now - (lastTime + 60_000) > this.staleAfterMs)
-      throw this.notFresh(sym, now, lastTime);
-    // The bars are time-sorted: the last hour is a suffix, [first, end).
-    let first = end - 1;
-    while (first > 0 && time[first - 1] >= lastTime - 60 * 60_000) first--;
-    if (end - first < FEATURE_BARS) throw this.notEnough(sym, now, end - first);
     // "c[t−k]": the close of the latest bar opened at or before last open time − k minutes, so a
     // missing bar falls back to the one before it.
     const at = (k: number): number | null => {
