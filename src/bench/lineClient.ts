@@ -5,7 +5,8 @@ import type { Readable, Writable } from "node:stream";
  * A minimal MCP client over stdio for the serve benchmark's per-call rows (src/bench/serve.ts):
  * newline-delimited JSON-RPC, `initialize` + `notifications/initialized`, then sequential
  * `tools/call` requests. The SDK's `Client` parses every result and validates `structuredContent`
- * against the tool's output schema. Those ≈ 50–100 µs run on the same two cores as the server, and
+ * against the tool's output schema (and its `StdioClientTransport` alone parses every message with
+ * the zod `JSONRPCMessageSchema`). Those ≈ 50–100 µs run on the same two cores as the server, and
  * its garbage collection lands inside the measured calls. With it, the bare server's p99 was
  * 0.98–1.30 ms. With this client it was 0.2–0.4 ms, the figure issue 15 quotes (0.36 ms). The
  * per-call goals are about the server, so both sides are measured with this client. Start-up is
@@ -58,11 +59,13 @@ export async function openLineClient(
       waiting.delete(a.id);
     }
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("exit", (code) => {
-    for (const w of waiting.values()) w.fail(new Error(`server exited (code ${code}) before answering`));
-    waiting.clear();
-  });
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", (code) => {
+      for (const w of waiting.values()) w.fail(new Error(`server exited (code ${code}) before answering`));
+      waiting.clear();
+      resolve();
+    }),
+  );
   const request = (method: string, params: unknown): Promise<Answer> =>
     new Promise((ok, fail) => {
       const id = ++nextId;
