@@ -13,6 +13,7 @@ import type { Logger } from "../log.js";
 import { callerFor } from "../policy/scopes.js";
 import { Dec } from "../exchange/fillModel.js";
 import { iterateLedger } from "../exchange/paper/store.js";
+import { blockCycles } from "../store/cycleBlocks.js";
 import { compactCycles, iterateCycles, recentEvents } from "../store/cycles.js";
 import { bumpCacheEpoch, type Db, openDb } from "../store/db.js";
 import { compactDecisions, countDecisions, dropDecisions } from "../store/decisions.js";
@@ -298,6 +299,8 @@ async function drive(
     if (before > compacted)
       for (const id of compactCycles(app.db, compacted, before)) compactCycleOrders(app.db, venueId, id);
     compacted = Math.max(compacted, before);
+    // Compacted cycles go on into deflated blocks of 60 (≈ 130 instead of ≈ 460 bytes a cycle).
+    blockCycles(app.db, compacted);
     const beforeD = Math.min(before, t + step - promptLag * step);
     if (beforeD > compactedDecisions)
       (promptLag === 0 ? dropDecisions : compactDecisions)(app.db, compactedDecisions, beforeD);

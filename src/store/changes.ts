@@ -4,7 +4,7 @@ import type { Db } from "./db.js";
  * Change marks for live views (the console's server-sent events): the newest row id of each
  * append-mostly table. Comparing two readings tells which kinds of data changed, across processes
  * sharing the database file, without triggers or a bus. `cycles` counts rows and finished ones (a
- * cycle row is updated once when it finishes).
+ * cycle row is updated once when it finishes; moving cycles into a block leaves the mark unchanged).
  */
 
 /** Kinds of data a live view can follow. */
@@ -33,7 +33,8 @@ export function changeMarks(db: Db): ChangeMarks {
         (SELECT COALESCE(MAX(id), 0) FROM order_events) AS orders,
         (SELECT COALESCE(MAX(id), 0) FROM fills) AS fills,
         (SELECT COALESCE(MAX(id), 0) FROM control_state) AS control,
-        (SELECT COUNT(*) + COUNT(finished_at) FROM cycles) AS cycles`,
+        (SELECT COUNT(*) + COUNT(finished_at) FROM cycles)
+          + (SELECT COALESCE(SUM(n + finished), 0) FROM cycle_blocks) AS cycles`,
     )
     .get() as ChangeMarks;
 }

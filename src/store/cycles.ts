@@ -6,6 +6,7 @@ import type {
   TargetPortfolio,
   Weights,
 } from "../engine/types.js";
+import { blockedCycle, blockedCycles, newestBlockedCycles } from "./cycleBlocks.js";
 import type { Db } from "./db.js";
 
 /**
@@ -150,7 +151,8 @@ export function finishCycle(
   );
 }
 
-interface RawCycle {
+/** A `cycles` row as stored (JSON text columns; see {@link compactCycles} for the compact form). */
+export interface RawCycle {
   id: string;
   ts: number;
   venue: string;
@@ -391,27 +393,34 @@ function unpackNumbers(r: RawCycle): {
   return { approved, current, report: report as Partial<CycleReport> };
 }
 
-/** A cycle by id. */
+/** A cycle by id, from `cycles` or a cycle block (src/store/cycleBlocks.ts). */
 export function getCycle(db: Db, id: string): CycleRecord | undefined {
-  const r = db.prepare("SELECT * FROM cycles WHERE id = ?").get(id) as RawCycle | undefined;
+  const r =
+    (db.prepare("SELECT * FROM cycles WHERE id = ?").get(id) as RawCycle | undefined) ?? blockedCycle(db, id);
   return r ? parse(r) : undefined;
 }
 
 /** The newest cycle (any status). */
 export function lastCycle(db: Db): CycleRecord | undefined {
-  const r = db.prepare("SELECT * FROM cycles ORDER BY ts DESC LIMIT 1").get() as RawCycle | undefined;
+  const r =
+    (db.prepare("SELECT * FROM cycles ORDER BY ts DESC LIMIT 1").get() as RawCycle | undefined) ??
+    newestBlockedCycles(db, 1)[0];
   return r ? parse(r) : undefined;
 }
 
-/** The newest cycles first, optionally only those at or after `since` (ms UTC). */
+/** The newest cycles first, optionally only those at or after `since` (ms UTC); rows and blocks alike. */
 export function recentCycles(db: Db, limit: number, since = 0): CycleRecord[] {
-  return (
-    db.prepare("SELECT * FROM cycles WHERE ts >= ? ORDER BY ts DESC LIMIT ?").all(since, limit) as RawCycle[]
-  ).map(parse);
+  const rows = db
+    .prepare("SELECT * FROM cycles WHERE ts >= ? ORDER BY ts DESC LIMIT ?")
+    .all(since, limit) as RawCycle[];
+  // Blocks hold only cycles older than every row (src/store/cycleBlocks.ts), so they continue the list.
+  if (rows.length < limit) rows.push(...newestBlockedCycles(db, limit - rows.length, since));
+  return rows.map(parse);
 }
 
-/** Every cycle in time order (tests, replay summary). */
+/** Every cycle in time order, blocked ones first (they are the oldest), then rows (tests, replay summary). */
 export function* iterateCycles(db: Db): Generator<CycleRecord> {
+  for (const r of blockedCycles(db)) yield parse(r);
   for (const r of db.prepare("SELECT * FROM cycles ORDER BY ts").iterate() as IterableIterator<RawCycle>)
     yield parse(r);
 }

@@ -1,5 +1,6 @@
 import type { Clipped, DecisionRecord, ModelReply } from "../engine/decision/types.js";
 import type { TargetPortfolio } from "../engine/types.js";
+import { blockedCycles } from "./cycleBlocks.js";
 import type { Db } from "./db.js";
 
 /**
@@ -113,7 +114,8 @@ export function lastAnswered(
  * Decisions per `used` between two cycle starts (inclusive). A compacted cycle whose decision
  * {@link dropDecisions} removed counts by its own `target.used`, which is the decision's `used`
  * (both are the cycle's stage-2 choice, stored in one transaction: src/engine/cycle.ts); every
- * stored cycle has a decision row until then, so nothing is counted twice or missed.
+ * stored cycle has a decision row until then, so nothing is counted twice or missed. Cycles moved
+ * into blocks (src/store/cycleBlocks.ts) count the same way.
  */
 export function countDecisions(db: Db, from: number, to: number): Record<DecisionRecord["used"], number> {
   const out = { agent: 0, sampling: 0, llm: 0, baseline: 0, baseline_fallback: 0 };
@@ -129,6 +131,11 @@ export function countDecisions(db: Db, from: number, to: number): Record<Decisio
     )
     .all(from, to) as Array<{ used: DecisionRecord["used"]; n: number }>;
   for (const r of [...rows, ...dropped]) out[r.used] += r.n;
+  const kept = db.prepare("SELECT 1 FROM cycle_decisions WHERE cycle_id = ?").pluck();
+  for (const c of blockedCycles(db, from, to)) {
+    if (kept.get(c.id) === undefined)
+      out[(JSON.parse(c.target) as { used: DecisionRecord["used"] }).used] += 1;
+  }
   return out;
 }
 

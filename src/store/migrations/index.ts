@@ -11,13 +11,14 @@ import { m010Alerts } from "./010_alerts.js";
 import { m011Decisions } from "./011_decisions.js";
 import { m012ResearchDiagnostics } from "./012_research_diagnostics.js";
 import { m014Speed } from "./014_speed.js";
+import { m015CycleBlocks } from "./015_cycle_blocks.js";
 
 /**
  * A versioned schema change. `up` is plain SQL run in one transaction with the version bump.
  * Numbers are reserved per area so parallel work does not collide:
  * 1 foundation · 2 market data · 3 orders/venues · 4 engine/cycle · 5 research · 6 knowledge ·
  * 7 gate (leases, lanes) · 8 book · 9 console · 10 alerts · 11 decisions · 12 research diagnostics ·
- * 13 data · 14 speed.
+ * 13 data · 14 speed · 15 cycle blocks.
  */
 export interface Migration {
   version: number;
@@ -40,4 +41,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m011Decisions,
   m012ResearchDiagnostics,
   m014Speed,
+  m015CycleBlocks,
 ];
