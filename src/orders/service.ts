@@ -35,7 +35,9 @@ import { type OrderView, orderView, type SubmitView } from "./views.js";
  *
  * Submit protocol (DESIGN.md §3 step 5, §10): in ONE transaction the idempotency key
  * (`order_submit`, `<venue>:<client_order_id>`) is reserved, the order rows are written as `pending`
- * and an `order_submit.send` audit row is appended; only then is the venue called. The outcome is
+ * and an `order_submit.send` audit row is appended (not when the caller holds an open transaction,
+ * as a replay's tick batch does: then nothing can commit ahead of the venue call, and the outcome's
+ * `order_submit` row commits with the order rows or not at all); only then is the venue called. The outcome is
  * recorded in a second transaction, retried while another process holds the write lock, so a
  * venue-accepted order is never reported as failed. A timeout or transport failure leaves the rows
  * `unknown` and the key reserved; nothing ever re-sends a reserved key — a retry returns the
@@ -318,6 +320,11 @@ export class OrderService {
     const key = submitKey(intent.venue, intent.client_order_id);
     const now = this.d.clock.now();
     const fresh = this.orderRows(intent, caller, now);
+    // Inside a caller's open transaction (a replay's batch of ticks) nothing commits before the
+    // venue call: a send row could not be ahead of it, and the outcome's order_submit row commits
+    // with these order rows or not at all (a kill rolls back the paper book too). Only the
+    // write-ahead row that can be durable first is written (issue 15: ≈ 80 bytes a replay cycle).
+    const writeAhead = !this.db.inTransaction;
     const reserve = this.db.transaction((): OrderRow[] | null => {
       if (!reserveKey(this.db, SUBMIT_SCOPE, key, intent.payload_hash, now, { order_id: fresh[0].id }))
         return null;
@@ -332,25 +339,26 @@ export class OrderService {
         return getOrder(this.db, old.id)!;
       });
       // Audited before anything leaves the process: a kill -9 during the venue call leaves a trace.
-      appendAudit(this.db, {
-        ts: now,
-        caller: caller.id,
-        tool: "order_submit.send",
-        args: {
-          intent_id: intent.id,
-          venue: intent.venue,
-          symbol: intent.symbol,
-          side: intent.side,
-          size: intent.size,
-          price: intent.price,
-          reduce_only: intent.reduce_only,
-        },
-        decision: "allowed",
-        result: { order_id: rows[0].id, status: "pending" },
-        durationMs: 0,
-        keys: [intent.client_order_id],
-        durable: true,
-      });
+      if (writeAhead)
+        appendAudit(this.db, {
+          ts: now,
+          caller: caller.id,
+          tool: "order_submit.send",
+          args: {
+            intent_id: intent.id,
+            venue: intent.venue,
+            symbol: intent.symbol,
+            side: intent.side,
+            size: intent.size,
+            price: intent.price,
+            reduce_only: intent.reduce_only,
+          },
+          decision: "allowed",
+          result: { order_id: rows[0].id, status: "pending" },
+          durationMs: 0,
+          keys: [intent.client_order_id],
+          durable: true,
+        });
       return rows;
     });
     const rows = retryBusy(() => reserve());

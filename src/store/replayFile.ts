@@ -9,14 +9,17 @@ import { BUSY_TIMEOUT_MS, type Db, retryBusy } from "./db.js";
  */
 
 /** Page size of a new replay file, bytes (see {@link createReplayFile}). */
-export const REPLAY_PAGE_SIZE = 2048;
+export const REPLAY_PAGE_SIZE = 4096;
 
 /**
  * Creates the replay file `path` with {@link REPLAY_PAGE_SIZE}-byte pages if it does not exist yet (an
  * existing file, a resumed run, keeps its own). A commit writes (and journals) whole pages around each
- * row it changes, and a page keeps the unused end a row did not fit in: measured over one replayed
- * day, 4 KB → 2 KB pages took the file from 6.09 to 5.60 MB and the bytes written from 11.7 to
- * 10.1 MB; 8 KB and 1 KB pages were worse on both, the CPU time the same within noise. Call before
+ * row it changes, and a page keeps the unused end a row did not fit in. What fits depends on the
+ * rows: an order's audit rows are ≈ 1.23 KB (order_propose ≈ 0.91, order_submit ≈ 0.31), so a 2 KB
+ * page held one order's and a 4 KB page holds three. Measured on the 7-day replay (round 5, cycles
+ * in blocks, no send rows): 4 KB 961, 2 KB 1,052, 1 KB 1,048, 8 KB 1,026 bytes a cycle; bytes
+ * written 5.7 vs 5.3 KB a cycle at 4 vs 2 KB, CPU time the same within noise. (Round 4, with three
+ * audit rows an order, measured 2 KB best.) Call before
  * the file is opened by `openDb` (the page size is fixed by the first write and cannot change in WAL
  * mode).
  * @throws the SQLite error when the file cannot be created.
