@@ -1,6 +1,6 @@
 import type { Clipped, DecisionRecord, ModelReply } from "../engine/decision/types.js";
 import type { TargetPortfolio } from "../engine/types.js";
-import { blockedCycles } from "./cycleBlocks.js";
+import { blockedTargets } from "./cycleBlocks.js";
 import type { Db } from "./db.js";
 
 /**
@@ -132,7 +132,7 @@ export function countDecisions(db: Db, from: number, to: number): Record<Decisio
     .all(from, to) as Array<{ used: DecisionRecord["used"]; n: number }>;
   for (const r of [...rows, ...dropped]) out[r.used] += r.n;
   const kept = db.prepare("SELECT 1 FROM cycle_decisions WHERE cycle_id = ?").pluck();
-  for (const c of blockedCycles(db, from, to)) {
+  for (const c of blockedTargets(db, from, to)) {
     if (kept.get(c.id) === undefined)
       out[(JSON.parse(c.target) as { used: DecisionRecord["used"] }).used] += 1;
   }
