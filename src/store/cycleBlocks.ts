@@ -110,6 +110,19 @@ function readHead(block: Buffer): { bytes: Buffer; head: Head; headLength: numbe
   return { bytes, head: JSON.parse(bytes.subarray(4, 4 + headLength).toString()) as Head, headLength };
 }
 
+/** The cycles' `ts` (ms UTC) from a head's first time and deltas. */
+function times(head: Head): number[] {
+  let ts = 0;
+  return head.ts.map((d, i) => (ts = i === 0 ? d : ts + d));
+}
+
+/** The blocks that may hold a cycle with `from <= ts <= to` (ms UTC), oldest first. */
+function blocksBetween(db: Db, from: number, to: number): IterableIterator<{ rows: Buffer }> {
+  return db
+    .prepare("SELECT rows FROM cycle_blocks WHERE last_ts >= ? AND first_ts <= ? ORDER BY first_ts")
+    .iterate(from, to) as IterableIterator<{ rows: Buffer }>;
+}
+
 /** The rows of a block written by {@link encodeBlock}, oldest first. @throws on a corrupt block. */
 export function decodeBlock(block: Buffer): RawCycle[] {
   const { bytes, head, headLength } = readHead(block);
@@ -119,9 +132,7 @@ export function decodeBlock(block: Buffer): RawCycle[] {
   // block instead of one a row; the rows are read and dropped together).
   const binary = head.shuffled ? unshuffle(tail, n, tail.length / n) : tail;
   let at = 0;
-  let ts = 0;
-  return head.ts.map((d, i) => {
-    ts = i === 0 ? d : ts + d;
+  return times(head).map((ts, i) => {
     const w = head.w[i];
     const blob = typeof w === "string" ? 0 : w;
     const row = Object.fromEntries(TEXT.map((c, k) => [c, head.text[k][i]])) as Pick<
@@ -191,10 +202,8 @@ export function blockedCycle(db: Db, id: string): RawCycle | undefined {
 
 /** Every blocked cycle with `from <= ts <= to` (ms UTC), oldest first. */
 export function* blockedCycles(db: Db, from = 0, to = Number.MAX_SAFE_INTEGER): Generator<RawCycle> {
-  const blocks = db
-    .prepare("SELECT rows FROM cycle_blocks WHERE last_ts >= ? AND first_ts <= ? ORDER BY first_ts")
-    .iterate(from, to) as IterableIterator<{ rows: Buffer }>;
-  for (const b of blocks) for (const r of decodeBlock(b.rows)) if (r.ts >= from && r.ts <= to) yield r;
+  for (const b of blocksBetween(db, from, to))
+    for (const r of decodeBlock(b.rows)) if (r.ts >= from && r.ts <= to) yield r;
 }
 
 /** Up to `limit` blocked cycles with `ts >= since` (ms UTC), newest first. */
@@ -222,18 +231,12 @@ export function* blockedTargets(
   from: number,
   to: number,
 ): Generator<{ id: string; ts: number; target: string }> {
-  const blocks = db
-    .prepare("SELECT rows FROM cycle_blocks WHERE last_ts >= ? AND first_ts <= ? ORDER BY first_ts")
-    .iterate(from, to) as IterableIterator<{ rows: Buffer }>;
   const idAt = TEXT.indexOf("id");
   const targetAt = TEXT.indexOf("target");
-  for (const b of blocks) {
+  for (const b of blocksBetween(db, from, to)) {
     const { head } = readHead(b.rows);
-    let ts = 0;
-    for (let i = 0; i < head.ts.length; i++) {
-      ts = i === 0 ? head.ts[0] : ts + head.ts[i];
+    for (const [i, ts] of times(head).entries())
       if (ts >= from && ts <= to)
         yield { id: head.text[idAt][i] as string, ts, target: head.text[targetAt][i] as string };
-    }
   }
 }

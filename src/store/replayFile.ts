@@ -16,7 +16,7 @@ export const REPLAY_PAGE_SIZE = 4096;
  * existing file, a resumed run, keeps its own). A commit writes (and journals) whole pages around each
  * row it changes, and a page keeps the unused end a row did not fit in. What fits depends on the
  * rows: an order's audit rows are ≈ 1.23 KB (order_propose ≈ 0.91, order_submit ≈ 0.31), so a 2 KB
- * page held one order's and a 4 KB page holds three. Measured on the 7-day replay (round 5, cycles
+ * page held one order's and a 4 KB page holds three. Measured on the 7-day replay (round 6, cycles
  * in blocks, no send rows): 4 KB 961, 2 KB 1,052, 1 KB 1,048, 8 KB 1,026 bytes a cycle; bytes
  * written 5.7 vs 5.3 KB a cycle at 4 vs 2 KB, CPU time the same within noise. (Round 4, with three
  * audit rows an order, measured 2 KB best.) Call before
