@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ApprovedTarget, TargetPortfolio } from "../../src/engine/types.js";
+import type { ApprovedTarget } from "../../src/engine/types.js";
 import { changeMarks } from "../../src/store/changes.js";
 import { blockCycles, CYCLE_BLOCK_ROWS, decodeBlock, encodeBlock } from "../../src/store/cycleBlocks.js";
 import {
@@ -14,16 +14,10 @@ import {
   recentCycles,
 } from "../../src/store/cycles.js";
 import { type Db, openDb } from "../../src/store/db.js";
+import { TEST_TARGET as TARGET } from "../helpers/cycles.js";
 import { countDecisions } from "../../src/store/decisions.js";
 
 const MIN = 60_000;
-const TARGET = {
-  targets: [{ symbol: "BTC", weight: 0.1 }],
-  cash_weight: 0.9,
-  confidence: 0.5,
-  rationale: "test",
-  model: { name: "t", version: "1" },
-} as TargetPortfolio;
 
 /** Cycle i: weights and equity that differ every cycle, so every double must come back bit for bit. */
 function insert(db: Db, i: number, finish = true): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ApprovedTarget, TargetPortfolio } from "../../src/engine/types.js";
+import type { ApprovedTarget } from "../../src/engine/types.js";
 import {
   type CycleReport,
   compactCycles,
@@ -8,14 +8,7 @@ import {
   insertCycle,
 } from "../../src/store/cycles.js";
 import { openDb } from "../../src/store/db.js";
-
-const TARGET: TargetPortfolio = {
-  targets: [{ symbol: "BTC", weight: 0.1 }],
-  cash_weight: 0.9,
-  confidence: 0.5,
-  rationale: "test",
-  model: { name: "t", version: "1" },
-} as TargetPortfolio;
+import { TEST_TARGET as TARGET } from "../helpers/cycles.js";
 
 const REPORT: CycleReport = {
   sent: 1,
