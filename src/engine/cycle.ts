@@ -11,6 +11,7 @@ import {
   type CycleReport,
   finishCycle,
   getCycle,
+  insertCompactedCycle,
   insertCycle,
 } from "../store/cycles.js";
 import { setMeta } from "../store/meta.js";
@@ -101,6 +102,19 @@ export type { WaitUntil };
 
 const DAY = 86_400_000;
 
+/**
+ * How a cycle is stored (see {@link MinuteCycle.storage}): `compact` — no `planned` row, the finished
+ * cycle written once in its compacted form (`insertCompactedCycle`); `decisionRow` — whether its
+ * `cycle_decisions` row is written.
+ */
+export interface CycleStorage {
+  compact: boolean;
+  decisionRow: boolean;
+}
+
+/** Live storage: the plan stored whole before any order, with its decision. */
+const WHOLE: CycleStorage = { compact: false, decisionRow: true };
+
 /** Runs cycles for one venue. */
 export class MinuteCycle {
   readonly caller: Caller;
@@ -110,6 +124,18 @@ export class MinuteCycle {
    * (src/engine/replayRunAudit.ts).
    */
   recordRun: (entry: AuditEntry) => void = (entry) => appendAudit(this.app.db, entry);
+
+  /**
+   * How the cycle of tick `t` (ms UTC) is stored. Default (live): whole, its plan written before any
+   * order so that a restart resumes it. A replay compacts most cycles in the tick that finishes them;
+   * inside its batch a planned row is never committed (a failed tick rolls back to its savepoint, a
+   * kill to the last commit), so it has those cycles written once, compacted, when they finish, and
+   * skips the decision rows it would delete in the same tick (src/engine/replay.ts).
+   */
+  storage: (t: number) => CycleStorage = () => WHOLE;
+
+  /** Planned cycles not written yet (storage `compact`): written when they finish. */
+  private readonly unwritten = new WeakSet<object>();
 
   constructor(
     private readonly app: App,
@@ -290,11 +316,14 @@ export class MinuteCycle {
       plan: planned,
       current_weights: current,
     };
+    const storage = this.storage(t);
     app.db.transaction(() => {
-      insertCycle(app.db, rec);
-      app.decisions.record(id, t, decision, approved);
+      if (!storage.compact) insertCycle(app.db, rec);
+      app.decisions.record(id, t, decision, approved, storage.decisionRow);
     })();
-    return { ...rec, status: "planned", report: null, finished_at: null };
+    const out: CycleRecord = { ...rec, status: "planned", report: null, finished_at: null };
+    if (storage.compact) this.unwritten.add(out);
+    return out;
   }
 
   private async execute(rec: CycleRecord): Promise<CycleRecord> {
@@ -373,7 +402,8 @@ export class MinuteCycle {
     const finishedAt = this.clock.now();
     app.db.transaction(() => {
       pace.save(app.db);
-      finishCycle(app.db, rec.id, "done", report, finishedAt);
+      if (this.unwritten.has(rec)) insertCompactedCycle(app.db, rec, "done", report, finishedAt);
+      else finishCycle(app.db, rec.id, "done", report, finishedAt);
     })();
     this.recordRun({
       ts: rec.ts,

@@ -20,7 +20,7 @@ import { compactDecisions, countDecisions, dropDecisions } from "../store/decisi
 import { compactIntentChecks } from "../store/intents.js";
 import { compactKeyResults } from "../policy/idempotency.js";
 import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
-import { CYCLE_CALLER } from "./cycle.js";
+import { CYCLE_CALLER, cycleIdAt } from "./cycle.js";
 import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
 import { RunAuditGroup } from "./replayRunAudit.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -294,8 +294,15 @@ async function drive(
   const decider = app.config.cycle.decision;
   const promptLag = decider === "llm" || decider === "sampling" ? PROMPT_LAST_DECISIONS : 0;
   let compactedDecisions = 0;
+  // A cycle compacted in its own tick is written compacted when it finishes, and a decision row
+  // dropped in it is not written (MinuteCycle.storage): the whole row was written, updated, read
+  // back, deleted and written again in the same tick (issue 15).
+  const compactOwn = { compact: true, decisionRow: promptLag > 0 };
+  const whole = { compact: false, decisionRow: true };
+  app.engine.cycle.storage = (t) => (t < cutoff ? compactOwn : whole);
   const compact = (t: number) => {
     const before = Math.min(t + 1, cutoff);
+    if (t < cutoff) compactCycleOrders(app.db, venueId, cycleIdAt(t));
     if (before > compacted)
       for (const id of compactCycles(app.db, compacted, before)) compactCycleOrders(app.db, venueId, id);
     compacted = Math.max(compacted, before);

@@ -135,6 +135,49 @@ export function insertCycle(
   });
 }
 
+/** Every column of a `cycles` row, named as in {@link RawCycle}. */
+const INSERT_ROW = `INSERT INTO cycles (id, ts, venue, status, mode, equity, features, target, approved, plan, report,
+   gross, net, turnover, current_weights, finished_at)
+ VALUES (@id, @ts, @venue, @status, @mode, @equity, @features, @target, @approved, @plan, @report, @gross, @net,
+   @turnover, @current_weights, @finished_at)`;
+
+/**
+ * Writes a finished cycle that was never stored as `planned`, already compacted: the row
+ * {@link compactCycles} would make of it after {@link insertCycle} and {@link finishCycle}, in one
+ * insert (issue 15: a replay's cycle was written whole, updated, read back, deleted and written
+ * again in its own tick). For a replay's own database only, where a planned row is never committed
+ * (src/engine/replay.ts); a live cycle's plan is stored before any order. Run it inside the caller's
+ * transaction. @throws SqliteError on a duplicate id.
+ */
+export function insertCompactedCycle(
+  db: Db,
+  c: Omit<CycleRecord, "status" | "report" | "finished_at" | "clips" | "compacted">,
+  status: "done" | "failed",
+  report: CycleReport,
+  at: number,
+): void {
+  // The columns compactParts replaces are left empty: it writes them from the objects.
+  const row: RawCycle = {
+    id: c.id,
+    ts: c.ts,
+    venue: c.venue,
+    status,
+    mode: c.mode,
+    equity: c.equity,
+    features: "",
+    target: "",
+    approved: "",
+    plan: "",
+    report: null,
+    gross: c.approved.gross,
+    net: c.approved.net,
+    turnover: c.approved.turnover,
+    current_weights: JSON.stringify(c.current_weights),
+    finished_at: at,
+  };
+  db.prepare(INSERT_ROW).run(compactParts(row, c.target, c.approved, report));
+}
+
 /** Marks a cycle done or failed with its report. */
 export function finishCycle(
   db: Db,
@@ -260,11 +303,28 @@ const shortNumber = (s: string): string => String(Number(s));
 
 /** The compact form of a whole row (see {@link compactCycles}). */
 function compactRow(r: RawCycle): RawCycle {
-  const target = JSON.parse(r.target) as TargetChoice;
-  const approved = JSON.parse(r.approved) as ApprovedTarget;
+  return compactParts(
+    r,
+    JSON.parse(r.target) as TargetChoice,
+    JSON.parse(r.approved) as ApprovedTarget,
+    r.report === null ? null : (JSON.parse(r.report) as CycleReport),
+  );
+}
+
+/**
+ * The compact form of row `r` given its target, approved vector and report as objects, parsed from
+ * the row or the ones it is written from: every column made of them is JSON text again (and packed
+ * numbers are read from that text), so both give the same bytes. The `features`, `target`,
+ * `approved`, `plan` and `report` of `r` are not read.
+ */
+function compactParts(
+  r: RawCycle,
+  target: CycleRecord["target"],
+  approved: ApprovedTarget,
+  full: CycleReport | null,
+): RawCycle {
   let report: string | null = null;
-  if (r.report !== null) {
-    const full = JSON.parse(r.report) as CycleReport;
+  if (full !== null) {
     const out: Record<string, unknown> = {};
     for (const k of COUNTERS) if (full[k]) out[k] = full[k];
     if (full.refused.length > 0) out.refused = full.refused;
@@ -452,12 +512,7 @@ export function compactCycles(db: Db, from: number, before: number): string[] {
     )
     .all(from, before) as RawCycle[];
   const del = db.prepare("DELETE FROM cycles WHERE id = ?");
-  const ins = db.prepare(
-    `INSERT INTO cycles (id, ts, venue, status, mode, equity, features, target, approved, plan, report, gross, net,
-       turnover, current_weights, finished_at)
-     VALUES (@id, @ts, @venue, @status, @mode, @equity, @features, @target, @approved, @plan, @report, @gross, @net,
-       @turnover, @current_weights, @finished_at)`,
-  );
+  const ins = db.prepare(INSERT_ROW);
   for (const r of rows) {
     del.run(r.id);
     ins.run(compactRow(r));

@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.js";
 import { type ReplaySummary, runReplay } from "../../src/engine/replay.js";
-import { iterateCycles, recentEvents } from "../../src/store/cycles.js";
+import { blockCycles } from "../../src/store/cycleBlocks.js";
+import { compactCycles, iterateCycles, recentEvents } from "../../src/store/cycles.js";
+import { dropDecisions } from "../../src/store/decisions.js";
 import { verifyAudit } from "../../src/store/audit.js";
 import { type Db, openDb } from "../../src/store/db.js";
 import { REPLAY_PAGE_SIZE } from "../../src/store/replayFile.js";
@@ -358,6 +360,43 @@ describe("replay over real data", () => {
       (db.pragma("page_count", { simple: true }) as number) -
       (db.pragma("freelist_count", { simple: true }) as number);
     expect(pages(b)).toBeLessThan(pages(a) * 0.85);
+  });
+
+  it("a cycle written compacted when it finishes is byte for byte the row (and block) compacting its whole row makes, and no decision row of it is left (issue 15)", async () => {
+    const run = async (detailCycles: number) =>
+      (
+        await runReplay(cfg(home()), {
+          dataDirs: [REPLAY_30D],
+          from: DAY1_FROM,
+          to: DAY1_FROM + 150 * 60_000,
+          detailCycles,
+        })
+      ).db;
+    // Every cycle whole, compacted afterwards by the store's own functions, against every cycle
+    // written compacted at its finish (`MinuteCycle.storage`).
+    const a = openDb(await run(10_000));
+    const b = openDb(await run(0));
+    cleanups.unshift(
+      () => a.close(),
+      () => b.close(),
+    );
+    const end = DAY1_FROM + 151 * 60_000;
+    a.transaction(() => {
+      compactCycles(a, 0, end);
+      blockCycles(a, end);
+      dropDecisions(a, 0, end);
+    })();
+    const table = (db: Db, sql: string) => db.prepare(sql).all() as Array<Record<string, unknown>>;
+    const blocks = "SELECT * FROM cycle_blocks ORDER BY first_ts";
+    const rows = "SELECT * FROM cycles ORDER BY ts";
+    expect(table(b, blocks).length).toBe(2);
+    expect(table(b, rows).length).toBe(151 - 120);
+    expect(table(b, blocks)).toEqual(table(a, blocks));
+    expect(table(b, rows)).toEqual(table(a, rows));
+    expect(table(b, "SELECT * FROM cycle_decisions")).toEqual([]);
+    const sent = table(b, "SELECT COUNT(*) AS n FROM orders")[0].n as number;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBe(table(a, "SELECT COUNT(*) AS n FROM orders")[0].n);
   });
 
   it("a compacted replay's file grows by less than 1 KB a cycle, and every sent order has its order_submit audit row (issue 15; 3.4 KB before round 4's compaction)", async () => {

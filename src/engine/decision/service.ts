@@ -129,10 +129,12 @@ export class DecisionService {
   }
 
   /**
-   * Records a cycle's decision with the risk layer's answer to it: one `cycle_decisions` row, and for
-   * a model source one audit row. Call inside the transaction that stores the cycle.
+   * Records a cycle's decision with the risk layer's answer to it: one `cycle_decisions` row (unless
+   * `row` is false: a replay's cycle whose row it would delete in the same tick, see
+   * `MinuteCycle.storage`), and for a model source one audit row. Call inside the transaction that
+   * stores the cycle.
    */
-  record(cycleId: string, t: number, d: Decision, approved: ApprovedTarget): DecisionRecord {
+  record(cycleId: string, t: number, d: Decision, approved: ApprovedTarget, row = true): DecisionRecord {
     const rec: AnsweredDecision = {
       ...d.record,
       cycle_id: cycleId,
@@ -147,7 +149,7 @@ export class DecisionService {
         turnover: approved.turnover,
       },
     };
-    insertDecision(this.deps.db, rec);
+    if (row) insertDecision(this.deps.db, rec);
     this.deps.log.debug(
       {
         cycle_id: cycleId,
