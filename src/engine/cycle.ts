@@ -94,9 +94,16 @@ export function clipLimits(l: PortfolioLimitSet): PortfolioLimits {
  * cycle length of a second or more, and ≤ 64 chars (`cyc-20250526T001500:DOGE:3r:sell` is 33).
  */
 export function cycleIdAt(t: number): string {
-  const d = new Date(t).toISOString().replace(/[-:]/g, "");
-  return `cyc-${d.slice(0, 15)}`;
+  // A tick asks for its own id several times (plan, execution, compaction): the last one is kept.
+  if (t !== lastIdAt.t) {
+    const d = new Date(t).toISOString().replace(/[-:]/g, "");
+    lastIdAt.t = t;
+    lastIdAt.id = `cyc-${d.slice(0, 15)}`;
+  }
+  return lastIdAt.id;
 }
+
+const lastIdAt = { t: Number.NaN, id: "" };
 
 export type { WaitUntil };
 

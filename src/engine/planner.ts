@@ -50,20 +50,32 @@ export interface PlanInput {
 }
 
 function roundToStep(x: Decimal, step: number, mode: Decimal.Rounding): Decimal {
-  const st = stepDecimal(step);
-  return x.dividedBy(st).toDecimalPlaces(0, mode).times(st);
+  const st = stepOf(step);
+  // A step of 10^-k rounds to k decimal places: the same value as dividing by the step, rounding to
+  // an integer and multiplying back (each exact at 20 digits, the quotient having x's digits),
+  // without the division (issue 15: lot and tick sizes are powers of ten on every venue we read).
+  if (st.places !== null) return x.toDecimalPlaces(st.places, mode);
+  return x.dividedBy(st.d).toDecimalPlaces(0, mode).times(st.d);
+}
+
+/** A lot or tick size as a Decimal, and k when it is exactly 10^-k (k ≥ 0), else null. */
+interface Step {
+  d: Decimal;
+  places: number | null;
 }
 
 // Lot and tick sizes are a handful of values asked for every symbol every cycle: their Decimal is
 // built once (the same value, so the same results; issue 15).
-const steps = new Map<number, Decimal>();
-function stepDecimal(step: number): Decimal {
-  let d = steps.get(step);
-  if (d === undefined) {
-    d = new Decimal(step);
-    steps.set(step, d);
+const steps = new Map<number, Step>();
+function stepOf(step: number): Step {
+  let st = steps.get(step);
+  if (st === undefined) {
+    const d = new Decimal(step);
+    const k = d.decimalPlaces();
+    st = { d, places: d.times(new Decimal(10).pow(k)).equals(1) ? k : null };
+    steps.set(step, st);
   }
-  return d;
+  return st;
 }
 
 /**
