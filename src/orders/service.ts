@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { TwError, toTwError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -54,7 +54,23 @@ export function submitKey(venue: string, clientOrderId: string): string {
   return `${venue}:${clientOrderId}`;
 }
 
-const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString("hex")}`;
+const newId = (prefix: string) => `${prefix}_${randomHex8()}`;
+
+// Ids take 8 random bytes each from a 4 KB pool filled in one call: `randomBytes(8)` is a system
+// call every time (≈ 6.3 µs here against ≈ 0.17 µs from the pool), up to four an order (issue 15).
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+/** 8 random bytes as 16 hex characters (ids, not secrets). */
+function randomHex8(): string {
+  if (poolAt + 8 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const hex = pool.toString("hex", poolAt, poolAt + 8);
+  poolAt += 8;
+  return hex;
+}
 
 /** Fields an intent's payload hash covers: exactly what will be sent. */
 export function intentPayload(
@@ -144,7 +160,7 @@ export class OrderService {
    *   different order (another caller's is not named).
    */
   propose(caller: Caller, p: PreparedOrder, clientOrderId?: string): IntentRow {
-    const cid = clientOrderId ?? `tw-${randomBytes(8).toString("hex")}`;
+    const cid = clientOrderId ?? `tw-${randomHex8()}`;
     const base = { ...p, client_order_id: cid };
     const hash = payloadHash(intentPayload(base));
     const existing = intentByClientId(this.db, p.venue, cid);
