@@ -120,7 +120,7 @@ export interface CycleStorage {
 }
 
 /** Live storage: the plan stored whole before any order, with its decision. */
-const WHOLE: CycleStorage = { compact: false, decisionRow: true };
+export const WHOLE_CYCLE: CycleStorage = { compact: false, decisionRow: true };
 
 /** Runs cycles for one venue. */
 export class MinuteCycle {
@@ -139,7 +139,7 @@ export class MinuteCycle {
    * kill to the last commit), so it has those cycles written once, compacted, when they finish, and
    * skips the decision rows it would delete in the same tick (src/engine/replay.ts).
    */
-  storage: (t: number) => CycleStorage = () => WHOLE;
+  storage: (t: number) => CycleStorage = () => WHOLE_CYCLE;
 
   /** Planned cycles not written yet (storage `compact`): written when they finish. */
   private readonly unwritten = new WeakSet<object>();

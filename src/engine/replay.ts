@@ -20,7 +20,7 @@ import { compactDecisions, countDecisions, dropDecisions } from "../store/decisi
 import { compactIntentChecks } from "../store/intents.js";
 import { compactKeyResults } from "../policy/idempotency.js";
 import { createReplayFile, useReplayJournal } from "../store/replayFile.js";
-import { CYCLE_CALLER, cycleIdAt } from "./cycle.js";
+import { CYCLE_CALLER, cycleIdAt, WHOLE_CYCLE } from "./cycle.js";
 import { PROMPT_LAST_DECISIONS } from "./decision/prompt.js";
 import { RunAuditGroup } from "./replayRunAudit.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -298,13 +298,13 @@ async function drive(
   // dropped in it is not written (MinuteCycle.storage): the whole row was written, updated, read
   // back, deleted and written again in the same tick (issue 15).
   const compactOwn = { compact: true, decisionRow: promptLag > 0 };
-  const whole = { compact: false, decisionRow: true };
-  app.engine.cycle.storage = (t) => (t < cutoff ? compactOwn : whole);
+  app.engine.cycle.storage = (t) => (t < cutoff ? compactOwn : WHOLE_CYCLE);
   const compact = (t: number) => {
     const before = Math.min(t + 1, cutoff);
-    if (t < cutoff) compactCycleOrders(app.db, venueId, cycleIdAt(t));
-    if (before > compacted)
-      for (const id of compactCycles(app.db, compacted, before)) compactCycleOrders(app.db, venueId, id);
+    const ids = before > compacted ? compactCycles(app.db, compacted, before) : [];
+    // This tick's cycle, written compacted, is not among the rows compactCycles shrank.
+    if (t < cutoff && !ids.includes(cycleIdAt(t))) ids.push(cycleIdAt(t));
+    for (const id of ids) compactCycleOrders(app.db, venueId, id);
     compacted = Math.max(compacted, before);
     // Compacted cycles go on into deflated blocks of 60 (≈ 130 instead of ≈ 460 bytes a cycle).
     blockCycles(app.db, compacted);
