@@ -6,7 +6,11 @@ import type { ExecutionPlan, PlannedSlice, Weights } from "./types.js";
  * Stage 4 of the minute cycle: turn approved weights into child orders (DESIGN.md §5).
  *
  *   Δw_s   = approved_s − current_s
- *   qty_s  = Δw_s × equity / mid_s, rounded toward zero to the lot size (decimal.js)
+ *   qty_s  = Δw_s × equity / mid_s, rounded toward zero to the lot size
+ *
+ * Quantities and prices are exact: whole lots of 10^-k in integers where doubles provably give the
+ * same answer, decimal.js everywhere else (`fastChange`, `decimalChange`); the slices' quantities
+ * and limit prices are decimal strings. Weights (Δw, the book checked against the limits) are doubles.
  *
  * Close-first: the part of a change that reduces the current position (down to zero) is one
  * reduce-only slice per symbol, due immediately, and every such slice precedes every increasing
@@ -90,31 +94,121 @@ export function guardPrice(side: "buy" | "sell", mid: number, guardBps: number, 
   return px.toFixed();
 }
 
+/** A change's exact quantities (coins), built for the changes that trade (see {@link exactOf}). */
+interface Exact {
+  cur: Decimal;
+  targetQty: Decimal;
+  delta: Decimal;
+}
+
 /** One symbol's change before slicing. */
 interface Change {
   symbol: string;
   m: PlanMarket;
-  cur: Decimal;
-  targetQty: Decimal;
-  delta: Decimal;
+  /** Current position (coins). */
+  pos: number;
+  /** The lot-rounded target (coins), as the double nearest its exact decimal value. */
+  tq: number;
+  /** Exact quantities: set by the decimal path, built on demand for a change the fast path kept. */
+  exact: Exact | null;
+  /**
+   * The change as a weight: (the double nearest the exact change in coins) × mid / equity, in
+   * doubles (a weight, not an amount sent to a venue). For a change below the lot size, the change
+   * of the unrounded target.
+   */
   deltaW: number;
   /** Why the change is not traded; `band` can be overridden to keep the book inside the limits. */
   skip: { reason: string; band: boolean } | null;
-  /** Weight of the book in this coin when skipped / when traded, computed on first use. */
-  wSkip?: number;
-  wTrade?: number;
 }
 
-/** Weights of the book if every non-skipped change executes (position × mid / equity). */
+/** Weights of the book if every non-skipped change executes (position × mid / equity, doubles). */
 function bookAfter(changes: Change[], equity: number): Weights {
   const w: Weights = {};
-  // The band check asks up to three times with only some `skip`s changed: each weight is worked out
-  // once per state.
-  for (const c of changes) {
-    if (c.skip) w[c.symbol] = c.wSkip ??= c.cur.times(c.m.mid).dividedBy(equity).toNumber();
-    else w[c.symbol] = c.wTrade ??= c.targetQty.times(c.m.mid).dividedBy(equity).toNumber();
-  }
+  for (const c of changes) w[c.symbol] = ((c.skip ? c.pos : c.tq) * c.m.mid) / equity;
   return w;
+}
+
+function exactOf(c: Change): Exact {
+  if (c.exact === null) {
+    // The fast path kept |target| below 10^15 lots of 10^-k: at most 15 significant digits, so the
+    // double's shortest decimal form is the exact lot-rounded target.
+    const cur = new Decimal(c.pos);
+    const targetQty = new Decimal(c.tq);
+    c.exact = { cur, targetQty, delta: targetQty.minus(cur) };
+  }
+  return c.exact;
+}
+
+/**
+ * |target| < |position|. A fast-path target (≤ 15 significant digits) is the shortest form of its
+ * double, so comparing the doubles gives the exact answer; a decimal-path one is compared exactly.
+ */
+function shrinks(c: Change): boolean {
+  if (c.exact) return c.exact.targetQty.abs().lessThan(c.exact.cur.abs());
+  return Math.abs(c.tq) < Math.abs(c.pos);
+}
+
+/**
+ * Relative distance within which a double computation is not trusted to decide a rounding or a
+ * comparison the way exact decimal arithmetic would. The doubles here are within ≈ 7 × 10^-16
+ * (relative) of the decimals they stand for (three inputs, each within half an ulp of its shortest
+ * decimal form, and three roundings), the decimal path's own 20-digit rounding within 10^-19: 10^-12
+ * leaves a margin of over a thousand. Inside it, the decimal path decides.
+ */
+const NEAR = 1e-12;
+
+/**
+ * The change of one symbol in scaled integers (lots of 10^-k), when that gives exactly what the
+ * decimal path would: the target rounded toward zero (`Math.trunc` of qty × 10^k, trusted only away
+ * from an integer), the change as a whole number of lots from a position on the lot grid, the
+ * minimum notional trusted only away from the threshold. Null sends the symbol to the decimal path:
+ * a lot that is not a power of ten, 10^15 lots or more, a position off the lot grid, no change, or a
+ * value within {@link NEAR} of a rounding or threshold. Issue 15: decimal.js was most of the
+ * planner's time, itself ≈ 10 % of a replay tick.
+ */
+function fastChange(symbol: string, m: PlanMarket, w: number, pos: number, p: PlanInput): Change | null {
+  const st = stepOf(m.lot);
+  if (st.places === null) return null;
+  const scale = 10 ** st.places;
+  const x = ((w * p.equity) / m.mid) * scale;
+  const n = Math.trunc(x);
+  if (!(Math.abs(n) < 1e15) || Math.abs(x - Math.round(x)) <= NEAR * Math.max(1, Math.abs(x))) return null;
+  // The position in lots; on the grid exactly when that many lots is the position's own double.
+  const held = Math.round(pos * scale);
+  if (!(Math.abs(held) < 1e15) || held / scale !== pos) return null;
+  const lots = n - held;
+  if (lots === 0) return null;
+  // A whole number of lots over a power of ten: the double nearest the exact change.
+  const delta = lots / scale;
+  const notional = Math.abs(delta) * m.mid;
+  if (Math.abs(notional - m.minNotional) <= NEAR * Math.max(1, m.minNotional)) return null;
+  const deltaW = (delta * m.mid) / p.equity;
+  let skip: Change["skip"] = null;
+  if (notional < m.minNotional) skip = { reason: `below min notional ${m.minNotional}`, band: false };
+  else if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(n === 0 && pos !== 0))
+    skip = { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
+  return { symbol, m, pos, tq: n / scale, exact: null, deltaW, skip };
+}
+
+/** The change of one symbol in exact decimals (the rule in the module comment); null when none. */
+function decimalChange(symbol: string, m: PlanMarket, w: number, pos: number, p: PlanInput): Change | null {
+  const cur = new Decimal(pos);
+  const rawQty = new Decimal(w).times(p.equity).dividedBy(m.mid);
+  const targetQty = roundToStep(rawQty, m.lot, Decimal.ROUND_DOWN);
+  const delta = targetQty.minus(cur);
+  let deltaW = (delta.toNumber() * m.mid) / p.equity;
+  let skip: Change["skip"] = null;
+  if (delta.isZero()) {
+    const below = rawQty.minus(cur);
+    if (below.isZero()) return null;
+    deltaW = (below.toNumber() * m.mid) / p.equity;
+    skip = { reason: `change below lot size ${m.lot}`, band: false };
+  } else if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
+    skip = { reason: `below min notional ${m.minNotional}`, band: false };
+  } else if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(targetQty.isZero() && !cur.isZero())) {
+    skip = { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
+  }
+  return { symbol, m, pos, tq: targetQty.toNumber(), exact: { cur, targetQty, delta }, deltaW, skip };
 }
 
 /** One lot of every symbol, as a weight: the rounding the book may be off the approved vector by. */
@@ -144,38 +238,27 @@ export function planExecution(p: PlanInput): ExecutionPlan {
     // No weight and no position (and a real lot): the decimal path below would reach `continue` with
     // every quantity zero; most symbols of a quiet book are here every cycle.
     if (p.approved[symbol] === 0 && (p.positions[symbol] ?? 0) === 0 && m.lot > 0) continue;
-    const cur = new Decimal(p.positions[symbol] ?? 0);
-    const rawQty = new Decimal(p.approved[symbol]).times(p.equity).dividedBy(m.mid);
-    const targetQty = roundToStep(rawQty, m.lot, Decimal.ROUND_DOWN);
-    const delta = targetQty.minus(cur);
-    let deltaW = delta.times(m.mid).dividedBy(p.equity).toNumber();
-    let skip: Change["skip"] = null;
-    if (delta.isZero()) {
-      if (rawQty.minus(cur).isZero()) continue;
-      deltaW = rawQty.minus(cur).times(m.mid).dividedBy(p.equity).toNumber();
-      skip = { reason: `change below lot size ${m.lot}`, band: false };
-    } else if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
-      skip = { reason: `below min notional ${m.minNotional}`, band: false };
-    } else if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(targetQty.isZero() && !cur.isZero())) {
-      skip = { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
-    }
-    changes.push({ symbol, m, cur, targetQty, delta, deltaW, skip });
+    const w = p.approved[symbol];
+    const pos = p.positions[symbol] ?? 0;
+    const c = fastChange(symbol, m, w, pos, p) ?? decimalChange(symbol, m, w, pos, p);
+    if (c) changes.push(c);
   }
   if (p.limits) {
     const tol = lotTolerance(p.markets, p.equity);
     const banded = changes.filter((c) => c.skip?.band);
     const outside = () => breaches(bookAfter(changes, p.equity), p.limits!, tol).length > 0;
     if (banded.length > 0 && outside()) {
-      for (const c of banded) if (c.targetQty.abs().lessThan(c.cur.abs())) c.skip = null;
+      for (const c of banded) if (shrinks(c)) c.skip = null;
       if (outside()) for (const c of banded) c.skip = null;
     }
   }
   for (const c of changes) {
-    const { symbol, m, cur, delta, deltaW } = c;
+    const { symbol, m, deltaW } = c;
     if (c.skip) {
       skipped.push({ symbol, reason: c.skip.reason, delta_weight: deltaW });
       continue;
     }
+    const { cur, delta } = exactOf(c);
     const side: "buy" | "sell" = delta.isPositive() ? "buy" : "sell";
     // Reducing part: towards zero, at most the current position.
     let reduce = new Decimal(0);
