@@ -6,7 +6,7 @@ import { Gate } from "./policy/gate.js";
 import { checkSecrets } from "./secrets.js";
 import { ExecutionLanes } from "./policy/lane.js";
 import { flushAnchor, setAuditAnchor } from "./store/audit.js";
-import { openDb, type Db } from "./store/db.js";
+import { markExclusive, openDb, type Db } from "./store/db.js";
 import { COMPONENTS } from "./components.js";
 import { isReplaySpec } from "./exchange/factory.js";
 import { allTools } from "./tools/index.js";
@@ -104,6 +104,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     opts.clock ??
     (role === "server" && isReplaySpec(config.marketData) ? new ReplayClock(config.replaySpeed) : wallClock);
   const exclusive = opts.exclusive === true;
+  if (exclusive) markExclusive(db);
   const lanes = new ExecutionLanes({ db, log, crossProcess: !exclusive });
   const gate = new Gate({ db, clock, log, lanes, defaultVenue: config.venues.default });
   const closers: Array<() => void | Promise<void>> = [];

@@ -256,6 +256,7 @@ export interface StampedMemo<T> {
  * change it; {@link cacheEpoch} covers those.
  */
 export function dataVersion(db: Db): number {
+  if (exclusiveDbs.has(db)) return 0;
   // A statement of its own (never handed out by `db.prepare`, so its pluck mode stays set): asked
   // about fifty times a replay cycle, where the shared cache's hand-out resets cost more than the
   // PRAGMA itself (issue 15, round 4).
@@ -268,6 +269,20 @@ export function dataVersion(db: Db): number {
 }
 
 const dataVersionStatements = new WeakMap<Db, Database.Statement>();
+
+const exclusiveDbs = new WeakSet<Db>();
+
+/**
+ * Declares that no other connection writes `db`'s file while it is open (a replay's own database,
+ * `App.exclusive`): {@link dataVersion} then answers 0 without asking SQLite, so the caches stamped
+ * with it are invalidated only by this connection's own writes and rollbacks ({@link cacheEpoch}).
+ * Issue 15: a replay tick asked ≈ 74 times, two thirds of its SQLite statements. Readers elsewhere
+ * (a console on the file) are fine; another writer would leave this connection's caches stale, which
+ * the exclusive contract already rules out (its lanes take no cross-process lock either).
+ */
+export function markExclusive(db: Db): void {
+  exclusiveDbs.add(db);
+}
 
 /** better-sqlite3's own `prepare` of each connection, before {@link cacheStatements} wraps it. */
 const ownPrepare = new WeakMap<Db, (sql: string) => Database.Statement>();

@@ -1,6 +1,13 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { bumpCacheEpoch, cacheEpoch, type Db, dataVersion, openDb } from "../../src/store/db.js";
+import {
+  bumpCacheEpoch,
+  cacheEpoch,
+  type Db,
+  dataVersion,
+  markExclusive,
+  openDb,
+} from "../../src/store/db.js";
 import { getControl, setControl } from "../../src/store/control.js";
 import { insertFill, listFills } from "../../src/store/fills.js";
 import { adoptMirror, readMirror } from "../../src/store/mirror.js";
@@ -31,6 +38,18 @@ function fileDb(): { path: string; db: Db } {
 
 function order(i: number, created_at: number, notional: string): OrderRow {
   return orderRow(i, created_at, { notional });
+}
+
+/** A meta value written inside a transaction that throws is read back inside it and gone after it. */
+function expectMetaRollback(db: Db, kept: number, tried: number): void {
+  expect(() =>
+    db.transaction(() => {
+      setMeta(db, "engine.peak_equity", tried);
+      expect(getMeta<number>(db, "engine.peak_equity")).toBe(tried);
+      throw new Error("undo");
+    })(),
+  ).toThrow("undo");
+  expect(getMeta<number>(db, "engine.peak_equity")).toBe(kept);
 }
 
 describe("in-process caches of store rows (issue 15)", () => {
@@ -119,6 +138,19 @@ describe("in-process caches of store rows (issue 15)", () => {
     expect(cacheEpoch(db)).toBe(e + 1);
   });
 
+  it("an exclusive connection asks SQLite no data_version; its own writes and rollbacks still reach its caches", () => {
+    const { path, db } = fileDb();
+    markExclusive(db);
+    const v0 = dataVersion(db);
+    const other = openDb(path);
+    other.prepare("UPDATE positions SET size = '2'").run(); // the contract is broken on purpose:
+    other.close();
+    expect(dataVersion(db)).toBe(v0); // not asked, so not seen
+    setMeta(db, "engine.peak_equity", 100);
+    expect(getMeta<number>(db, "engine.peak_equity")).toBe(100);
+    expectMetaRollback(db, 100, 200);
+  });
+
   it("meta values: another connection's write and a rollback are seen; an unchanged value is not rewritten", () => {
     const { path, db } = fileDb();
     setMeta(db, "engine.peak_equity", 100);
@@ -129,14 +161,7 @@ describe("in-process caches of store rows (issue 15)", () => {
     setMeta(other, "engine.peak_equity", 300);
     other.close();
     expect(getMeta<number>(db, "engine.peak_equity")).toBe(300);
-    expect(() =>
-      db.transaction(() => {
-        setMeta(db, "engine.peak_equity", 400);
-        expect(getMeta<number>(db, "engine.peak_equity")).toBe(400);
-        throw new Error("undo");
-      })(),
-    ).toThrow("undo");
-    expect(getMeta<number>(db, "engine.peak_equity")).toBe(300);
+    expectMetaRollback(db, 300, 400);
     const changes = () => (db.prepare("SELECT total_changes() AS n").get() as { n: number }).n;
     const before = changes();
     setMeta(db, "engine.peak_equity", 300);
