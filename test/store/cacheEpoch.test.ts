@@ -1,3 +1,4 @@
+import { Decimal } from "decimal.js";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -12,7 +13,7 @@ import { getControl, setControl } from "../../src/store/control.js";
 import { insertFill, listFills } from "../../src/store/fills.js";
 import { adoptMirror, readMirror } from "../../src/store/mirror.js";
 import { getMeta, setMeta } from "../../src/store/meta.js";
-import { insertOrder, type OrderRow, sentNotionalSince } from "../../src/store/orders.js";
+import { insertOrder, type OrderRow, sentNotionalSince, updateOrder } from "../../src/store/orders.js";
 import { currentPortfolioLimits, setPortfolioLimits } from "../../src/store/portfolioLimits.js";
 import { upsertPosition } from "../../src/store/positions.js";
 import { currentLimits, setLimits } from "../../src/store/riskLimits.js";
@@ -191,19 +192,86 @@ describe("in-process caches of store rows (issue 15)", () => {
     db.close();
   });
 
-  it("the rolling-24h sum stays memoised across writes of other tables and follows order writes (round 4)", () => {
+  it("the rolling-24h sum is not read again after other tables' writes, nor after this connection's order writes, which it follows in place (rounds 4, 8)", () => {
     const db = openDb(":memory:");
     const now = 1_750_000_000_000;
     insertOrder(db, order(1, now - 1000, "10"));
     expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("10");
     setPaperMeta(db, "paper.synced_at", "123");
     // Changing the row behind the cache on this connection (no store function) shows whether the
-    // sum was re-read: it must not be after a paper write.
+    // sum was re-read: it must not be after a paper write, nor after an order write.
     db.prepare("UPDATE orders SET notional_micros = 99000000").run();
     expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("10");
     insertOrder(db, order(2, now - 500, "1"));
-    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("100");
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("11");
+    updateOrder(db, "o2", { status: "rejected" }, now);
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("10");
+    // A rollback reads the day again (and finds the tampered row).
+    bumpCacheEpoch(db);
+    expect(sentNotionalSince(db, "paper", now - 86_400_000).toString()).toBe("99");
     db.close();
+  });
+
+  it("the rolling-24h sum equals SQL's SUM after every one of 600 seeded order writes, rollbacks, other connections' orders and moves of the window (round 8)", () => {
+    const { path, db } = fileDb();
+    const other = openDb(path);
+    cleanups.push(() => other.close());
+    let seed = 11;
+    const rnd = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const statuses = ["pending", "open", "filled", "canceled", "rejected", "not_found", "unknown"] as const;
+    const now = 1_750_000_000_000;
+    const H = 3_600_000;
+    let n = 0;
+    const ids: string[] = [];
+    const fresh = (conn: Db) => {
+      n++;
+      const parent = ids.length > 0 && rnd() < 0.15 ? ids[Math.floor(rnd() * ids.length)] : null;
+      insertOrder(
+        conn,
+        orderRow(n, now - Math.floor(rnd() * 30 * H), {
+          venue: rnd() < 0.8 ? "paper" : "hyperliquid",
+          status: statuses[Math.floor(rnd() * statuses.length)],
+          parent_id: parent,
+          notional: (rnd() * 5_000).toFixed(Math.floor(rnd() * 7)),
+        }),
+      );
+      ids.push(`o${n}`);
+    };
+    const sql = (venue: string, since: number) => {
+      const r = db
+        .prepare(
+          "SELECT COALESCE(SUM(notional_micros), 0) AS m FROM orders WHERE venue = ? AND created_at > ? AND status NOT IN ('rejected','not_found') AND parent_id IS NULL",
+        )
+        .safeIntegers(true)
+        .get(venue, since) as { m: bigint };
+      return new Decimal(r.m.toString()).dividedBy(1_000_000).toString();
+    };
+    let since = now - 24 * H;
+    for (let step = 0; step < 600; step++) {
+      const op = rnd();
+      if (op < 0.4) fresh(db);
+      else if (op < 0.7 && ids.length > 0) {
+        const id = ids[Math.floor(rnd() * ids.length)];
+        updateOrder(db, id, { status: statuses[Math.floor(rnd() * statuses.length)] }, now);
+      } else if (op < 0.8) {
+        expect(() =>
+          db.transaction(() => {
+            fresh(db);
+            updateOrder(db, ids[Math.floor(rnd() * ids.length)], { status: "rejected" }, now);
+            throw new Error("undo");
+          })(),
+        ).toThrow("undo");
+        ids.pop();
+      } else if (op < 0.85) fresh(other);
+      else if (op < 0.95)
+        since += Math.floor(rnd() * 2 * H); // the window moves on
+      else since -= Math.floor(rnd() * 3 * H); // an earlier window
+      for (const venue of ["paper", "hyperliquid"])
+        expect(sentNotionalSince(db, venue, since).toString(), `step ${step}`).toBe(sql(venue, since));
+    }
   });
 
   it("paper meta keys are read and written through the meta cache: seen by both readers, rolled back, and another connection's write is seen", () => {
