@@ -116,12 +116,12 @@ export function updateOrder(db: Db, id: string, u: OrderUpdate, now: number, det
   });
   const was = counted(cur.status, cur.parent_id);
   if (was !== counted(u.status, cur.parent_id)) {
-    const k = db
-      .prepare("SELECT rowid FROM orders WHERE id = ?")
-      .pluck()
+    // The stored micro-units, not the notional text: the window mirrors what SQL's SUM reads.
+    const r = db
+      .prepare("SELECT rowid AS k, notional_micros AS m FROM orders WHERE id = ?")
       .safeIntegers(true)
-      .get(id) as bigint;
-    writeSent(db, cur.venue, { k, t: cur.created_at, m: notionalMicros(cur.notional) }, !was);
+      .get(id) as { k: bigint; m: bigint | null };
+    writeSent(db, cur.venue, { k: r.k, t: cur.created_at, m: r.m ?? 0n }, !was);
   }
   db.prepare("INSERT INTO order_events (order_id, ts, status, detail) VALUES (?, ?, ?, ?)").run(
     id,

@@ -250,6 +250,13 @@ describe("in-process caches of store rows (issue 15)", () => {
       return new Decimal(r.m.toString()).dividedBy(1_000_000).toString();
     };
     let since = now - 24 * H;
+    // A row whose stored micro-units are not its notional text's: the window adds what SQL sums.
+    insertOrder(db, orderRow(0, now - H, { status: "rejected", notional: "1000" }));
+    db.prepare("UPDATE orders SET notional_micros = 7 WHERE id = 'o0'").run();
+    expect(sentNotionalSince(db, "paper", since).toString()).toBe(sql("paper", since));
+    updateOrder(db, "o0", { status: "open" }, now);
+    expect(sentNotionalSince(db, "paper", since).toString()).toBe(sql("paper", since));
+    ids.push("o0");
     for (let step = 0; step < 600; step++) {
       const op = rnd();
       if (op < 0.4) fresh(db);
