@@ -183,11 +183,25 @@ function fastChange(symbol: string, m: PlanMarket, w: number, pos: number, p: Pl
   const notional = Math.abs(delta) * m.mid;
   if (Math.abs(notional - m.minNotional) <= NEAR * Math.max(1, m.minNotional)) return null;
   const deltaW = (delta * m.mid) / p.equity;
-  let skip: Change["skip"] = null;
-  if (notional < m.minNotional) skip = { reason: `below min notional ${m.minNotional}`, band: false };
-  else if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(n === 0 && pos !== 0))
-    skip = { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
+  const skip = tradeSkip(notional < m.minNotional, deltaW, n === 0 && pos !== 0, m, p);
   return { symbol, m, pos, tq: n / scale, exact: null, deltaW, skip };
+}
+
+/**
+ * Why a change of at least one lot is not traded, decided the same way on both paths: below the
+ * minimum notional, or inside the rebalance band unless it closes the whole position; null to trade.
+ */
+function tradeSkip(
+  belowMinNotional: boolean,
+  deltaW: number,
+  closesPosition: boolean,
+  m: PlanMarket,
+  p: PlanInput,
+): Change["skip"] {
+  if (belowMinNotional) return { reason: `below min notional ${m.minNotional}`, band: false };
+  if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !closesPosition)
+    return { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
+  return null;
 }
 
 /** The change of one symbol in exact decimals (the rule in the module comment); null when none. */
@@ -197,16 +211,15 @@ function decimalChange(symbol: string, m: PlanMarket, w: number, pos: number, p:
   const targetQty = roundToStep(rawQty, m.lot, Decimal.ROUND_DOWN);
   const delta = targetQty.minus(cur);
   let deltaW = (delta.toNumber() * m.mid) / p.equity;
-  let skip: Change["skip"] = null;
+  let skip: Change["skip"];
   if (delta.isZero()) {
     const below = rawQty.minus(cur);
     if (below.isZero()) return null;
     deltaW = (below.toNumber() * m.mid) / p.equity;
     skip = { reason: `change below lot size ${m.lot}`, band: false };
-  } else if (delta.abs().times(m.mid).lessThan(m.minNotional)) {
-    skip = { reason: `below min notional ${m.minNotional}`, band: false };
-  } else if (Math.abs(deltaW) < (p.minTradeWeight ?? 0) && !(targetQty.isZero() && !cur.isZero())) {
-    skip = { reason: `inside rebalance band ${p.minTradeWeight}`, band: true };
+  } else {
+    const belowMin = delta.abs().times(m.mid).lessThan(m.minNotional);
+    skip = tradeSkip(belowMin, deltaW, targetQty.isZero() && !cur.isZero(), m, p);
   }
   return { symbol, m, pos, tq: targetQty.toNumber(), exact: { cur, targetQty, delta }, deltaW, skip };
 }

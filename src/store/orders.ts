@@ -83,7 +83,10 @@ function notionalMicros(notional: string): bigint {
   return BigInt(new Dec(notional).abs().times(1_000_000).ceil().toFixed(0));
 }
 
-/** Whether an order counts towards {@link sentNotionalSince}: a parent the venue did not refuse. */
+/**
+ * Whether an order counts towards {@link sentNotionalSince}: a parent the venue did not refuse. The
+ * same rule as `sentRows`' WHERE clause, which reads the window the writes keep current.
+ */
 function counted(status: OrderStatus, parentId: string | null): boolean {
   return parentId === null && status !== "rejected" && status !== "not_found";
 }
@@ -226,7 +229,7 @@ export function sentNotionalSince(db: Db, venue: string, since: number): Decimal
   // own order writes update the rows in place (`writeSent`; issue 15: re-reading a day of orders
   // after every order write was ≈ 3 % of a replay tick). A rollback or another connection's commit
   // drops them (`SENT_STAMP`).
-  const windows = stampedMemo(sentMemo, db, () => new Map<string, SentWindow>(), SENT_STAMP);
+  const windows = sentWindows(db);
   let w = windows.get(venue);
   if (w === undefined || since < w.since) {
     w = { since, rows: sentRows(db, venue, since), last: undefined };
@@ -269,6 +272,11 @@ interface SentWindow {
 
 const sentMemo = new WeakMap<Db, StampedMemo<Map<string, SentWindow>>>();
 
+/** The kept windows of this connection by venue, empty after the stamp moved. */
+function sentWindows(db: Db): Map<string, SentWindow> {
+  return stampedMemo(sentMemo, db, () => new Map<string, SentWindow>(), SENT_STAMP);
+}
+
 /**
  * Applies a write of this connection to the kept window of `venue` (if any): `add` an order that
  * now counts, or drop one that no longer does. Called right after the statement that changed the
@@ -276,7 +284,7 @@ const sentMemo = new WeakMap<Db, StampedMemo<Map<string, SentWindow>>>();
  * rollback of that work moves the stamp and the window is read again.
  */
 function writeSent(db: Db, venue: string, row: SentRow, add: boolean): void {
-  const w = stampedMemo(sentMemo, db, () => new Map<string, SentWindow>(), SENT_STAMP).get(venue);
+  const w = sentWindows(db).get(venue);
   if (w === undefined || !(row.t > w.since)) return;
   if (add) w.rows.push(row);
   else w.rows = w.rows.filter((r) => r.k !== row.k);
