@@ -1,21 +1,26 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { createApp } from "../app.js";
 import { SimClock } from "../clock.js";
 import { loadConfig } from "../config.js";
 import { baselineTarget } from "../engine/baseline.js";
+import { cycleIdAt } from "../engine/cycle.js";
 import { planExecution } from "../engine/planner.js";
 import { runReplay } from "../engine/replay.js";
 import { ReplaySource } from "../exchange/replay/source.js";
 import { clipTarget } from "../engine/riskClip.js";
 import type { Weights } from "../engine/types.js";
 import { createLogger } from "../log.js";
+import { ordersPerCycle, type TickSplit, tickSplit } from "./tickSplit.js";
 
 /**
  * One measured replay run in its own process (spawned by src/bench/replay.ts), so peak RSS and bytes
  * written belong to that run alone. `node dist/bench/replayChild.js <full|decision> <data dir> <home>
- * <from ms> <to ms>` prints one JSON line: `{ cycles, seconds, orders?, day_rates? (cycles per CPU second
- * of each full day, from the end of the first cycle), cpu_seconds?, db_bytes?, written_bytes, max_rss_bytes }`.
+ * <from ms> <to ms>` prints one JSON line: `{ cycles, seconds, orders?, day_rates (cycles per CPU second
+ * of each full day, from the end of the first cycle), cpu_seconds, ticks? (src/bench/tickSplit.ts),
+ * ticks_last_day? (the same over the last full day of a run of two days or more),
+ * db_bytes?, written_bytes, max_rss_bytes }`.
  * - `full`: `runReplay` — features, target, clip, plan, gate with audit, paper venue, reconcile, SQLite;
  * - `decision` (the baseline hand loop): the same ticks through the pure decision stages only
  *   (features → baseline target → clip → plan), no gate, venue or storage.
@@ -75,6 +80,9 @@ async function decisionOnly(home: string, data: string, from: number, to: number
     let cycles = 0;
     const t0 = performance.now();
     const cpu0 = cpu();
+    // Cycles per CPU second of each full day, as `full` reports them (the first day from the start).
+    const dayRates: number[] = [];
+    let dayStart = cpu0;
     for (let t = from; t <= to; t += step) {
       clock.set(t);
       const features = [];
@@ -102,12 +110,24 @@ async function decisionOnly(home: string, data: string, from: number, to: number
       });
       prev = approved.weights;
       cycles++;
+      if (cycles % DAY_CYCLES === 0) {
+        const now = cpu();
+        dayRates.push(DAY_CYCLES / (now - dayStart));
+        dayStart = now;
+      }
     }
-    return { cycles, seconds: (performance.now() - t0) / 1000, cpu_seconds: cpu() - cpu0 };
+    return {
+      cycles,
+      seconds: (performance.now() - t0) / 1000,
+      cpu_seconds: cpu() - cpu0,
+      day_rates: dayRates,
+    };
   } finally {
     await app.close();
   }
 }
+
+const DAY_CYCLES = 1440;
 
 async function full(home: string, data: string, from: number, to: number) {
   const db = join(home, "bench.db");
@@ -118,17 +138,26 @@ async function full(home: string, data: string, from: number, to: number) {
   const dayRates: number[] = [];
   let dayStart = cpu();
   let dayFrom = 0;
+  // Wall ms of each tick (onProgress runs once a tick has finished); the first from the loop's start.
+  const tickMs: number[] = [];
+  let lastTick = 0;
   const s = await runReplay(config(home, data), {
     dataDirs: [data],
     from,
     to,
     db,
     log: createLogger("silent"),
+    onStart: () => {
+      lastTick = performance.now();
+    },
     onProgress: (done) => {
-      if (done !== 1 && done % 1440 !== 0) return;
-      const now = cpu();
-      if (done > 1) dayRates.push((done - dayFrom) / (now - dayStart));
-      dayStart = now;
+      const now = performance.now();
+      tickMs.push(now - lastTick);
+      lastTick = now;
+      if (done !== 1 && done % DAY_CYCLES !== 0) return;
+      const c = cpu();
+      if (done > 1) dayRates.push((done - dayFrom) / (c - dayStart));
+      dayStart = c;
       dayFrom = done;
     },
   });
@@ -142,8 +171,29 @@ async function full(home: string, data: string, from: number, to: number) {
     cpu_seconds: cpuSeconds,
     orders: s.orders,
     day_rates: dayRates,
+    ticks: splitOf(db, s.from, tickMs),
+    // The same split over the run's last full day: warm code, the history of the days before.
+    ticks_last_day:
+      tickMs.length >= 2 * DAY_CYCLES ? splitOf(db, s.from, tickMs, tickMs.length - DAY_CYCLES) : undefined,
     db_bytes: size(db) + size(`${db}-wal`),
   };
+}
+
+/**
+ * {@link TickSplit} of a finished run over its ticks from index `first` on: tick i is the cycle at
+ * `from` + i minutes, and its orders are those whose client order id starts with its cycle id.
+ */
+function splitOf(file: string, from: number, tickMs: number[], first = 0): TickSplit {
+  const db = new Database(file, { readonly: true });
+  let perCycle: Map<string, number>;
+  try {
+    perCycle = ordersPerCycle(
+      db.prepare("SELECT client_order_id FROM orders").pluck().iterate() as Iterable<string>,
+    );
+  } finally {
+    db.close();
+  }
+  return tickSplit(tickMs, (i) => perCycle.get(cycleIdAt(from + i * 60_000)) ?? 0, first);
 }
 
 const [mode, data, home, from, to] = process.argv.slice(2);
