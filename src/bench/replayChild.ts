@@ -12,7 +12,7 @@ import { ReplaySource } from "../exchange/replay/source.js";
 import { clipTarget } from "../engine/riskClip.js";
 import type { Weights } from "../engine/types.js";
 import { createLogger } from "../log.js";
-import { ordersPerCycle, type TickSplit, tickSplit } from "./tickSplit.js";
+import { ordersPerCycle, tickSplit } from "./tickSplit.js";
 
 /**
  * One measured replay run in its own process (spawned by src/bench/replay.ts), so peak RSS and bytes
@@ -164,6 +164,7 @@ async function full(home: string, data: string, from: number, to: number) {
   const seconds = (performance.now() - t0) / 1000;
   const cpuSeconds = cpu() - cpu0;
   const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
+  const ordersAt = ordersOfTick(db, s.from);
   return {
     cycles: s.cycles,
     seconds,
@@ -171,19 +172,20 @@ async function full(home: string, data: string, from: number, to: number) {
     cpu_seconds: cpuSeconds,
     orders: s.orders,
     day_rates: dayRates,
-    ticks: splitOf(db, s.from, tickMs),
+    ticks: tickSplit(tickMs, ordersAt),
     // The same split over the run's last full day: warm code, the history of the days before.
     ticks_last_day:
-      tickMs.length >= 2 * DAY_CYCLES ? splitOf(db, s.from, tickMs, tickMs.length - DAY_CYCLES) : undefined,
+      tickMs.length >= 2 * DAY_CYCLES ? tickSplit(tickMs, ordersAt, tickMs.length - DAY_CYCLES) : undefined,
     db_bytes: size(db) + size(`${db}-wal`),
   };
 }
 
 /**
- * {@link TickSplit} of a finished run over its ticks from index `first` on: tick i is the cycle at
- * `from` + i minutes, and its orders are those whose client order id starts with its cycle id.
+ * The orders tick i of a finished run sent (for {@link tickSplit}): tick i is the cycle at `from` +
+ * i minutes, and its orders are those whose client order id starts with its cycle id. Reads the
+ * run's orders once.
  */
-function splitOf(file: string, from: number, tickMs: number[], first = 0): TickSplit {
+function ordersOfTick(file: string, from: number): (i: number) => number {
   const db = new Database(file, { readonly: true });
   let perCycle: Map<string, number>;
   try {
@@ -193,7 +195,7 @@ function splitOf(file: string, from: number, tickMs: number[], first = 0): TickS
   } finally {
     db.close();
   }
-  return tickSplit(tickMs, (i) => perCycle.get(cycleIdAt(from + i * 60_000)) ?? 0, first);
+  return (i) => perCycle.get(cycleIdAt(from + i * 60_000)) ?? 0;
 }
 
 const [mode, data, home, from, to] = process.argv.slice(2);
